@@ -1,0 +1,469 @@
+"""Build, open and keep SSH connections: a thin ``ConnectionPlus`` subclass and a registry.
+
+Upstream behaviour worked around here, each at one place:
+
+* fabricplus' ``ConnectionPlus.__init__`` installs paramiko's ``WarningPolicy`` (accept any host
+  key) and Fabric's ``Connection`` installs ``AutoAddPolicy`` on ProxyJump gateways: we replace
+  both with the policy the user chose (``reject`` by default).
+* paramiko never sets ``TCP_NODELAY``: every command then pays a ~40 ms delayed-ACK stall. We
+  open the TCP socket ourselves, set it, and hand it to paramiko.
+* Fabric truncates ``connect_timeout`` to ``int`` (0.5 s becomes "no timeout"): we keep the float.
+* fabricplus' string ``jumphost_target`` connects to the *target* address instead of the jump
+  host, so we always pass an opened jump connection object instead.
+* invoke's runner polls for the exit status every 10 ms (``input_sleep``) and starts a stdin
+  thread: :class:`FastRemote` waits on paramiko's exit-status event instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from typing import Any, TypeVar
+
+import paramiko
+from fabric import Config
+from fabric.runners import Remote
+from fabricplus.connection import ConnectionPlus
+from invoke.exceptions import CommandTimedOut
+from paramiko.message import Message
+
+from .errors import CommandTimeout, ConfigError, HostKeyError, HostUnreachable
+from .hostspec import DEFAULT_SSH_PORT, Address, HostSpec
+from .settings import Settings
+
+log = logging.getLogger("pytest_fabricplus")
+_T = TypeVar("_T")
+
+
+class Secret(str):
+    """A string that never shows its value in ``repr`` (tracebacks, ``--showlocals``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    return host if port == DEFAULT_SSH_PORT else f"[{host}]:{port}"
+
+
+class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """What to do with a host key that no known_hosts file lists."""
+
+    def __init__(self, policy: str, known_hosts: list[str]) -> None:
+        self.policy = policy
+        self.known_hosts = known_hosts
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        if self.policy == "accept":
+            return
+        text = f"{key.get_name()} key {fingerprint(key)} of {hostname}"
+        if self.policy == "warn":
+            log.warning("accepting unknown host key: %s (--host-key-policy=warn)", text)
+            return
+        host, _, port = hostname.strip("[").partition("]:")
+        scan = f"ssh-keyscan{' -p ' + port if port else ''} {host}"
+        searched = ", ".join(self.known_hosts) or "no known_hosts file"
+        raise HostKeyError(
+            hostname,
+            f"unknown host key ({text}); not in {searched}. Verify the fingerprint, then add it "
+            f"with `{scan} >> ~/.ssh/known_hosts` or pass --known-hosts FILE; "
+            "--host-key-policy=accept skips the check (not recommended)",
+        )
+
+
+def changed_key_message(exc: paramiko.BadHostKeyException, files: list[str]) -> str:
+    name = exc.hostname
+    return (
+        f"host key CHANGED for {name}: known_hosts has {exc.expected_key.get_name()} "
+        f"{fingerprint(exc.expected_key)}, the server sent {exc.key.get_name()} "
+        f"{fingerprint(exc.key)}. This can mean a man-in-the-middle attack. If the change is "
+        f"expected, remove the old key with `ssh-keygen -R '{name}'"
+        + (f" -f {files[-1]}" if files else "")
+        + "` and add the new one"
+    )
+
+
+class FastRemote(Remote):  # type: ignore[misc]
+    """Fabric's remote runner, without its polling delays, killing the command on timeout."""
+
+    def wait(self) -> None:
+        # invoke polls process_is_finished every input_sleep (10 ms); block on the event
+        # paramiko sets when the exit status arrives, still noticing dead IO threads.
+        status = self.channel.status_event
+        while not status.wait(0.05):
+            if self.has_dead_threads:
+                break
+
+    _killed = False
+
+    @property
+    def timed_out(self) -> bool:
+        # invoke decides "timed out" by the timer thread having ended; the exit status of the
+        # command we killed can arrive before it does, turning a timeout into UnexpectedExit.
+        return self._killed or bool(super().timed_out)
+
+    def kill(self) -> None:
+        # invoke only closes the channel; a command without a pty keeps running on the
+        # host. OpenSSH (>= 7.9) accepts a "signal" channel request: send KILL first.
+        self._killed = True
+        with contextlib.suppress(Exception):
+            send_signal(self.channel, "KILL")
+        super().kill()
+
+
+def send_signal(channel: paramiko.Channel, name: str) -> None:
+    """Send an RFC 4254 "signal" request (paramiko has no API for it)."""
+    msg = Message()
+    msg.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST
+    msg.add_int(channel.remote_chanid)
+    msg.add_string("signal")
+    msg.add_boolean(False)
+    msg.add_string(name)
+    transport: Any = channel.get_transport()
+    transport._send_user_message(msg)
+
+
+class FabricPlusConnection(ConnectionPlus):
+    """The ``connection`` fixture's object: a ``ConnectionPlus`` for one inventory host.
+
+    Adds: the host's :class:`HostSpec`, a default command timeout whose expiry raises
+    :class:`CommandTimeout` naming host and command, and :meth:`reset` of per-test state.
+    """
+
+    spec: HostSpec
+    command_timeout: float | None
+
+    def _remote_runner(self) -> Remote:
+        return FastRemote(context=self, inline_env=self.inline_ssh_env)
+
+    def _timed(self, call: Callable[..., _T], command: str, kwargs: dict[str, Any]) -> _T:
+        kwargs.setdefault("timeout", self.command_timeout)
+        try:
+            return call(command, **kwargs)
+        except CommandTimedOut as exc:
+            raise CommandTimeout(self.spec.describe(), command, exc.timeout) from None
+
+    def run(self, command: str, **kwargs: Any) -> Any:
+        return self._timed(super().run, command, kwargs)
+
+    def sudo(self, command: str, **kwargs: Any) -> Any:
+        return self._timed(super().sudo, command, kwargs)
+
+    def su(
+        self,
+        command: str,
+        user: str,
+        password: str | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs["password"] = password
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        return self._timed(partial(ConnectionPlus.su, self, user=user), command, kwargs)
+
+    def attach(self, spec: HostSpec, command_timeout: float | None) -> None:
+        # invoke's DataProxy turns unknown attribute sets into config keys: use _set
+        self._set(spec=spec, command_timeout=command_timeout)
+
+    def remember_state(self) -> None:
+        self._set(_pristine=self.config.clone())
+
+    def reset(self) -> None:
+        """Forget what a test changed: cwd (``cd``), prefixes, config (env, sudo password)."""
+        self.command_cwds: list[str] = []
+        self.command_prefixes: list[str] = []
+        self._set(config=self._pristine.clone())
+
+    def __repr__(self) -> str:
+        return f"<FabricPlusConnection {self.spec.describe()}>"
+
+
+def _load_known_hosts(client: paramiko.SSHClient, files: list[str]) -> list[str]:
+    loaded: list[str] = []
+    for path in files:
+        full = os.path.expanduser(path)
+        if os.path.isfile(full):
+            try:
+                client.load_system_host_keys(full)
+            except (OSError, paramiko.SSHException) as exc:
+                raise ConfigError(f"cannot read known_hosts file {full}: {exc}") from None
+            loaded.append(full)
+    return loaded
+
+
+def _apply_host_key_policy(conn: Any, settings: Settings) -> None:
+    """Install our policy and known_hosts on ``conn`` and on any ProxyJump gateway chain."""
+    while conn is not None and hasattr(conn, "client"):
+        ssh_config: Mapping[str, Any] = getattr(conn, "ssh_config", {}) or {}
+        files = ["~/.ssh/known_hosts"]
+        for key in ("userknownhostsfile", "globalknownhostsfile"):
+            value = ssh_config.get(key)
+            files.extend(value if isinstance(value, list) else str(value).split() if value else [])
+        if settings.known_hosts:
+            files.append(settings.known_hosts)
+        loaded = _load_known_hosts(conn.client, files)
+        conn.client.set_missing_host_key_policy(HostKeyPolicy(settings.host_key_policy, loaded))
+        gateway = getattr(conn, "gateway", None)
+        conn = gateway if not isinstance(gateway, str) else None
+
+
+class Connector:
+    """Turns a :class:`HostSpec` into an open :class:`FabricPlusConnection`.
+
+    Holds the run's settings and the environment passwords are read from; creates one Fabric
+    ``Config`` and clones it per host.
+    """
+
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.env = dict(os.environ if env is None else env)
+        overrides = {"run": {"in_stream": False}, "timeouts": {"command": settings.command_timeout}}
+        self._config = Config(runtime_ssh_path=settings.ssh_config, overrides=overrides)
+
+    def check_secrets(self, specs: list[HostSpec]) -> None:
+        """Fail before any connection when a named password variable is not set."""
+        for spec in specs:
+            name = spec.password_env or self.settings.ssh_password_env
+            if name and name not in self.env:
+                where = f" (named by {spec.source})" if spec.source and spec.password_env else ""
+                raise ConfigError(
+                    f"environment variable {name}{where} holds the login password for "
+                    f"{spec.name} but is not set"
+                )
+
+    def build(
+        self, spec: HostSpec, jump: FabricPlusConnection | None = None
+    ) -> FabricPlusConnection:
+        s = self.settings
+        connect_kwargs: dict[str, Any] = {
+            "banner_timeout": s.connect_timeout,
+            "auth_timeout": s.connect_timeout,
+        }
+        identity = spec.identity_file or s.ssh_identity_file
+        if identity:
+            connect_kwargs["key_filename"] = [os.path.expanduser(identity)]
+        password_var = spec.password_env or s.ssh_password_env
+        if password_var:
+            if password_var not in self.env:
+                raise ConfigError(f"environment variable {password_var} is not set")
+            connect_kwargs["password"] = Secret(self.env[password_var])
+        kwargs: dict[str, Any] = {}
+        if jump is not None:
+            kwargs["jumphost_target"] = jump
+        conn = FabricPlusConnection(
+            spec.host,
+            user=spec.user or s.ssh_user,
+            port=spec.port or s.ssh_port,
+            config=self._config.clone(),
+            connect_kwargs=connect_kwargs,
+            **kwargs,
+        )
+        conn.connect_timeout = s.connect_timeout  # Fabric would truncate it to int
+        conn.attach(spec, s.command_timeout)
+        _apply_host_key_policy(conn, s)
+        return conn
+
+    def open(
+        self, spec: HostSpec, jump: FabricPlusConnection | None = None
+    ) -> FabricPlusConnection:
+        """Build and connect; raise :class:`HostUnreachable` with the cause on failure."""
+        conn = self.build(spec, jump)
+        name = spec.describe()
+        sock: socket.socket | None = None
+        try:
+            if jump is None and not conn.gateway:
+                sock = _tcp_connect(name, conn.host, int(conn.port), self.settings.connect_timeout)
+                conn.connect_kwargs["sock"] = sock
+            try:
+                conn.open()
+            finally:
+                conn.connect_kwargs.pop("sock", None)
+        except HostUnreachable:
+            _close_quietly(conn, sock)
+            raise
+        except Exception as exc:
+            _close_quietly(conn, sock)
+            raise _classify(name, exc, self.settings) from None
+        if jump is not None:
+            # the jump connection's own socket carries our traffic: no-delay it too
+            jump_transport: Any = jump.transport
+            _set_nodelay(getattr(jump_transport, "sock", None))
+        conn.remember_state()
+        return conn
+
+
+def _set_nodelay(sock: Any) -> None:
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _tcp_connect(name: str, host: str, port: int, timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise HostUnreachable(
+            name, "dns", f"name {host!r} does not resolve ({exc.strerror})"
+        ) from None
+    except ConnectionRefusedError:
+        raise HostUnreachable(
+            name, "refused", f"connection refused on {Address(host, port)}"
+        ) from None
+    except TimeoutError:
+        raise HostUnreachable(
+            name, "timeout", f"no TCP answer from {Address(host, port)} within {timeout:g}s"
+        ) from None
+    except OSError as exc:
+        raise HostUnreachable(
+            name, "unreachable", f"{Address(host, port)}: {exc.strerror or exc}"
+        ) from None
+    _set_nodelay(sock)
+    return sock
+
+
+def _close_quietly(conn: Any, sock: socket.socket | None) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            sock.close()
+
+
+def _classify(name: str, exc: BaseException, settings: Settings) -> HostUnreachable:
+    """Map what paramiko/Fabric raise while connecting to one readable cause."""
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return HostKeyError(
+            name, changed_key_message(exc, [settings.known_hosts or "~/.ssh/known_hosts"])
+        )
+    if isinstance(exc, paramiko.BadAuthenticationType):
+        allowed = ", ".join(exc.allowed_types) or "none"
+        return HostUnreachable(
+            name, "auth", f"authentication failed: server accepts only {allowed}"
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return HostUnreachable(
+            name, "auth", f"authentication failed ({exc}); check the user, key and password"
+        )
+    if isinstance(exc, ConfigError):
+        return HostUnreachable(name, "config", str(exc))
+    if isinstance(exc, paramiko.SSHException):
+        text = str(exc)
+        if "banner" in text.lower():
+            return HostUnreachable(
+                name,
+                "timeout",
+                f"no SSH answer within {settings.connect_timeout:g}s ({text})",
+            )
+        return HostUnreachable(name, "ssh", f"SSH error: {text}")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return HostUnreachable(name, "timeout", f"timed out after {settings.connect_timeout:g}s")
+    if isinstance(exc, EOFError):
+        return HostUnreachable(
+            name, "closed", "the server closed the connection during the handshake"
+        )
+    if isinstance(exc, OSError):
+        return HostUnreachable(name, "unreachable", exc.strerror or str(exc))
+    return HostUnreachable(name, "error", f"{type(exc).__name__}: {exc}")
+
+
+class ConnectionRegistry:
+    """One connection per host per process: opened on first use, reused, closed at the end.
+
+    A host that failed to connect is not retried: later requests re-raise the same cause at
+    once. A connection that dropped is reopened once.
+    """
+
+    def __init__(self, connector: Connector, hosts: Mapping[str, HostSpec] | None = None) -> None:
+        self.connector = connector
+        self.hosts: dict[str, HostSpec] = dict(hosts or {})
+        self._open: dict[str, FabricPlusConnection] = {}
+        self._jumps: dict[str, FabricPlusConnection] = {}
+        self._failed: dict[str, HostUnreachable] = {}
+        self._reopened: set[str] = set()
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.opened_count = 0
+
+    def _host_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def failure(self, spec: HostSpec) -> HostUnreachable | None:
+        return self._failed.get(spec.id or spec.name)
+
+    def get(self, spec: HostSpec) -> FabricPlusConnection:
+        key = spec.id or spec.name
+        with self._host_lock(key):
+            failed = self._failed.get(key)
+            if failed is not None:
+                raise HostUnreachable(failed.host, failed.cause, failed.detail)
+            conn = self._open.get(key)
+            if conn is not None:
+                if conn.is_connected:
+                    return conn
+                # dropped mid-session: one reconnect, then give up on this host
+                _close_quietly(conn, None)
+                del self._open[key]
+                if key in self._reopened:
+                    err = HostUnreachable(spec.describe(), "closed", "connection lost again")
+                    self._failed[key] = err
+                    raise err
+                self._reopened.add(key)
+            try:
+                jump = self._jump_for(spec)
+                conn = self.connector.open(spec, jump)
+            except HostUnreachable as exc:
+                self._failed[key] = exc
+                raise
+            self.opened_count += 1
+            self._open[key] = conn
+            return conn
+
+    def _jump_for(self, spec: HostSpec) -> FabricPlusConnection | None:
+        text = spec.jump or self.connector.settings.jump_host
+        if not text:
+            return None
+        jump_spec = self.hosts.get(text)
+        if jump_spec is None:
+            addr = Address.parse(text)
+            jump_spec = HostSpec(
+                host=addr.host, port=addr.port, user=addr.user or spec.user, id=f"jump {text}"
+            )
+        key = jump_spec.id or str(jump_spec.address)
+        with self._host_lock("jump:" + key):
+            conn = self._jumps.get(key)
+            if conn is not None and conn.is_connected:
+                return conn
+            try:
+                conn = self.connector.open(jump_spec)
+            except HostUnreachable as exc:
+                raise HostUnreachable(
+                    spec.describe(), "jump", f"jump host {text}: {exc.detail}"
+                ) from None
+            self._jumps[key] = conn
+            return conn
+
+    def connections(self) -> Iterator[FabricPlusConnection]:
+        return iter(list(self._open.values()))
+
+    def close_all(self) -> None:
+        for conn in [*self._open.values(), *self._jumps.values()]:
+            _close_quietly(conn, None)
+        self._open.clear()
+        self._jumps.clear()

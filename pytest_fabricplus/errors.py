@@ -1,0 +1,62 @@
+"""Exceptions raised by pytest-fabricplus. None of them ever carries a secret's value."""
+
+from __future__ import annotations
+
+
+class FabricPlusError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class InventoryError(FabricPlusError):
+    """A host list or inventory file that cannot be used; names ``file:line`` and the text."""
+
+    def __init__(self, message: str, *, source: str = "", line: int = 0, text: str = "") -> None:
+        self.source = source
+        self.line = line
+        self.text = text
+        self.reason = message
+        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        shown = f" in {text.strip()!r}" if text.strip() else ""
+        super().__init__(f"{where}{message}{shown}")
+
+
+class ConfigError(FabricPlusError):
+    """An option, ini value or environment variable that cannot be used."""
+
+
+class HostUnreachable(FabricPlusError):
+    """A host that could not be connected to or authenticated against.
+
+    ``cause`` is one short word users can grep and count by: ``refused``, ``timeout``,
+    ``dns``, ``auth``, ``host-key``, ``jump``, ``ssh`` (protocol error), ``closed``.
+    """
+
+    def __init__(self, host: str, cause: str, detail: str) -> None:
+        self.host = host
+        self.cause = cause
+        self.detail = detail
+        super().__init__(f"cannot connect to {host}: {detail}")
+
+
+class HostKeyError(HostUnreachable):
+    """The server's host key is unknown (policy ``reject``) or differs from known_hosts."""
+
+    def __init__(self, host: str, detail: str) -> None:
+        super().__init__(host, "host-key", detail)
+
+
+class CommandTimeout(FabricPlusError):
+    """A remote command ran longer than the command timeout."""
+
+    def __init__(self, host: str, command: str, timeout: float) -> None:
+        self.host = host
+        self.command = command
+        self.timeout = timeout
+        super().__init__(
+            f"command {command!r} on {host} did not finish within {timeout:g}s "
+            "(--command-timeout); the command was interrupted"
+        )
+
+
+class PrivilegeError(FabricPlusError):
+    """Running a command as another user failed (su/sudo)."""

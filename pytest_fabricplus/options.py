@@ -1,0 +1,78 @@
+"""Command-line and ini options, one ``fabricplus`` group, validated where they are parsed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .errors import FabricPlusError
+from .settings import OPTIONS, OptionSpec, Settings
+
+
+def _argparse_type(spec: OptionSpec) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return spec.parse(text)
+        except ValueError as exc:
+            # argparse shows "argument --flag: <message>" and pytest turns it into a usage error
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = spec.name
+    return convert
+
+
+#: pytest-testinfra's plugin name; it registers ``--hosts``, ``--ssh-config`` and
+#: ``--ssh-identity-file`` too. When both are installed we take over: testinfra's plugin is
+#: blocked (its modules stay usable as a library).
+TESTINFRA_PLUGINS = ("pytest11.testinfra", "testinfra")  # entry point name, -p name
+
+
+def take_over_testinfra(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Block testinfra's pytest plugin and drop the options it registered before us."""
+    for name in TESTINFRA_PLUGINS:
+        pluginmanager.set_blocked(name)  # unregisters it if it was loaded first
+    ours = {spec.flag for spec in OPTIONS}
+    optparser: Any = parser.optparser
+    taken = [
+        (flag, optparser._option_string_actions[flag])
+        for flag in ours
+        if flag in optparser._option_string_actions
+    ]
+    if taken:
+        # argparse's own "resolve" conflict handler removes those option strings
+        optparser._handle_conflict_resolve(None, taken)
+        for group in parser._groups:
+            group.options = [o for o in group.options if not ours.intersection(o.names())]
+
+
+def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    take_over_testinfra(parser, pluginmanager)
+    group = parser.getgroup("fabricplus", "remote hosts over SSH (pytest-fabricplus)")
+    for spec in OPTIONS:
+        group.addoption(
+            spec.flag,
+            dest=f"fabricplus_{spec.name}",
+            type=_argparse_type(spec),
+            default=None,
+            metavar=spec.metavar,
+            help=spec.help,
+        )
+        parser.addini(spec.ini, f"default for {spec.flag}: {spec.help}", default=None)
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Resolve CLI > ini > environment > default; a bad value is a ``UsageError``."""
+    cli = {spec.name: config.getoption(f"fabricplus_{spec.name}") for spec in OPTIONS}
+    ini: dict[str, str] = {}
+    for spec in OPTIONS:
+        value = config.getini(spec.ini)
+        if value:
+            ini[spec.ini] = str(value)
+    try:
+        return Settings.resolve(cli, ini, os.environ)
+    except FabricPlusError as exc:
+        raise pytest.UsageError(str(exc)) from None

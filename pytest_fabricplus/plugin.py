@@ -1,0 +1,87 @@
+"""pytest hooks of pytest-fabricplus; each delegates to the core modules."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import options
+from .errors import FabricPlusError
+from .fixtures import STATE_KEY, connection, fabricplus_registry, host_spec, run_state
+from .hostspec import HostSpec
+from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter
+from .selection import apply_limit, describe_choices, unmatched
+from .state import RunState
+
+__all__ = ["connection", "fabricplus_registry", "host_spec"]
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    options.addoptions(parser, pluginmanager)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hosts(*patterns): run this test only on inventory hosts matching a group, tag:NAME, "
+        "alias or host glob",
+    )
+    settings = options.read_settings(config)
+    try:
+        config.stash[STATE_KEY] = RunState.build(settings)
+    except FabricPlusError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(HostReporter(), "fabricplus-reporter")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return run_state(config).header()
+
+
+def _marker_hosts(metafunc: pytest.Metafunc, state: RunState) -> tuple[list[HostSpec], str]:
+    """Hosts the closest ``@pytest.mark.hosts`` allows, and a reason when there are none."""
+    marker = metafunc.definition.get_closest_marker("hosts")
+    if marker is None:
+        return state.selected, ""
+    if marker.kwargs or not marker.args or not all(isinstance(a, str) for a in marker.args):
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: @pytest.mark.hosts takes group, tag:NAME or host "
+            f"patterns as strings, got args={marker.args!r} kwargs={marker.kwargs!r}"
+        )
+    bad = unmatched(state.inventory, marker.args)
+    if bad:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: @pytest.mark.hosts({', '.join(map(repr, bad))}) "
+            f"matches no host in {state.source}; {describe_choices(state.inventory)}"
+        )
+    chosen = apply_limit(state.selected, marker.args)
+    why = f"no selected host matches @pytest.mark.hosts{tuple(marker.args)!r} (--hosts-limit)"
+    return chosen, why
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "host_spec" not in metafunc.fixturenames:
+        return
+    state = run_state(metafunc.config)
+    if state.settings.hosts is None:
+        return  # the host_spec fixture skips, saying how to pass hosts
+    specs, why = _marker_hosts(metafunc, state)
+    if not specs:
+        skip = pytest.param(None, marks=pytest.mark.skip(reason=why), id="no-matching-host")
+        metafunc.parametrize("host_spec", [skip])
+        return
+    metafunc.parametrize("host_spec", specs, ids=[s.id for s in specs])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    spec = callspec.params.get("host_spec") if callspec else None
+    if isinstance(spec, HostSpec):
+        item.user_properties.append((HOST_PROPERTY, spec.id))
+        item.user_properties.append((ADDRESS_PROPERTY, str(spec.address)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.close()

@@ -1,0 +1,228 @@
+"""Run-wide settings: one frozen object built from CLI > ini > environment > default."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .hostspec import Address, parse_port
+
+HOST_KEY_POLICIES = ("reject", "warn", "accept")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# -- validators: each takes the raw text and returns the value, or raises ValueError ----------
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{text!r} must be a number of seconds greater than 0")
+    return value
+
+
+def optional_seconds(text: str) -> float | None:
+    """Seconds, or ``0``/``none`` for no limit."""
+    if text.strip().lower() in ("0", "none", "off"):
+        return None
+    return seconds(text)
+
+
+def port(text: str) -> int:
+    return parse_port(text.strip())
+
+
+def env_name(text: str) -> str:
+    if not _ENV_NAME_RE.match(text):
+        raise ValueError(f"{text!r} is not an environment variable name (letters, digits, _)")
+    return text
+
+
+def policy(text: str) -> str:
+    if text not in HOST_KEY_POLICIES:
+        raise ValueError(f"{text!r} is not one of {', '.join(HOST_KEY_POLICIES)}")
+    return text
+
+
+def address(text: str) -> str:
+    Address.parse(text)
+    return text
+
+
+def existing_file(text: str) -> str:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError(f"file {text!r} does not exist")
+    return str(path)
+
+
+def non_empty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("empty value")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One setting: its CLI flag, ini key, environment variable and validator."""
+
+    name: str
+    flag: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    metavar: str | None = None
+
+    @property
+    def ini(self) -> str:
+        return f"fabricplus_{self.name}"
+
+    @property
+    def env(self) -> str:
+        return f"FABRICPLUS_{self.name.upper()}"
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "hosts",
+        "--hosts",
+        "inventory file, or comma list of [user@]host[:port], to run host tests against",
+        non_empty,
+        metavar="INVENTORY|HOSTS",
+    ),
+    OptionSpec(
+        "hosts_limit",
+        "--hosts-limit",
+        "run only hosts matching these comma-separated glob patterns on id, alias, host, "
+        "group or tag:NAME ('!pattern' excludes)",
+        non_empty,
+        metavar="PATTERN",
+    ),
+    OptionSpec("ssh_user", "--ssh-user", "login user for hosts that name none", non_empty),
+    OptionSpec("ssh_port", "--ssh-port", "SSH port for hosts that name none", port),
+    OptionSpec(
+        "ssh_identity_file", "--ssh-identity-file", "private key file to log in with", existing_file
+    ),
+    OptionSpec(
+        "ssh_config",
+        "--ssh-config",
+        "OpenSSH client config (HostName, User, Port, IdentityFile, ProxyJump are honoured)",
+        existing_file,
+    ),
+    OptionSpec(
+        "ssh_password_env",
+        "--ssh-password-env",
+        "name of the environment variable holding the login password",
+        env_name,
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "jump_host",
+        "--jump-host",
+        "reach every host through this jump host, [user@]host[:port]",
+        address,
+        metavar="[USER@]HOST[:PORT]",
+    ),
+    OptionSpec(
+        "connect_timeout",
+        "--connect-timeout",
+        "seconds to wait for a host to connect and authenticate (default 10)",
+        seconds,
+        10.0,
+        "SECONDS",
+    ),
+    OptionSpec(
+        "command_timeout",
+        "--command-timeout",
+        "seconds a remote command may run before it is interrupted (default 300; 0 = no limit)",
+        optional_seconds,
+        300.0,
+        "SECONDS",
+    ),
+    OptionSpec(
+        "known_hosts",
+        "--known-hosts",
+        "known_hosts file to verify host keys with (in addition to ~/.ssh/known_hosts)",
+        existing_file,
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "host_key_policy",
+        "--host-key-policy",
+        "what to do with a host key not in known_hosts: reject (default), warn, accept",
+        policy,
+        "reject",
+        "reject|warn|accept",
+    ),
+)
+OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs to know about a run. Holds no secret values."""
+
+    hosts: str | None = None
+    hosts_limit: str | None = None
+    ssh_user: str | None = None
+    ssh_port: int | None = None
+    ssh_identity_file: str | None = None
+    ssh_config: str | None = None
+    ssh_password_env: str | None = None
+    jump_host: str | None = None
+    connect_timeout: float = 10.0
+    command_timeout: float | None = 300.0
+    known_hosts: str | None = None
+    host_key_policy: str = "reject"
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def resolve(
+        cls,
+        cli: Mapping[str, Any],
+        ini: Mapping[str, str],
+        env: Mapping[str, str],
+    ) -> Settings:
+        """Combine the layers: CLI (already parsed) > ini > environment > default.
+
+        ``ini`` and ``env`` hold raw text; they are validated here and a bad value raises
+        :class:`ConfigError` naming where it came from.
+        """
+        values: dict[str, Any] = {}
+        origins: dict[str, str] = {}
+        for spec in OPTIONS:
+            if cli.get(spec.name) is not None:
+                values[spec.name] = cli[spec.name]
+                origins[spec.name] = spec.flag
+                continue
+            for label, raw in (
+                (f"ini option {spec.ini}", ini.get(spec.ini)),
+                (f"environment variable {spec.env}", env.get(spec.env)),
+            ):
+                if raw is None or not str(raw).strip():
+                    continue
+                try:
+                    values[spec.name] = spec.parse(str(raw).strip())
+                except ValueError as exc:
+                    raise ConfigError(f"{label}: {exc}") from None
+                origins[spec.name] = label
+                break
+            else:
+                values[spec.name] = spec.default
+                origins[spec.name] = "default"
+        return cls(**values, origins=origins)
+
+    def login_password(self, env: Mapping[str, str], var: str | None = None) -> str | None:
+        """The login password from the environment variable ``var`` (or the run-wide one)."""
+        name = var or self.ssh_password_env
+        if name is None:
+            return None
+        if name not in env:
+            raise ConfigError(f"environment variable {name} (the login password) is not set")
+        return env[name]

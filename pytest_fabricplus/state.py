@@ -1,0 +1,84 @@
+"""``RunState``: what one pytest process knows about the run (no pytest import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .connection import ConnectionRegistry, Connector
+from .errors import ConfigError, InventoryError
+from .hostspec import HostSpec
+from .inventory import looks_like_path, resolve_hosts
+from .selection import apply_limit, describe_choices, split_patterns, unmatched
+from .settings import Settings
+
+NO_HOSTS_REASON = (
+    "no hosts to test: pass --hosts=INVENTORY_FILE or --hosts=user@host:port[,...] "
+    "(or set fabricplus_hosts in pytest.ini / FABRICPLUS_HOSTS)"
+)
+
+
+@dataclass
+class RunState:
+    settings: Settings
+    inventory: list[HostSpec] = field(default_factory=list)
+    selected: list[HostSpec] = field(default_factory=list)
+    source: str = ""
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    _registry: ConnectionRegistry | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, env: Mapping[str, str] | None = None) -> RunState:
+        """Read the inventory, apply ``--hosts-limit``, check password variables exist."""
+        state = cls(settings=settings, env=dict(os.environ if env is None else env))
+        if settings.hosts is None:
+            return state
+        state.source = settings.hosts if looks_like_path(settings.hosts) else "--hosts list"
+        state.inventory = resolve_hosts(settings.hosts)
+        if not state.inventory:
+            raise InventoryError("lists no hosts", source=settings.hosts)
+        state.selected = list(state.inventory)
+        if settings.hosts_limit:
+            patterns = split_patterns(settings.hosts_limit)
+            state.selected = apply_limit(state.inventory, patterns)
+            if not state.selected:
+                bad = unmatched(state.inventory, patterns)
+                why = f" ({', '.join(map(repr, bad))} match nothing)" if bad else ""
+                raise ConfigError(
+                    f"--hosts-limit {settings.hosts_limit!r} selects none of the "
+                    f"{len(state.inventory)} hosts in {state.source}{why}; "
+                    f"{describe_choices(state.inventory)}"
+                )
+        Connector(settings, state.env).check_secrets(state.selected)
+        return state
+
+    @property
+    def by_id(self) -> dict[str, HostSpec]:
+        return {s.id: s for s in self.inventory}
+
+    @property
+    def registry(self) -> ConnectionRegistry:
+        if self._registry is None:
+            aliases = {s.alias: s for s in self.inventory if s.alias}
+            self._registry = ConnectionRegistry(
+                Connector(self.settings, self.env), {**self.by_id, **aliases}
+            )
+        return self._registry
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.close_all()
+            self._registry = None
+
+    def header(self) -> str:
+        s = self.settings
+        if s.hosts is None:
+            return "fabricplus: no hosts (pass --hosts)"
+        limit = f" (--hosts-limit {s.hosts_limit})" if s.hosts_limit else ""
+        timeout = f"{s.command_timeout:g}s" if s.command_timeout else "none"
+        return (
+            f"fabricplus: {len(self.selected)} of {len(self.inventory)} hosts from "
+            f"{self.source}{limit}; host keys: {s.host_key_policy}; "
+            f"timeouts: connect {s.connect_timeout:g}s, command {timeout}"
+        )

@@ -1,0 +1,235 @@
+"""Real OpenSSH servers for tests: ``sshd`` processes on 127.0.0.1 with real users.
+
+Each server gets a generated host key, a written known_hosts line, and an
+``AuthorizedKeysFile`` of its own; users are real system accounts (created as root) with a
+random password per run and a generated key. Nothing here is a mock.
+
+Also a command line, used by the example job::
+
+    python -m tests.support.sshd start DIR --count 3   # writes DIR/inventory.ini, known_hosts
+    python -m tests.support.sshd stop DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = shutil.which("sshd", path="/usr/sbin:/usr/local/sbin:/sbin") or "/usr/sbin/sshd"
+LOGIN_USER = "fptest"
+OTHER_USER = "fptest2"
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def can_create_users() -> bool:
+    return os.geteuid() == 0 and shutil.which("useradd") is not None and os.path.exists(SSHD)
+
+
+@dataclass
+class User:
+    name: str
+    password: str
+    key_path: Path
+    home: Path
+
+    @property
+    def public_key(self) -> str:
+        return self.key_path.with_suffix(".pub").read_text().strip()
+
+
+def ensure_user(name: str, keydir: Path) -> User:
+    """Create (or reuse) a system user with a fresh random password and key."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
+        run(["useradd", "--create-home", "--shell", "/bin/bash", name])
+    password = "pw-" + secrets.token_urlsafe(12)
+    run(["chpasswd"], input=f"{name}:{password}\n")
+    keydir.mkdir(parents=True, exist_ok=True)
+    key = keydir / f"id_{name}"
+    if not key.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@test", "-f", str(key)])
+    home = Path(run(["getent", "passwd", name]).stdout.split(":")[5])
+    return User(name=name, password=password, key_path=key, home=home)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_banner(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    for _ in range(int(timeout / 0.05) + 1):
+        if time.monotonic() > deadline:
+            break
+        try:
+            with socket.create_connection((host, port), timeout=1) as s:
+                if s.recv(64).startswith(b"SSH-"):
+                    return
+        except OSError as exc:
+            last = exc
+        time.sleep(0.05)
+    raise SetupError(f"sshd on {host}:{port} did not answer within {timeout}s ({last})")
+
+
+@dataclass
+class SshdServer:
+    """One ``sshd -D`` on 127.0.0.1:port, configured from ``workdir``."""
+
+    workdir: Path
+    users: list[User]
+    port: int = 0
+    extra_config: str = ""
+    host: str = "127.0.0.1"
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def host_key(self) -> Path:
+        return self.workdir / "ssh_host_ed25519_key"
+
+    @property
+    def known_hosts_line(self) -> str:
+        key = self.host_key.with_suffix(".pub").read_text().split()
+        return f"[{self.host}]:{self.port} {key[0]} {key[1]}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "sshd.log"
+
+    def write_config(self) -> Path:
+        keys = self.workdir / "authorized_keys"
+        keys.mkdir(parents=True, exist_ok=True)
+        for user in self.users:
+            (keys / user.name).write_text(user.public_key + "\n")
+        if not self.host_key.exists():
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)])
+        config = self.workdir / "sshd_config"
+        config.write_text(
+            f"""Port {self.port}
+ListenAddress {self.host}
+HostKey {self.host_key}
+PidFile {self.workdir}/sshd.pid
+AuthorizedKeysFile {keys}/%u
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin no
+AllowUsers {" ".join(u.name for u in self.users)}
+MaxStartups 200:30:400
+MaxSessions 100
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+{self.extra_config}
+"""
+        )
+        return config
+
+    def start(self, timeout: float = 10.0) -> SshdServer:
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for _attempt in range(5):
+            if not self.port:
+                self.port = free_port()
+            config = self.write_config()
+            run([SSHD, "-t", "-f", str(config)])
+            with self.log_path.open("ab") as log:
+                self.proc = subprocess.Popen(
+                    [SSHD, "-D", "-e", "-f", str(config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                wait_for_banner(self.host, self.port, timeout)
+                return self
+            except SetupError:
+                self.stop()
+                self.port = 0  # port taken meanwhile: try another
+        raise SetupError(f"could not start sshd; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def connection_count(self) -> int:
+        """Established TCP connections to this server (counted with ``ss``)."""
+        out = run(["ss", "-Htn", "state", "established", f"( sport = :{self.port} )"]).stdout
+        return len([line for line in out.splitlines() if line.strip()])
+
+
+def _start(directory: Path, count: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    users = [ensure_user(LOGIN_USER, directory / "keys")]
+    servers = [SshdServer(directory / f"sshd{i}", users).start() for i in range(count)]
+    (directory / "known_hosts").write_text("".join(s.known_hosts_line + "\n" for s in servers))
+    lines = ["# generated by tests/support/sshd.py: local sshd targets", "[web]"]
+    for i, server in enumerate(servers):
+        if i == count - 1:
+            lines.append("[db]")
+        lines.append(
+            f"{'web' if i < count - 1 else 'db'}{i + 1} ansible_host=127.0.0.1 "
+            f"ansible_port={server.port} ansible_user={LOGIN_USER} tags=local"
+        )
+    lines += ["[linux:children]", "web", "db"]
+    (directory / "inventory.ini").write_text("\n".join(lines) + "\n")
+    (directory / "pids").write_text(
+        "".join(f"{s.proc.pid}\n" for s in servers if s.proc is not None)
+    )
+    print(directory / "inventory.ini")
+
+
+def _stop(directory: Path) -> None:
+    pids = directory / "pids"
+    if not pids.exists():
+        return
+    for line in pids.read_text().split():
+        try:
+            os.killpg(int(line), signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    pids.unlink()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--count", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.action == "start":
+        if not can_create_users():
+            print("starting local sshd targets needs root and openssh-server", file=sys.stderr)
+            return 2
+        _start(args.directory, args.count)
+    else:
+        _stop(args.directory)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
