@@ -78,17 +78,18 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             return
         host, _, port = hostname.strip("[").partition("]:")
         scan = f"ssh-keyscan{' -p ' + port if port else ''} {host}"
-        searched = ", ".join(self.known_hosts) or "no known_hosts file"
+        searched = (
+            f"not in {', '.join(self.known_hosts)}" if self.known_hosts else "no known_hosts file"
+        )
         raise HostKeyError(
             hostname,
-            f"unknown host key ({text}); not in {searched}. Verify the fingerprint, then add it "
+            f"unknown host key ({text}; {searched}). Verify the fingerprint, then add it "
             f"with `{scan} >> ~/.ssh/known_hosts` or pass --known-hosts FILE; "
             "--host-key-policy=accept skips the check (not recommended)",
         )
 
 
-def changed_key_message(exc: paramiko.BadHostKeyException, files: list[str]) -> str:
-    name = exc.hostname
+def changed_key_message(exc: paramiko.BadHostKeyException, name: str, files: list[str]) -> str:
     return (
         f"host key CHANGED for {name}: known_hosts has {exc.expected_key.get_name()} "
         f"{fingerprint(exc.expected_key)}, the server sent {exc.key.get_name()} "
@@ -295,12 +296,21 @@ class Connector:
                 conn.open()
             finally:
                 conn.connect_kwargs.pop("sock", None)
-        except HostUnreachable:
+        except HostUnreachable as exc:
             _close_quietly(conn, sock)
-            raise
+            if exc.host == name:
+                raise
+            # raised inside paramiko (host key policy), which only knew the address
+            raise HostUnreachable(name, exc.cause, exc.detail) from None
         except Exception as exc:
+            # paramiko reports a banner timeout in its transport thread and then raises
+            # "No existing session" from the auth step: the saved exception is the cause
+            transport = conn.client.get_transport() if conn.client is not None else None
+            saved = getattr(transport, "saved_exception", None)
+            cause = saved if isinstance(saved, Exception) else exc
             _close_quietly(conn, sock)
-            raise _classify(name, exc, self.settings) from None
+            key_name = known_hosts_name(conn.host, int(conn.port))
+            raise _classify(name, key_name, cause, self.settings) from None
         if jump is not None:
             # the jump connection's own socket carries our traffic: no-delay it too
             jump_transport: Any = jump.transport
@@ -345,11 +355,11 @@ def _close_quietly(conn: Any, sock: socket.socket | None) -> None:
             sock.close()
 
 
-def _classify(name: str, exc: BaseException, settings: Settings) -> HostUnreachable:
+def _classify(name: str, key_name: str, exc: BaseException, settings: Settings) -> HostUnreachable:
     """Map what paramiko/Fabric raise while connecting to one readable cause."""
     if isinstance(exc, paramiko.BadHostKeyException):
         return HostKeyError(
-            name, changed_key_message(exc, [settings.known_hosts or "~/.ssh/known_hosts"])
+            name, changed_key_message(exc, key_name, [settings.known_hosts or "~/.ssh/known_hosts"])
         )
     if isinstance(exc, paramiko.BadAuthenticationType):
         allowed = ", ".join(exc.allowed_types) or "none"
@@ -364,7 +374,9 @@ def _classify(name: str, exc: BaseException, settings: Settings) -> HostUnreacha
         return HostUnreachable(name, "config", str(exc))
     if isinstance(exc, paramiko.SSHException):
         text = str(exc)
-        if "banner" in text.lower():
+        # "No existing session": paramiko's start_client gave up waiting (its timeout is
+        # ours) before the banner/key exchange finished, and the auth step found no session
+        if "banner" in text.lower() or "No existing session" in text:
             return HostUnreachable(
                 name,
                 "timeout",

@@ -216,8 +216,8 @@ class _Parser:
             raise self.error(f"empty value for {key!r}", number, raw)
 
     def _expand(self, token: str, number: int, raw: str) -> list[str]:
-        if token.startswith("[") or "[" not in token:
-            return [token]
+        if token.rpartition("@")[2].startswith("[") or "[" not in token:
+            return [token]  # no range, or an IPv6 literal
         match = _RANGE_RE.match(token)
         if not match:
             raise self.error(f"malformed host pattern {token!r}", number, raw)
@@ -236,6 +236,11 @@ class _Parser:
     def _add_host(
         self, token: str, pairs: dict[str, str], number: int, raw: str, group: str | None
     ) -> None:
+        if not pairs and token in self.entries:
+            # Ansible: naming a known host again (in another group) adds it to that group
+            if group:
+                self.entries[token].groups.add(group)
+            return
         settings = {KEY_FIELDS[k]: v for k, v in pairs.items() if k in KEY_FIELDS}
         extra = {k: v for k, v in pairs.items() if k not in KEY_FIELDS}
         if "host" in settings:

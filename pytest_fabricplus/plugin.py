@@ -43,13 +43,13 @@ def _marker_hosts(metafunc: pytest.Metafunc, state: RunState) -> tuple[list[Host
     if marker is None:
         return state.selected, ""
     if marker.kwargs or not marker.args or not all(isinstance(a, str) for a in marker.args):
-        raise pytest.UsageError(
+        raise pytest.Collector.CollectError(
             f"{metafunc.definition.nodeid}: @pytest.mark.hosts takes group, tag:NAME or host "
             f"patterns as strings, got args={marker.args!r} kwargs={marker.kwargs!r}"
         )
     bad = unmatched(state.inventory, marker.args)
     if bad:
-        raise pytest.UsageError(
+        raise pytest.Collector.CollectError(
             f"{metafunc.definition.nodeid}: @pytest.mark.hosts({', '.join(map(repr, bad))}) "
             f"matches no host in {state.source}; {describe_choices(state.inventory)}"
         )

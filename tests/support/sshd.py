@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,7 @@ class SshdServer:
     extra_config: str = ""
     host: str = "127.0.0.1"
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    keys_dir: Path | None = field(default=None, repr=False)
 
     @property
     def host_key(self) -> Path:
@@ -114,10 +116,14 @@ class SshdServer:
         return self.workdir / "sshd.log"
 
     def write_config(self) -> Path:
-        keys = self.workdir / "authorized_keys"
-        keys.mkdir(parents=True, exist_ok=True)
+        # sshd reads authorized keys as the user: keep them out of root-only temp dirs
+        if self.keys_dir is None:
+            self.keys_dir = Path(tempfile.mkdtemp(prefix="fabricplus-authkeys-", dir="/var/tmp"))
+            self.keys_dir.chmod(0o755)
+        keys = self.keys_dir
         for user in self.users:
             (keys / user.name).write_text(user.public_key + "\n")
+            (keys / user.name).chmod(0o644)
         if not self.host_key.exists():
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)])
         config = self.workdir / "sshd_config"
@@ -175,6 +181,12 @@ Subsystem sftp internal-sftp
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         self.proc = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self.keys_dir is not None:
+            shutil.rmtree(self.keys_dir, ignore_errors=True)
+            self.keys_dir = None
 
     def connection_count(self) -> int:
         """Established TCP connections to this server (counted with ``ss``)."""

@@ -1,0 +1,122 @@
+"""The project's own test harness: real sshd targets on 127.0.0.1, an isolated HOME.
+
+Fixtures here start real OpenSSH servers (tests/support/sshd.py) with real system users,
+generated keys and random passwords, and write a known_hosts file for them. They need root
+(to create users) and openssh-server; the README's test command sets both up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.sshd import (
+    LOGIN_USER,
+    OTHER_USER,
+    SshdServer,
+    User,
+    can_create_users,
+    ensure_user,
+)
+
+pytest_plugins = ["pytester"]
+
+PASSWORD_ENV = "FPTEST_LOGIN_PASSWORD"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No developer agent, known_hosts or ~/.ssh/config may change what the tests see."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".ssh").mkdir(mode=0o700)
+    saved = {k: os.environ.get(k) for k in ("HOME", "SSH_AUTH_SOCK")}
+    os.environ["HOME"] = str(home)
+    os.environ.pop("SSH_AUTH_SOCK", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@dataclass
+class Target:
+    """One running sshd and everything a test needs to reach it."""
+
+    server: SshdServer
+    user: User
+    other: User
+    known_hosts: Path
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def address(self) -> str:
+        return f"{self.user.name}@{self.host}:{self.port}"
+
+    def args(self, *extra: str, hosts: str | None = None) -> list[str]:
+        """Command-line arguments for an inner pytest run against this target."""
+        return [
+            f"--hosts={hosts or self.address}",
+            f"--known-hosts={self.known_hosts}",
+            f"--ssh-identity-file={self.user.key_path}",
+            "-p",
+            "no:cacheprovider",
+            *extra,
+        ]
+
+
+@pytest.fixture(scope="session")
+def ssh_users(tmp_path_factory: pytest.TempPathFactory) -> tuple[User, User]:
+    if not can_create_users():
+        pytest.skip("real sshd targets need root and openssh-server (run the README's test command)")
+    keys = tmp_path_factory.mktemp("userkeys")
+    return ensure_user(LOGIN_USER, keys), ensure_user(OTHER_USER, keys)
+
+
+def _start(path: Path, users: tuple[User, User], extra: str = "") -> SshdServer:
+    return SshdServer(path, list(users), extra_config=extra).start()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) -> Iterator[Target]:
+    """A real sshd on 127.0.0.1 shared by the session (key and password logins)."""
+    server = _start(tmp_path_factory.mktemp("sshd"), ssh_users)
+    known = server.workdir / "known_hosts"
+    known.write_text(server.known_hosts_line + "\n")
+    yield Target(server, ssh_users[0], ssh_users[1], known)
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def sshd2(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) -> Iterator[Target]:
+    """A second sshd (another port, another host key)."""
+    server = _start(tmp_path_factory.mktemp("sshd2"), ssh_users)
+    known = server.workdir / "known_hosts"
+    known.write_text(server.known_hosts_line + "\n")
+    yield Target(server, ssh_users[0], ssh_users[1], known)
+    server.cleanup()
+
+
+@pytest.fixture
+def both_known_hosts(sshd: Target, sshd2: Target, tmp_path: Path) -> Path:
+    path = tmp_path / "known_hosts"
+    path.write_text(sshd.server.known_hosts_line + "\n" + sshd2.server.known_hosts_line + "\n")
+    return path
+
+
+@pytest.fixture
+def login_password(sshd: Target, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(PASSWORD_ENV, sshd.user.password)
+    return sshd.user.password

@@ -1,0 +1,96 @@
+"""--host-key-policy and --known-hosts against a real sshd: reject is the default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import Target
+
+TEST = "def test_a(connection):\n    connection.run('true')\n"
+
+
+def hosts_args(sshd: Target, *extra: str) -> list[str]:
+    return [
+        f"--hosts={sshd.address}",
+        f"--ssh-identity-file={sshd.user.key_path}",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
+
+
+def test_unknown_key_is_rejected_by_default_with_fingerprint_and_fix(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*cannot connect to 127.0.0.1 (fptest@127.0.0.1:{sshd.port}): unknown "
+            f"host key (ssh-ed25519 key SHA256:* of [[]127.0.0.1]:{sshd.port}; no known_hosts file). "
+            "Verify the fingerprint, then add it with "
+            f"`ssh-keyscan -p {sshd.port} 127.0.0.1 >> ~/.ssh/known_hosts` or pass --known-hosts "
+            "FILE; --host-key-policy=accept skips the check*",
+        ]
+    )
+
+
+def test_known_hosts_file_accepts_the_key(pytester: pytest.Pytester, sshd: Target) -> None:
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd, f"--known-hosts={sshd.known_hosts}"))
+    result.assert_outcomes(passed=1)
+
+
+def test_user_known_hosts_is_read(pytester: pytest.Pytester, sshd: Target) -> None:
+    # pytester points HOME at its own directory
+    home_ssh = pytester.path / ".ssh"
+    home_ssh.mkdir(exist_ok=True)
+    (home_ssh / "known_hosts").write_text(sshd.server.known_hosts_line + "\n")
+    pytester.makepyfile(TEST)
+    pytester.runpytest(*hosts_args(sshd)).assert_outcomes(passed=1)
+
+
+def test_changed_key_is_rejected_even_with_accept(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, tmp_path: Path
+) -> None:
+    # known_hosts claims sshd's address has sshd2's key: a changed host key
+    wrong = tmp_path / "known_hosts"
+    key = sshd2.server.known_hosts_line.split(" ", 1)[1]
+    wrong.write_text(f"[127.0.0.1]:{sshd.port} {key}\n")
+    pytester.makepyfile(TEST)
+    for policy in ("reject", "accept"):
+        result = pytester.runpytest(
+            *hosts_args(sshd, f"--known-hosts={wrong}", f"--host-key-policy={policy}")
+        )
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(
+            [
+                f"*host key CHANGED for [[]127.0.0.1]:{sshd.port}: known_hosts has ssh-ed25519 "
+                f"SHA256:*, the server sent ssh-ed25519 SHA256:*ssh-keygen -R *"
+            ]
+        )
+
+
+def test_accept_and_warn_are_explicit_and_shown_in_header(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd, "--host-key-policy=accept"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*host keys: accept*"])
+    result = pytester.runpytest(
+        *hosts_args(sshd, "--host-key-policy=warn", "--log-level=WARNING", "-rA")
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*accepting unknown host key: ssh-ed25519 key SHA256:*"])
+
+
+def test_bad_policy_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--host-key-policy=trust")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*argument --host-key-policy: 'trust' is not one of reject, warn, accept"]
+    )

@@ -1,0 +1,59 @@
+"""Settings: CLI > ini > environment > default; bad values name their origin."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_fabricplus.errors import ConfigError
+from pytest_fabricplus.settings import Settings, optional_seconds, seconds
+
+
+def test_precedence_cli_over_ini_over_env_over_default() -> None:
+    s = Settings.resolve(
+        {"connect_timeout": 3.0},
+        {"fabricplus_connect_timeout": "4", "fabricplus_ssh_user": "ini-user"},
+        {
+            "FABRICPLUS_CONNECT_TIMEOUT": "5",
+            "FABRICPLUS_SSH_USER": "env-user",
+            "FABRICPLUS_HOSTS": "h1",
+        },
+    )
+    assert s.connect_timeout == 3.0
+    assert s.ssh_user == "ini-user"
+    assert s.hosts == "h1"
+    assert s.host_key_policy == "reject"
+    assert s.origins["ssh_user"] == "ini option fabricplus_ssh_user"
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        (
+            {"fabricplus_connect_timeout": "soon"},
+            "fabricplus_connect_timeout: 'soon' is not a number",
+        ),
+        ({"fabricplus_host_key_policy": "trust"}, "'trust' is not one of reject, warn, accept"),
+        ({"fabricplus_ssh_port": "0"}, "port 0 is out of range"),
+        ({"fabricplus_ssh_password_env": "A-B"}, "'A-B' is not an environment variable name"),
+    ],
+)
+def test_bad_ini_values(ini: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match="ini option") as info:
+        Settings.resolve({}, ini, {})
+    assert message in str(info.value)
+
+
+def test_timeouts() -> None:
+    assert seconds("0.5") == 0.5
+    assert optional_seconds("0") is None
+    with pytest.raises(ValueError, match="greater than 0"):
+        seconds("-1")
+    with pytest.raises(ValueError, match="greater than 0"):
+        seconds("nan")
+
+
+def test_login_password_missing_variable_names_it_not_a_value() -> None:
+    s = Settings(ssh_password_env="NOPE_VAR")
+    with pytest.raises(ConfigError, match="NOPE_VAR"):
+        s.login_password({})
+    assert s.login_password({"NOPE_VAR": "x"}) == "x"
