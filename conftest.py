@@ -80,7 +80,9 @@ class Target:
 @pytest.fixture(scope="session")
 def ssh_users(tmp_path_factory: pytest.TempPathFactory) -> tuple[User, User]:
     if not can_create_users():
-        pytest.skip("real sshd targets need root and openssh-server (run the README's test command)")
+        pytest.skip(
+            "real sshd targets need root and openssh-server (run the README's test command)"
+        )
     keys = tmp_path_factory.mktemp("userkeys")
     return ensure_user(LOGIN_USER, keys), ensure_user(OTHER_USER, keys)
 
@@ -90,7 +92,9 @@ def _start(path: Path, users: tuple[User, User], extra: str = "") -> SshdServer:
 
 
 @pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) -> Iterator[Target]:
+def sshd(
+    tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]
+) -> Iterator[Target]:
     """A real sshd on 127.0.0.1 shared by the session (key and password logins)."""
     server = _start(tmp_path_factory.mktemp("sshd"), ssh_users)
     known = server.workdir / "known_hosts"
@@ -100,7 +104,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User])
 
 
 @pytest.fixture(scope="session")
-def sshd2(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) -> Iterator[Target]:
+def sshd2(
+    tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]
+) -> Iterator[Target]:
     """A second sshd (another port, another host key)."""
     server = _start(tmp_path_factory.mktemp("sshd2"), ssh_users)
     known = server.workdir / "known_hosts"

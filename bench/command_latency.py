@@ -25,8 +25,8 @@ import fabric
 import paramiko
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pytest_fabricplus import Connector, HostSpec, Settings  # noqa: E402
-from tests.support.sshd import LOGIN_USER, SshdServer, ensure_user  # noqa: E402
+from pytest_fabricplus import Connector, HostSpec, Settings
+from tests.support.sshd import LOGIN_USER, SshdServer, ensure_user
 
 
 def timed(fn: Callable[[], object], n: int, warmup: int = 10) -> list[float]:
@@ -56,8 +56,15 @@ def main() -> int:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             raw = paramiko.SSHClient()
             raw.load_host_keys(str(known))
-            raw.connect(server.host, server.port, LOGIN_USER, key_filename=str(user.key_path),
-                        sock=sock, allow_agent=False, look_for_keys=False)
+            raw.connect(
+                server.host,
+                server.port,
+                LOGIN_USER,
+                key_filename=str(user.key_path),
+                sock=sock,
+                allow_agent=False,
+                look_for_keys=False,
+            )
 
             def raw_run() -> None:
                 _, out, _ = raw.exec_command("true")
@@ -69,16 +76,20 @@ def main() -> int:
                 HostSpec(host=server.host, port=server.port, user=LOGIN_USER, id="bench")
             )
             plain = fabric.Connection(
-                server.host, user=LOGIN_USER, port=server.port,
+                server.host,
+                user=LOGIN_USER,
+                port=server.port,
                 connect_kwargs={"key_filename": [str(user.key_path)]},
             )
             plain.open()
             results = {
                 "raw paramiko (TCP_NODELAY)": timed(raw_run, args.n),
                 "pytest-fabricplus connection.run": timed(
-                    lambda: ours.run("true", hide=True), args.n),
+                    lambda: ours.run("true", hide=True), args.n
+                ),
                 "plain fabric.Connection.run": timed(
-                    lambda: plain.run("true", hide=True, in_stream=False), min(args.n, 60)),
+                    lambda: plain.run("true", hide=True, in_stream=False), min(args.n, 60)
+                ),
             }
             raw.close()
             ours.close()

@@ -154,6 +154,7 @@ class FabricPlusConnection(ConnectionPlus):
         return FastRemote(context=self, inline_env=self.inline_ssh_env)
 
     def _timed(self, call: Callable[..., _T], command: str, kwargs: dict[str, Any]) -> _T:
+        __tracebackhide__ = True  # pytest: show the test's line, not ours
         kwargs.setdefault("timeout", self.command_timeout)
         try:
             return call(command, **kwargs)
@@ -161,9 +162,11 @@ class FabricPlusConnection(ConnectionPlus):
             raise CommandTimeout(self.spec.describe(), command, exc.timeout) from None
 
     def run(self, command: str, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         return self._timed(super().run, command, kwargs)
 
     def sudo(self, command: str, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         return self._timed(super().sudo, command, kwargs)
 
     def su(

@@ -13,6 +13,7 @@ Also a command line, used by the example job::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
@@ -220,10 +221,8 @@ def _stop(directory: Path) -> None:
     if not pids.exists():
         return
     for line in pids.read_text().split():
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(line), signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
     pids.unlink()
 
 
