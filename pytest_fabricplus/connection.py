@@ -195,6 +195,20 @@ class FabricPlusConnection(ConnectionPlus):
         self.command_prefixes: list[str] = []
         self._set(config=self._pristine.clone())
 
+    def close(self) -> None:
+        # Fabric's close() only acts when ``transport`` was set, i.e. after a *successful*
+        # connect: a handshake that failed (host key, auth) leaves paramiko's transport thread
+        # and socket open. It also leaves a ProxyJump gateway open. Close all of them.
+        super().close()
+        hop: Any = self
+        while hop is not None and not isinstance(hop, str):
+            client = getattr(hop, "client", None)
+            if client is not None:
+                client.close()
+            if hop is not self and hasattr(hop, "close"):
+                hop.close()
+            hop = getattr(hop, "gateway", None)
+
     def __repr__(self) -> str:
         return f"<FabricPlusConnection {self.spec.describe()}>"
 

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import importlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -102,6 +103,7 @@ _HASH_SKIP_NAMES = frozenset(
     {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
 )
 _LOOPBACK = "127.0.0.1"
+_LAYER_LINE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 _BUILD_LOG_TAIL = 40
 
 DockerClient = Any  # docker.DockerClient; the docker SDK ships no type information.
@@ -545,6 +547,7 @@ class DockerTargets:
                     self._client = self._client_factory()
                 else:
                     docker = _load_docker()
+                    _probe_daemon_socket(_daemon_address())
                     self._client = docker.from_env(timeout=self.config.api_timeout)
             except DockerError:
                 raise
@@ -669,6 +672,7 @@ class DockerTargets:
             labels[LABEL_IMAGE_BASE_ID] = base_id
         tail: collections.deque[str] = collections.deque(maxlen=_BUILD_LOG_TAIL)
         error: str | None = None
+        last_layer: str | None = None  # the classic builder's " ---> <id>" after each step
         try:
             stream = self.client.api.build(
                 path=str(context),
@@ -687,6 +691,9 @@ class DockerTargets:
                 text = chunk.get("stream") or chunk.get("status") or ""
                 if text:
                     for line in str(text).splitlines():
+                        layer = _LAYER_LINE.match(line)
+                        if layer:
+                            last_layer = layer.group(1)
                         if line.strip():
                             tail.append(line.rstrip())
                             if on_output is not None:
@@ -702,12 +709,51 @@ class DockerTargets:
             if image is not None:
                 return str(image.id)
             error = f"the build finished but image {tag} does not exist"
+        self._remove_failed_layers(last_layer, base_id)
         log = "\n".join(f"    {line}" for line in tail) or "    (no output)"
         raise DockerError(
             f"building the {kind} target image {tag} (FROM {base}, context {context}, "
             f"Dockerfile {kind}/Dockerfile) failed: {error}\n"
             f"  last {len(tail)} lines of the build log:\n{log}"
         )
+
+    def _remove_failed_layers(self, layer: str | None, base_id: str | None) -> None:
+        """Drop the untagged image a failed build left on top of its last good step.
+
+        Docker prunes its untagged, childless parents with it; tagged images (the base)
+        and layers other images build on are never touched.
+        """
+        if not layer or (base_id and base_id.split(":")[-1].startswith(layer)):
+            return
+        with contextlib.suppress(Exception):
+            image = self._get_image(layer)
+            if image is not None and not image.tags:
+                self.client.images.remove(image.id, noprune=False)
+
+    def remove_stale_images(self, kinds: Iterable[str] = TARGET_KINDS) -> list[str]:
+        """Remove this project's images of ``kinds`` other than the current ones.
+
+        Call after :meth:`ensure_images`.  Images still used by a container (another
+        session) are left alone.  Returns the removed tags.
+        """
+        removed: list[str] = []
+        for kind in _unique_kinds(kinds):
+            current = self.images.get(kind)
+            if current is None:
+                continue
+            for image in self.client.images.list(filters={"label": f"{LABEL_KIND}={kind}"}):
+                labels = image.labels or {}
+                if LABEL_IMAGE_HASH not in labels or image.id == current.image_id:
+                    continue
+                for tag in image.tags:
+                    if not tag.startswith(f"{IMAGE_REPOSITORY}/{kind}:"):
+                        continue
+                    try:
+                        self.client.images.remove(tag, noprune=False)
+                    except Exception:  # in use by a container: keep it
+                        continue
+                    removed.append(tag)
+        return removed
 
     # -- containers ---------------------------------------------------------------
     def start(self, kinds: Iterable[str] = TARGET_KINDS) -> dict[str, DockerTarget]:
@@ -1014,6 +1060,28 @@ def _unique_kinds(kinds: Iterable[str]) -> list[str]:
 
 def _daemon_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def _probe_daemon_socket(address: str, timeout: float = 5.0) -> None:
+    """Fail early, with the hint, when a unix-socket daemon is not there.
+
+    Works around the docker SDK leaking the socket object when connecting to a unix socket
+    fails (docker/transport/unixconn.py does not close it), which surfaces as a
+    ResourceWarning, an error under ``filterwarnings = error``.
+    """
+    if not address.startswith("unix://"):
+        return
+    path = address[len("unix://") :]
+    if not os.path.exists(path):
+        raise DockerError(f"no Docker daemon: the socket {path} does not exist. {_DAEMON_HINT}")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+    except OSError as exc:
+        raise DockerError(f"no Docker daemon answers at {address}: {exc}. {_DAEMON_HINT}") from exc
+    finally:
+        sock.close()
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -46,7 +46,7 @@ def can_create_users() -> bool:
 @dataclass
 class User:
     name: str
-    password: str
+    password: str = field(repr=False)  # never shown in assertion output
     key_path: Path
     home: Path
 
@@ -193,6 +193,16 @@ Subsystem sftp internal-sftp
         """Established TCP connections to this server (counted with ``ss``)."""
         out = run(["ss", "-Htn", "state", "established", f"( sport = :{self.port} )"]).stdout
         return len([line for line in out.splitlines() if line.strip()])
+
+
+def settle_count(server: SshdServer, expected: int, timeout: float = 3.0) -> int:
+    """Connection count once it reaches ``expected`` (closing is asynchronous), bounded."""
+    deadline = time.monotonic() + timeout
+    count = server.connection_count()
+    while count != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = server.connection_count()
+    return count
 
 
 def _start(directory: Path, count: int) -> None:

@@ -1,0 +1,29 @@
+"""SSH daemon hardening (CIS-style checks on the configuration as written)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Remote
+
+
+def test_root_login_is_not_allowed_with_password(remote: Remote) -> None:
+    value = remote.sshd_option("PermitRootLogin")
+    # OpenSSH's default is prohibit-password
+    assert value in (None, "no", "prohibit-password", "without-password")
+
+
+def test_empty_passwords_are_refused(remote: Remote) -> None:
+    assert remote.sshd_option("PermitEmptyPasswords") in (None, "no")
+
+
+@pytest.mark.parametrize("path", ["/etc/ssh/sshd_config"])
+def test_sshd_config_is_not_writable_by_others(remote: Remote, path: str) -> None:
+    assert remote.file_mode(path) & 0o022 == 0
+
+
+def test_host_private_keys_are_private(remote: Remote) -> None:
+    modes = remote.run("stat -c '%a %n' /etc/ssh/ssh_host_*_key 2>/dev/null").stdout.split("\n")
+    for line in filter(None, modes):
+        mode, name = line.split(" ", 1)
+        assert int(mode, 8) & 0o077 == 0, f"{name} is mode {mode}"

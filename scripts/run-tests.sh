@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's tests on a fresh Debian 12 machine, as root: installs what it needs
+# (apt packages, a venv), then ruff, mypy --strict and the whole pytest suite against real
+# sshd servers the tests start themselves. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+setup_all
+trap stop_docker_if_started EXIT
+
+PY="$VENV/bin/python"
+log "ruff"
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
+log "mypy --strict"
+"$PY" -m mypy --strict pytest_fabricplus
+log "pytest"
+# pytest's own exit code is the result: 5 (no tests collected) fails this command too
+"$PY" -m pytest "$@"
