@@ -171,5 +171,4 @@ fi
 for bin in /usr/sbin/sshd ssh-keygen sudo su python3 chpasswd; do
     command -v "$bin" >/dev/null 2>&1 || { echo "provision: $bin missing" >&2; exit 1; }
 done
-/usr/sbin/sshd -t -f /etc/ssh/sshd_config -h /dev/null 2>/dev/null || true
 log "done ($PKG, $MARKER)"

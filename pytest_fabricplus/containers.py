@@ -933,13 +933,13 @@ class DockerTargets:
         try:
             if self.config.keep and self.targets:
                 message = self.keep_message()
-            else:
+            elif self._client is not None:  # no client: this session started nothing
                 self.remove()
         finally:
             if not self.config.keep and self._owns_run_dir and self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)
                 self._run_dir = None
-            if self._client is not None and not self.config.keep:
+            if self._client is not None:
                 with contextlib.suppress(Exception):
                     self._client.close()
                 self._client = None

@@ -84,6 +84,21 @@ def _run(client: paramiko.SSHClient, command: str) -> tuple[int, str]:
     return stdout.channel.recv_exit_status(), out
 
 
+def _drain(channel: paramiko.Channel, output: bytes, limit: float = 5.0) -> bytes:
+    """Read until EOF: sshd may send a pty's last output after the exit status."""
+    channel.settimeout(1.0)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            chunk = channel.recv(4096)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    return output
+
+
 def _run_pty(
     client: paramiko.SSHClient, command: str, answer: str | None, prompt: bytes = b"Password: "
 ) -> tuple[int, str]:
@@ -109,8 +124,7 @@ def _run_pty(
                     channel.sendall((answer or "").encode() + b"\n")
                     answered = True
             elif channel.exit_status_ready():
-                while channel.recv_ready():
-                    output += channel.recv(4096)
+                output = _drain(channel, output)
                 break
             else:
                 time.sleep(0.02)
@@ -186,6 +200,33 @@ def test_second_ensure_images_reuses_images(session: DockerTargets) -> None:
     print(f"second ensure_images: {elapsed:.2f}s (no rebuild)")
 
 
+def test_stale_images_are_removed(session: DockerTargets) -> None:
+    """An image of an older build (other hash) goes; the current one stays."""
+    client = session.client
+    current = session.images["ubuntu"]
+    stale_tag = "pytest-fabricplus/ubuntu:0000stale0000000"
+    client.images.get(current.tag).tag(stale_tag)
+    # Same image id under another tag is not "stale": only other ids are removed.
+    assert session.remove_stale_images(["ubuntu"]) == []
+    client.images.remove(stale_tag)
+    base = client.images.get(current.base_image)
+    container = client.containers.create(base.id, ["true"])
+    try:
+        stale = container.commit(
+            repository="pytest-fabricplus/ubuntu",
+            tag="0000stale0000000",
+            changes=[
+                "LABEL pytest-fabricplus.kind=ubuntu",
+                "LABEL pytest-fabricplus.context-hash=0000stale0000000",
+            ],
+        )
+    finally:
+        container.remove(force=True)
+    assert stale.id != current.image_id
+    assert session.remove_stale_images(["ubuntu"]) == [stale_tag]
+    assert client.images.get(current.tag).id == current.image_id
+
+
 def test_image_tag_follows_build_inputs(tmp_path: Path) -> None:
     context = tmp_path / "containers"
     shutil.copytree(containers_dir(), context)
@@ -218,11 +259,14 @@ def test_build_failure_reports_log_tail(docker_ok: None, tmp_path: Path) -> None
         )
     )
     broken = DockerTargets(DockerTargetsConfig(context_dir=context, generate_credentials=False))
+    dangling_before = {i.id for i in broken.client.images.list(filters={"dangling": True})}
     try:
         with pytest.raises(DockerError) as info:
             broken.ensure_images(["ubuntu"])
+        dangling_after = {i.id for i in broken.client.images.list(filters={"dangling": True})}
     finally:
         broken.close()
+    assert dangling_after <= dangling_before, "the failed build left an untagged image behind"
     message = str(info.value)
     assert "building the ubuntu target image" in message
     assert "deliberate failure for the test" in message  # the build log tail
@@ -243,6 +287,18 @@ def test_targets_are_published_on_loopback_only(
     assert container.labels[LABEL_COMMON] == "1"
     assert container.labels[LABEL_SESSION] == session.config.session_id
     assert target.host == "127.0.0.1"
+
+
+def test_target_round_trips_through_a_dict(target: DockerTarget) -> None:
+    """What the xdist controller hands to workers; secrets only on request."""
+    public = target.to_dict()
+    assert "passwords" not in public
+    assert target.password() not in repr(public)
+    assert target.password() not in repr(target)
+    again = DockerTarget.from_dict(target.to_dict(include_secrets=True))
+    assert again == target
+    assert again.password("fpsu") == target.password("fpsu")
+    assert again.key_filename == target.key_filename
 
 
 def test_marker_file_says_what_the_target_is(target: DockerTarget) -> None:
@@ -395,11 +451,13 @@ def test_interactive_su_still_works_on_centos7(session: DockerTargets, known_hos
             else:
                 time.sleep(0.02)
         status = channel.recv_exit_status() if channel.exit_status_ready() else None
+        output = _drain(channel, output)
         channel.close()
     finally:
         client.close()
     assert status == 7, output
-    assert f"\r\n{SU_TARGET}\r\n".encode() in output
+    # bash may wrap output in bracketed-paste escapes: "...\x1b[?2004l\rfpsu\r\n"
+    assert re.search(rb"[\r\n]" + SU_TARGET.encode() + rb"\r\n", output), output
 
 
 @pytest.mark.parametrize(
@@ -548,15 +606,21 @@ def test_unknown_kind_is_a_clear_error() -> None:
         DockerTargets().ensure_images(["fedora"])
 
 
-def test_ping_without_daemon_says_how_to_start_one(tmp_path: Path) -> None:
-    import docker  # type: ignore[import-untyped,unused-ignore]
+@pytest.mark.parametrize("exists", [False, True])
+def test_ping_without_daemon_says_how_to_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exists: bool
+) -> None:
+    sock_path = tmp_path / "docker.sock"
+    if exists:  # a socket file nobody listens on (a daemon that died)
+        import socket
 
-    def factory() -> object:
-        return docker.DockerClient(base_url=f"unix://{tmp_path}/no-such-docker.sock", timeout=5)
-
-    targets = DockerTargets(client_factory=factory)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+            dead.bind(str(sock_path))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock_path}")
+    targets = DockerTargets()
     with pytest.raises(DockerError) as info:
         targets.ping()
     message = str(info.value)
+    assert str(sock_path) in message
     assert "systemctl start docker" in message
-    assert "dockerd" in message
+    assert "sudo dockerd" in message
