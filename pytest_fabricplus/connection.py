@@ -36,6 +36,7 @@ from paramiko.message import Message
 
 from .errors import CommandTimeout, ConfigError, HostKeyError, HostUnreachable
 from .hostspec import DEFAULT_SSH_PORT, Address, HostSpec
+from .privilege import PrivilegeRunner, RunAs
 from .settings import Settings
 
 log = logging.getLogger("pytest_fabricplus")
@@ -149,6 +150,9 @@ class FabricPlusConnection(ConnectionPlus):
 
     spec: HostSpec
     command_timeout: float | None
+    _run_as: RunAs | None
+    _privilege: PrivilegeRunner
+    _resolve_run_as: Callable[..., RunAs]
 
     def _remote_runner(self) -> Remote:
         return FastRemote(context=self, inline_env=self.inline_ssh_env)
@@ -162,8 +166,40 @@ class FabricPlusConnection(ConnectionPlus):
             raise CommandTimeout(self.spec.describe(), command, exc.timeout) from None
 
     def run(self, command: str, **kwargs: Any) -> Any:
+        """Fabric's ``run``; as another user while :meth:`as_user` (or ``su_user``) is active."""
+        __tracebackhide__ = True
+        run_as = self._run_as
+        if run_as is not None:
+            return self._privilege.run(self, run_as, command, **kwargs)
+        return self._timed(super().run, command, kwargs)
+
+    def run_plain(self, command: str, **kwargs: Any) -> Any:
+        """``run`` as the login user, whatever user is active."""
         __tracebackhide__ = True
         return self._timed(super().run, command, kwargs)
+
+    @contextlib.contextmanager
+    def as_user(
+        self,
+        user: str,
+        method: str | None = None,
+        password_env: str | None = None,
+        login: bool = True,
+    ) -> Iterator[FabricPlusConnection]:
+        """Run this block's ``run()`` calls as ``user`` (su, sudo, or auto-detected)."""
+        previous = self._run_as
+        self._set(_run_as=self._resolve_run_as(self.spec, user, method, password_env, login))
+        try:
+            yield self
+        finally:
+            self._set(_run_as=previous)
+
+    @property
+    def run_as(self) -> RunAs | None:
+        return self._run_as
+
+    def set_run_as(self, run_as: RunAs | None) -> None:
+        self._set(_run_as=run_as)
 
     def sudo(self, command: str, **kwargs: Any) -> Any:
         __tracebackhide__ = True
@@ -182,9 +218,21 @@ class FabricPlusConnection(ConnectionPlus):
             kwargs["timeout"] = timeout
         return self._timed(partial(ConnectionPlus.su, self, user=user), command, kwargs)
 
-    def attach(self, spec: HostSpec, command_timeout: float | None) -> None:
+    def attach(
+        self,
+        spec: HostSpec,
+        command_timeout: float | None,
+        privilege: PrivilegeRunner,
+        resolve_run_as: Callable[..., RunAs],
+    ) -> None:
         # invoke's DataProxy turns unknown attribute sets into config keys: use _set
-        self._set(spec=spec, command_timeout=command_timeout)
+        self._set(
+            spec=spec,
+            command_timeout=command_timeout,
+            _privilege=privilege,
+            _resolve_run_as=resolve_run_as,
+            _run_as=None,
+        )
 
     def remember_state(self) -> None:
         self._set(_pristine=self.config.clone())
@@ -193,6 +241,7 @@ class FabricPlusConnection(ConnectionPlus):
         """Forget what a test changed: cwd (``cd``), prefixes, config (env, sudo password)."""
         self.command_cwds: list[str] = []
         self.command_prefixes: list[str] = []
+        self._set(_run_as=None)
         self._set(config=self._pristine.clone())
 
     def close(self) -> None:
@@ -249,22 +298,74 @@ class Connector:
     ``Config`` and clones it per host.
     """
 
-    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        env: Mapping[str, str] | None = None,
+        privilege: PrivilegeRunner | None = None,
+    ) -> None:
         self.settings = settings
         self.env = dict(os.environ if env is None else env)
+        self.privilege = privilege or PrivilegeRunner()
         overrides = {"run": {"in_stream": False}, "timeouts": {"command": settings.command_timeout}}
         self._config = Config(runtime_ssh_path=settings.ssh_config, overrides=overrides)
 
     def check_secrets(self, specs: list[HostSpec]) -> None:
         """Fail before any connection when a named password variable is not set."""
+        s = self.settings
         for spec in specs:
-            name = spec.password_env or self.settings.ssh_password_env
-            if name and name not in self.env:
-                where = f" (named by {spec.source})" if spec.source and spec.password_env else ""
-                raise ConfigError(
-                    f"environment variable {name}{where} holds the login password for "
-                    f"{spec.name} but is not set"
-                )
+            for name, own, what in (
+                (spec.password_env or s.ssh_password_env, spec.password_env, "login password"),
+                (
+                    spec.vars.get("su_password_env") or s.su_password_env,
+                    spec.vars.get("su_password_env"),
+                    "su password",
+                ),
+                (
+                    spec.vars.get("sudo_password_env") or s.sudo_password_env,
+                    spec.vars.get("sudo_password_env"),
+                    "sudo password",
+                ),
+            ):
+                if name and name not in self.env:
+                    where = f" (named by {spec.source})" if spec.source and own else ""
+                    raise ConfigError(
+                        f"environment variable {name}{where} holds the {what} for "
+                        f"{spec.name} but is not set"
+                    )
+
+    def _secret(self, var: str | None, what: str) -> str | None:
+        if not var:
+            return None
+        if var not in self.env:
+            raise ConfigError(f"environment variable {var} ({what}) is not set")
+        return Secret(self.env[var])
+
+    def run_as_for(
+        self,
+        spec: HostSpec,
+        user: str,
+        method: str | None = None,
+        password_env: str | None = None,
+        login: bool = True,
+    ) -> RunAs:
+        """Who/how to run as on ``spec``: marker > inventory > command line > ``auto``."""
+        s = self.settings
+        chosen = method or spec.vars.get("su_method") or s.su_method or "auto"
+        su_var = password_env or spec.vars.get("su_password_env") or s.su_password_env
+        sudo_var = (
+            spec.vars.get("sudo_password_env")
+            or s.sudo_password_env
+            or spec.password_env
+            or s.ssh_password_env
+        )
+        return RunAs(
+            user=user,
+            method=chosen,
+            su_password=self._secret(su_var, f"the su password for {user}"),
+            sudo_password=self._secret(sudo_var, "the sudo password"),
+            login=login,
+        )
 
     def build(
         self, spec: HostSpec, jump: FabricPlusConnection | None = None
@@ -294,7 +395,7 @@ class Connector:
             **kwargs,
         )
         conn.connect_timeout = s.connect_timeout  # Fabric would truncate it to int
-        conn.attach(spec, s.command_timeout)
+        conn.attach(spec, s.command_timeout, self.privilege, self.run_as_for)
         _apply_host_key_policy(conn, s)
         return conn
 

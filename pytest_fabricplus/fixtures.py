@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 
 import pytest
 
 from .connection import ConnectionRegistry, FabricPlusConnection
 from .errors import HostUnreachable
 from .hostspec import HostSpec
+from .privilege import SuUserRequest
+from .reporting import PRIVILEGE_PROPERTY
 from .state import NO_HOSTS_REASON, RunState
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -36,13 +39,19 @@ def fabricplus_registry(pytestconfig: pytest.Config) -> Iterator[ConnectionRegis
     state.close()
 
 
+def su_user_request(node: pytest.Item) -> SuUserRequest | None:
+    marker = node.get_closest_marker("su_user")
+    return None if marker is None else SuUserRequest.parse(marker.args, marker.kwargs)
+
+
 @pytest.fixture
 def connection(
-    host_spec: HostSpec, fabricplus_registry: ConnectionRegistry
+    request: pytest.FixtureRequest, host_spec: HostSpec, fabricplus_registry: ConnectionRegistry
 ) -> Iterator[FabricPlusConnection]:
     """A ``fabricplus`` ``ConnectionPlus`` to this item's host, shared by the host's tests.
 
-    What a test changes (``cd``, ``prefix``, ``config.run.env``, ...) is undone afterwards.
+    Under ``@pytest.mark.su_user("name")`` its ``run()`` runs as that user (su or sudo).
+    What a test changes (``cd``, ``prefix``, ``config.run.env``, user) is undone afterwards.
     """
     try:
         conn = fabricplus_registry.get(host_spec)
@@ -52,7 +61,27 @@ def connection(
         error = ""
     if error:
         pytest.fail(error, pytrace=False)
+    wanted = su_user_request(request.node)
+    if wanted is not None:
+        conn.set_run_as(
+            fabricplus_registry.connector.run_as_for(
+                host_spec, wanted.user, wanted.method, wanted.password_env, wanted.login
+            )
+        )
     try:
         yield conn
     finally:
+        if wanted is not None:
+            choice = fabricplus_registry.connector.privilege.describe(host_spec, wanted.user)
+            request.node.user_properties.append((PRIVILEGE_PROPERTY, choice))
         conn.reset()
+
+
+@pytest.fixture
+def run_as(connection: FabricPlusConnection) -> Callable[..., ContextManager[FabricPlusConnection]]:
+    """``with run_as("postgres"): connection.run(...)`` — part of a test as another user.
+
+    Same arguments as the ``su_user`` marker: ``run_as(user, method=None, password_env=None,
+    login=True)``.
+    """
+    return connection.as_user

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from . import options
 from .errors import FabricPlusError
-from .fixtures import STATE_KEY, connection, fabricplus_registry, host_spec, run_state
+from .fixtures import STATE_KEY, connection, fabricplus_registry, host_spec, run_as, run_state
 from .hostspec import HostSpec
+from .privilege import SuUserRequest
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter
 from .selection import apply_limit, describe_choices, unmatched
 from .state import RunState
 
-__all__ = ["connection", "fabricplus_registry", "host_spec"]
+__all__ = ["connection", "fabricplus_registry", "host_spec", "run_as"]
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -20,6 +23,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "su_user(name, method='auto'|'su'|'sudo', password_env=None, login=True): run this "
+        "test's connection.run() commands as another user",
+    )
     config.addinivalue_line(
         "markers",
         "hosts(*patterns): run this test only on inventory hosts matching a group, tag:NAME, "
@@ -58,7 +66,24 @@ def _marker_hosts(metafunc: pytest.Metafunc, state: RunState) -> tuple[list[Host
     return chosen, why
 
 
+def _check_su_user(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("su_user")
+    if marker is None:
+        return
+    where = f"{metafunc.definition.nodeid}: @pytest.mark.su_user"
+    try:
+        wanted = SuUserRequest.parse(marker.args, marker.kwargs)
+    except ValueError as exc:
+        raise pytest.Collector.CollectError(f"{where} {exc}") from None
+    if wanted.password_env and wanted.password_env not in os.environ:
+        raise pytest.Collector.CollectError(
+            f"{where}: environment variable {wanted.password_env} (the su password for "
+            f"{wanted.user}) is not set"
+        )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    _check_su_user(metafunc)
     if "host_spec" not in metafunc.fixturenames:
         return
     state = run_state(metafunc.config)

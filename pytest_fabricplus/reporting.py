@@ -8,6 +8,7 @@ import pytest
 
 HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"
+PRIVILEGE_PROPERTY = "fabricplus_su_user"
 _OUTCOMES = ("passed", "failed", "error", "skipped")
 
 
@@ -17,6 +18,7 @@ class HostSummary:
     def __init__(self) -> None:
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.address: dict[str, str] = {}
+        self.privilege: dict[str, set[str]] = defaultdict(set)
 
     def add(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -24,6 +26,8 @@ class HostSummary:
         if host is None:
             return
         self.address.setdefault(str(host), str(props.get(ADDRESS_PROPERTY, "")))
+        if PRIVILEGE_PROPERTY in props and report.when == "teardown":
+            self.privilege[str(host)].add(str(props[PRIVILEGE_PROPERTY]))
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             outcome: str = report.outcome
             if report.when == "setup" and outcome == "failed":
@@ -59,3 +63,8 @@ class HostReporter:
             terminalreporter.write_sep("=", "fabricplus: results per host")
             for line in lines:
                 terminalreporter.write_line(line)
+        if self.summary.privilege and terminalreporter.config.get_verbosity() > 0:
+            terminalreporter.write_sep("-", "fabricplus: su_user per host")
+            for host in sorted(self.summary.privilege):
+                for choice in sorted(self.summary.privilege[host]):
+                    terminalreporter.write_line(f"{host}: {choice}")

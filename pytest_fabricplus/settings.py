@@ -50,6 +50,12 @@ def policy(text: str) -> str:
     return text
 
 
+def su_method(text: str) -> str:
+    if text not in ("auto", "su", "sudo"):
+        raise ValueError(f"{text!r} is not one of auto, su, sudo")
+    return text
+
+
 def address(text: str) -> str:
     Address.parse(text)
     return text
@@ -161,6 +167,31 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "reject|warn|accept",
     ),
 )
+OPTIONS += (
+    OptionSpec(
+        "su_method",
+        "--su-method",
+        "how su_user switches user: auto (probe su, fall back to sudo; default), su, sudo",
+        su_method,
+        "auto",
+        "auto|su|sudo",
+    ),
+    OptionSpec(
+        "su_password_env",
+        "--su-password-env",
+        "environment variable holding the password of the su_user target user (for su)",
+        env_name,
+        metavar="NAME",
+    ),
+    OptionSpec(
+        "sudo_password_env",
+        "--sudo-password-env",
+        "environment variable holding the login user's sudo password (default: the login "
+        "password, if any)",
+        env_name,
+        metavar="NAME",
+    ),
+)
 OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {o.name: o for o in OPTIONS}
 
 
@@ -180,6 +211,9 @@ class Settings:
     command_timeout: float | None = 300.0
     known_hosts: str | None = None
     host_key_policy: str = "reject"
+    su_method: str = "auto"
+    su_password_env: str | None = None
+    sudo_password_env: str | None = None
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
