@@ -285,6 +285,7 @@ def _apply_host_key_policy(conn: Any, settings: Settings) -> None:
             files.extend(value if isinstance(value, list) else str(value).split() if value else [])
         if settings.known_hosts:
             files.append(settings.known_hosts)
+        files.extend(settings.extra_known_hosts)
         loaded = _load_known_hosts(conn.client, files)
         conn.client.set_missing_host_key_policy(HostKeyPolicy(settings.host_key_policy, loaded))
         gateway = getattr(conn, "gateway", None)

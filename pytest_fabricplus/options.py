@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,20 @@ def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager)
             help=spec.help,
         )
         parser.addini(spec.ini, f"default for {spec.flag}: {spec.help}", default=None)
+    group.addoption(
+        "--docker-targets-keep",
+        action="store_true",
+        default=None,
+        dest="fabricplus_docker_targets_keep",
+        help="keep the --docker-targets containers running after the session (for debugging) "
+        "and print how to connect",
+    )
+    parser.addini(
+        "fabricplus_docker_targets_keep",
+        "default for --docker-targets-keep",
+        type="bool",
+        default=False,
+    )
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -73,6 +88,10 @@ def read_settings(config: pytest.Config) -> Settings:
         if value:
             ini[spec.ini] = str(value)
     try:
-        return Settings.resolve(cli, ini, os.environ)
+        settings = Settings.resolve(cli, ini, os.environ)
     except FabricPlusError as exc:
         raise pytest.UsageError(str(exc)) from None
+    keep = config.getoption("fabricplus_docker_targets_keep")
+    if keep is None:
+        keep = bool(config.getini("fabricplus_docker_targets_keep"))
+    return dataclasses.replace(settings, docker_targets_keep=bool(keep))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from . import options
+from .docker_plugin import SOURCE, DockerTargetsPlugin, docker_targets
 from .errors import FabricPlusError
 from .fixtures import STATE_KEY, connection, fabricplus_registry, host_spec, run_as, run_state
 from .hostspec import HostSpec
@@ -15,7 +19,8 @@ from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter
 from .selection import apply_limit, describe_choices, unmatched
 from .state import RunState
 
-__all__ = ["connection", "fabricplus_registry", "host_spec", "run_as"]
+__all__ = ["connection", "docker_targets", "fabricplus_registry", "host_spec", "run_as"]
+_KNOWN_HOSTS_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -34,15 +39,37 @@ def pytest_configure(config: pytest.Config) -> None:
         "alias or host glob",
     )
     settings = options.read_settings(config)
+    extra: list[HostSpec] = []
+    if settings.docker_targets:
+        docker = DockerTargetsPlugin(config, settings.docker_targets, settings.docker_targets_keep)
+        config.pluginmanager.register(docker, "fabricplus-docker")
+        docker.start()
+        extra = docker.host_specs()
+        known = config.stash.setdefault(_KNOWN_HOSTS_KEY, docker.known_hosts_file() or "")
+        if not known:  # an xdist worker: write the verified keys it received
+            known = str(_write_known_hosts(config, docker.known_hosts_lines()))
+        settings = dataclasses.replace(settings, extra_known_hosts=(known,))
     try:
-        config.stash[STATE_KEY] = RunState.build(settings)
+        config.stash[STATE_KEY] = RunState.build(settings, extra_hosts=extra, extra_source=SOURCE)
     except FabricPlusError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(HostReporter(), "fabricplus-reporter")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return run_state(config).header()
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [run_state(config).header()]
+    docker = config.pluginmanager.get_plugin("fabricplus-docker")
+    if isinstance(docker, DockerTargetsPlugin):
+        lines.append(docker.header())
+    return lines
+
+
+def _write_known_hosts(config: pytest.Config, lines: list[str]) -> Path:
+    fd, name = tempfile.mkstemp(prefix="fabricplus-known_hosts-")
+    with os.fdopen(fd, "w") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+    config.add_cleanup(lambda: Path(name).unlink(missing_ok=True))
+    return Path(name)
 
 
 def _marker_hosts(metafunc: pytest.Metafunc, state: RunState) -> tuple[list[HostSpec], str]:
@@ -87,7 +114,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "host_spec" not in metafunc.fixturenames:
         return
     state = run_state(metafunc.config)
-    if state.settings.hosts is None:
+    if not state.has_hosts:
         return  # the host_spec fixture skips, saying how to pass hosts
     specs, why = _marker_hosts(metafunc, state)
     if not specs:
@@ -110,3 +137,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
         state.close()
+    docker = config.pluginmanager.get_plugin("fabricplus-docker")
+    if isinstance(docker, DockerTargetsPlugin):
+        docker.close()

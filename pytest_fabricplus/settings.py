@@ -56,6 +56,19 @@ def su_method(text: str) -> str:
     return text
 
 
+def target_kinds(text: str) -> tuple[str, ...]:
+    from .containers import TARGET_KINDS
+
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in TARGET_KINDS]
+    if unknown or not kinds:
+        raise ValueError(
+            f"{text!r}: unknown target kind(s) {', '.join(unknown) or '(none given)'}; "
+            f"available: {', '.join(TARGET_KINDS)}"
+        )
+    return tuple(dict.fromkeys(kinds))
+
+
 def address(text: str) -> str:
     Address.parse(text)
     return text
@@ -192,6 +205,16 @@ OPTIONS += (
         metavar="NAME",
     ),
 )
+OPTIONS += (
+    OptionSpec(
+        "docker_targets",
+        "--docker-targets",
+        "start these shipped container targets (comma list: ubuntu, centos7) and add them to "
+        "the hosts, removed at the end",
+        target_kinds,
+        metavar="KINDS",
+    ),
+)
 OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {o.name: o for o in OPTIONS}
 
 
@@ -214,6 +237,10 @@ class Settings:
     su_method: str = "auto"
     su_password_env: str | None = None
     sudo_password_env: str | None = None
+    docker_targets: tuple[str, ...] | None = None
+    docker_targets_keep: bool = False
+    #: known_hosts files the run wrote itself (verified container keys), not an option
+    extra_known_hosts: tuple[str, ...] = ()
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .connection import ConnectionRegistry, Connector
 from .errors import ConfigError, InventoryError
-from .hostspec import HostSpec
+from .hostspec import HostSpec, assign_ids
 from .inventory import looks_like_path, resolve_hosts
 from .selection import apply_limit, describe_choices, split_patterns, unmatched
 from .settings import Settings
@@ -29,15 +29,34 @@ class RunState:
     _registry: ConnectionRegistry | None = None
 
     @classmethod
-    def build(cls, settings: Settings, env: Mapping[str, str] | None = None) -> RunState:
-        """Read the inventory, apply ``--hosts-limit``, check password variables exist."""
+    def build(
+        cls,
+        settings: Settings,
+        env: Mapping[str, str] | None = None,
+        extra_hosts: Sequence[HostSpec] = (),
+        extra_source: str = "",
+    ) -> RunState:
+        """Read the inventory, apply ``--hosts-limit``, check password variables exist.
+
+        ``extra_hosts`` (e.g. started container targets) join the inventory's hosts.
+        """
         state = cls(settings=settings, env=dict(os.environ if env is None else env))
-        if settings.hosts is None:
+        if settings.hosts is None and not extra_hosts:
             return state
-        state.source = settings.hosts if looks_like_path(settings.hosts) else "--hosts list"
-        state.inventory = resolve_hosts(settings.hosts)
-        if not state.inventory:
-            raise InventoryError("lists no hosts", source=settings.hosts)
+        sources = []
+        specs: list[HostSpec] = []
+        if settings.hosts is not None:
+            sources.append(settings.hosts if looks_like_path(settings.hosts) else "--hosts list")
+            specs = resolve_hosts(settings.hosts)
+            if not specs:
+                raise InventoryError("lists no hosts", source=settings.hosts)
+        if extra_hosts:
+            sources.append(extra_source)
+        state.source = " + ".join(sources)
+        try:
+            state.inventory = assign_ids([*specs, *extra_hosts])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         state.selected = list(state.inventory)
         if settings.hosts_limit:
             patterns = split_patterns(settings.hosts_limit)
@@ -52,6 +71,10 @@ class RunState:
                 )
         Connector(settings, state.env).check_secrets(state.selected)
         return state
+
+    @property
+    def has_hosts(self) -> bool:
+        return bool(self.inventory)
 
     @property
     def by_id(self) -> dict[str, HostSpec]:
@@ -73,7 +96,7 @@ class RunState:
 
     def header(self) -> str:
         s = self.settings
-        if s.hosts is None:
+        if not self.inventory:
             return "fabricplus: no hosts (pass --hosts)"
         limit = f" (--hosts-limit {s.hosts_limit})" if s.hosts_limit else ""
         timeout = f"{s.command_timeout:g}s" if s.command_timeout else "none"
