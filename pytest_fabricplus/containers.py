@@ -341,8 +341,10 @@ class DockerTargetsConfig:
     base_images: Mapping[str, str] | None = None
     """Base image per kind.  None: use the Dockerfile default (``ubuntu:22.04``,
     ``centos:7``) when it is local or can be pulled, else :data:`REGISTRY_FREE_BASE_IMAGE`."""
-    pull: bool = True
-    """May missing registry bases be pulled?  False on machines without a registry."""
+    pull: bool = field(default_factory=lambda: os.environ.get("FABRICPLUS_DOCKER_PULL") != "0")
+    """May missing registry bases be pulled?  False on machines without a registry (the
+    environment variable ``FABRICPLUS_DOCKER_PULL=0`` sets that default: no pull is even
+    attempted, so no traffic leaves the machine)."""
     session_id: str = field(default_factory=_new_session_id)
     label_value: str = "1"
     keep: bool = False

@@ -70,9 +70,19 @@ stop_docker_if_started() {
   fi
 }
 
+# Container targets without a registry: never try to pull (no traffic leaves the machine);
+# build the base image from Debian's archive instead (cached: instant when it exists).
+# With a registry, run with FABRICPLUS_DOCKER_PULL=1 to use the real ubuntu:22.04/centos:7.
+export FABRICPLUS_DOCKER_PULL="${FABRICPLUS_DOCKER_PULL:-0}"
+
 setup_all() {
   need_root
   install_apt_packages
   make_venv
-  if [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ]; then ensure_docker; fi
+  if [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ]; then
+    ensure_docker
+    if [ "$FABRICPLUS_DOCKER_PULL" = 0 ]; then
+      "$ROOT/scripts/build-base-images.sh" >&2
+    fi
+  fi
 }

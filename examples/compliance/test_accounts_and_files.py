@@ -37,7 +37,18 @@ def test_tmp_is_sticky(remote: Remote) -> None:
     assert remote.file_mode("/tmp") & 0o1000
 
 
-@pytest.mark.hosts("db")
-def test_database_hosts_only(remote: Remote) -> None:
-    """Runs on hosts of the inventory group ``db`` only."""
+@pytest.mark.hosts("tag:centos7")
+def test_el7_hosts_only(remote: Remote) -> None:
+    """Runs only on hosts tagged centos7 (container targets are tagged with their kind)."""
     assert remote.run("uname -s").stdout.strip() == "Linux"
+
+
+@pytest.mark.su_user("root")
+def test_no_account_has_an_empty_password(remote: Remote) -> None:
+    """Reads /etc/shadow, so it runs as root: su where it works, else sudo (auto)."""
+    shadow = remote.run("cat /etc/shadow")
+    assert shadow.ok, shadow.stdout + shadow.stderr
+    empty = [
+        line.split(":")[0] for line in shadow.stdout.splitlines() if line.split(":")[1:2] == [""]
+    ]
+    assert empty == []
