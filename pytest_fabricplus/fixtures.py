@@ -10,8 +10,10 @@ import pytest
 from .connection import ConnectionRegistry, FabricPlusConnection
 from .errors import HostUnreachable
 from .hostspec import HostSpec
+from .pool import HostPool
 from .privilege import SuUserRequest
-from .reporting import PRIVILEGE_PROPERTY
+from .reporting import PRIVILEGE_PROPERTY, UNREACHABLE_PROPERTY
+from .selection import apply_limit
 from .state import NO_HOSTS_REASON, RunState
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -39,6 +41,26 @@ def fabricplus_registry(pytestconfig: pytest.Config) -> Iterator[ConnectionRegis
     state.close()
 
 
+def hosts_for(node: pytest.Item | pytest.Function, state: RunState) -> list[HostSpec]:
+    """The selected hosts the closest ``@pytest.mark.hosts`` allows (all without one)."""
+    marker = node.get_closest_marker("hosts")
+    return state.selected if marker is None else apply_limit(state.selected, marker.args)
+
+
+def _open_or_report(
+    request: pytest.FixtureRequest, registry: ConnectionRegistry, spec: HostSpec
+) -> FabricPlusConnection:
+    """The host's connection; an unreachable host errors (or skips) naming host and cause."""
+    try:
+        return registry.get(spec)
+    except HostUnreachable as exc:
+        error = exc
+    request.node.user_properties.append((UNREACHABLE_PROPERTY, f"{error.cause}: {error.detail}"))
+    if run_state(request.config).settings.skip_unreachable:
+        pytest.skip(f"{error} (--skip-unreachable)")
+    pytest.fail(str(error), pytrace=False)
+
+
 def su_user_request(node: pytest.Item) -> SuUserRequest | None:
     marker = node.get_closest_marker("su_user")
     return None if marker is None else SuUserRequest.parse(marker.args, marker.kwargs)
@@ -53,14 +75,7 @@ def connection(
     Under ``@pytest.mark.su_user("name")`` its ``run()`` runs as that user (su or sudo).
     What a test changes (``cd``, ``prefix``, ``config.run.env``, user) is undone afterwards.
     """
-    try:
-        conn = fabricplus_registry.get(host_spec)
-    except HostUnreachable as exc:
-        error = str(exc)
-    else:
-        error = ""
-    if error:
-        pytest.fail(error, pytrace=False)
+    conn = _open_or_report(request, fabricplus_registry, host_spec)
     wanted = su_user_request(request.node)
     if wanted is not None:
         conn.set_run_as(
@@ -85,3 +100,37 @@ def run_as(connection: FabricPlusConnection) -> Callable[..., ContextManager[Fab
     login=True)``.
     """
     return connection.as_user
+
+
+@pytest.fixture
+def host_pool(
+    request: pytest.FixtureRequest, fabricplus_registry: ConnectionRegistry
+) -> Iterator[HostPool]:
+    """All hosts selected for this test (``--hosts``, ``--hosts-limit``, ``@pytest.mark.hosts``)
+    as a :class:`HostPool`: ``run``/``sudo``/``su``/``put``/``get``/``map`` act on every host
+    concurrently and return per-host outcomes; ``.raise_on_failure()`` names every failing host.
+
+    Uses the same per-process connections as ``connection``; honours ``su_user``.
+    """
+    state = run_state(request.config)
+    if not state.has_hosts:
+        pytest.skip(NO_HOSTS_REASON)
+    hosts = hosts_for(request.node, state)
+    if not hosts:
+        pytest.skip("no selected host matches this test's @pytest.mark.hosts")
+    wanted = su_user_request(request.node)
+
+    def prepare(conn: FabricPlusConnection) -> None:
+        if wanted is not None:
+            conn.set_run_as(
+                fabricplus_registry.connector.run_as_for(
+                    conn.spec, wanted.user, wanted.method, wanted.password_env, wanted.login
+                )
+            )
+
+    pool = HostPool(fabricplus_registry, hosts, state.settings.max_connections, prepare)
+    try:
+        yield pool
+    finally:
+        for conn in pool.connections():
+            conn.reset()

@@ -64,6 +64,16 @@ def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager)
         )
         parser.addini(spec.ini, f"default for {spec.flag}: {spec.help}", default=None)
     group.addoption(
+        "--skip-unreachable",
+        action="store_true",
+        default=None,
+        dest="fabricplus_skip_unreachable",
+        help="report the tests of hosts that cannot be reached as skipped, not as errors",
+    )
+    parser.addini(
+        "fabricplus_skip_unreachable", "default for --skip-unreachable", type="bool", default=False
+    )
+    group.addoption(
         "--docker-targets-keep",
         action="store_true",
         default=None,
@@ -91,7 +101,13 @@ def read_settings(config: pytest.Config) -> Settings:
         settings = Settings.resolve(cli, ini, os.environ)
     except FabricPlusError as exc:
         raise pytest.UsageError(str(exc)) from None
-    keep = config.getoption("fabricplus_docker_targets_keep")
-    if keep is None:
-        keep = bool(config.getini("fabricplus_docker_targets_keep"))
-    return dataclasses.replace(settings, docker_targets_keep=bool(keep))
+
+    def flag(name: str) -> bool:
+        value = config.getoption(f"fabricplus_{name}")
+        return bool(config.getini(f"fabricplus_{name}") if value is None else value)
+
+    return dataclasses.replace(
+        settings,
+        docker_targets_keep=flag("docker_targets_keep"),
+        skip_unreachable=flag("skip_unreachable"),
+    )

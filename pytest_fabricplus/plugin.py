@@ -12,14 +12,30 @@ import pytest
 from . import options
 from .docker_plugin import SOURCE, DockerTargetsPlugin, docker_targets
 from .errors import FabricPlusError
-from .fixtures import STATE_KEY, connection, fabricplus_registry, host_spec, run_as, run_state
+from .fixtures import (
+    STATE_KEY,
+    connection,
+    fabricplus_registry,
+    host_pool,
+    host_spec,
+    run_as,
+    run_state,
+)
 from .hostspec import HostSpec
+from .preflight import plan, preflight, worker_ids
 from .privilege import SuUserRequest
-from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter
+from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redactor
 from .selection import apply_limit, describe_choices, unmatched
 from .state import RunState
 
-__all__ = ["connection", "docker_targets", "fabricplus_registry", "host_spec", "run_as"]
+__all__ = [
+    "connection",
+    "docker_targets",
+    "fabricplus_registry",
+    "host_pool",
+    "host_spec",
+    "run_as",
+]
 _KNOWN_HOSTS_KEY = pytest.StashKey[str]()
 
 
@@ -53,7 +69,22 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[STATE_KEY] = RunState.build(settings, extra_hosts=extra, extra_source=SOURCE)
     except FabricPlusError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(HostReporter(), "fabricplus-reporter")
+    state = config.stash[STATE_KEY]
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+        config.pluginmanager.register(
+            HostReporter(
+                redactor(state.secret_values()),
+                state.settings.report,
+                {"inventory": state.source, "selected": [h.id for h in state.selected]},
+            ),
+            "fabricplus-reporter",
+        )
+    if config.pluginmanager.has_plugin("xdist") and state.has_hosts:
+        from .xdist_support import XdistHooks
+
+        config.pluginmanager.register(
+            XdistHooks([h.id for h in state.selected]), "fabricplus-xdist"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -131,6 +162,44 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if isinstance(spec, HostSpec):
         item.user_properties.append((HOST_PROPERTY, spec.id))
         item.user_properties.append((ADDRESS_PROPERTY, str(spec.address)))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> object:
+    """Pre-flight: open this process's hosts concurrently before the first test."""
+    state = run_state(session.config)
+    if state.has_hosts and not session.config.option.collectonly and session.items:
+        hosts = preflight_hosts(session, state)
+        writer = (
+            None if hasattr(session.config, "workerinput") else session.config.get_terminal_writer()
+        )
+
+        def progress(done: int, total: int) -> None:
+            if writer is not None and writer.hasmarkup:
+                writer.write(f"\rfabricplus: connecting {done}/{total} hosts...", flush=True)
+
+        report = preflight(state.registry, hosts, state.settings.max_connections, progress)
+        if writer is not None and hosts:
+            writer.write("\r" if writer.hasmarkup else "")
+            writer.line(f"fabricplus: {report.summary()}")
+    return (yield)
+
+
+def preflight_hosts(session: pytest.Session, state: RunState) -> list[HostSpec]:
+    """Hosts whose items this process will run (its share of the plan under xdist)."""
+    workerinput = getattr(session.config, "workerinput", None)
+    items = session.items
+    if workerinput is not None and session.config.getvalue("dist") == "load":
+        ids = [h.id for h in state.selected]
+        mine = plan([i.nodeid for i in items], ids, worker_ids(int(workerinput["workercount"])))
+        items = [items[i] for i in mine.get(workerinput["workerid"], [])]
+    wanted: dict[str, HostSpec] = {}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        spec = callspec.params.get("host_spec") if callspec else None
+        if isinstance(spec, HostSpec):
+            wanted.setdefault(spec.id, spec)
+    return [wanted[k] for k in sorted(wanted)]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

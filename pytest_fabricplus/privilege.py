@@ -3,30 +3,40 @@
 Usable without pytest::
 
     runner = PrivilegeRunner()
-    result = runner.run(conn, RunAs("postgres", password="..."), "psql -c 'select 1'")
+    result = runner.run(conn, RunAs("postgres", su_password="..."), "psql -c 'select 1'")
 
 Upstream behaviour worked around here (one place each):
 
-* fabricplus 1.0.1 ``ConnectionPlus.su`` builds ``su - USER -c "CMD"`` escaping only double
-  quotes, so ``$HOME``, ``$(...)`` and backticks are expanded by the *login* user's shell; its
-  output starts with the ``Password:`` prompt and every line ends in CRLF (the pty); a wrong
-  password ends as a generic ``UnexpectedExit`` after ~2.4 s because its failure sentinel is
-  sudo's "Sorry, try again.". We quote the command with ``shlex.quote`` (the target user's
-  shell expands it), turn off the pty's NL->CRNL translation, cut su's chatter at a marker the
-  command prints first, and classify su's own failure messages.
+* fabricplus 1.0.1 ``ConnectionPlus.su`` builds ``su - USER -c "CMD"`` with an f-string and
+  then calls ``.format()`` on the result, so its double-quote escaping is never applied and a
+  ``{...}`` in CMD raises ``KeyError``/``IndexError``; ``$HOME``, ``$(...)`` and backticks are
+  expanded by the *login* user's shell; its output starts with the ``Password:`` prompt and
+  every line ends in CRLF (the pty); a wrong password ends as a generic ``UnexpectedExit``
+  after ~3 s because its failure sentinel is sudo's "Sorry, try again.". We quote the command
+  with ``shlex.quote`` (the target user's shell expands it), turn off the pty's NL->CRNL
+  translation, cut su's chatter at a marker the command prints first, and classify su's own
+  failure messages (:meth:`Su.why`).
 * invoke's ``sudo`` passes the command unquoted after ``sudo -u USER`` (the login shell expands
   it) and runs it in the login user's directory: we run ``sudo -u USER -- sh -c ...`` with a
-  login shell of the target user, like ``su -``.
+  login shell of the target user, like ``su -``. sudo's lecture and prompt on stderr are
+  dropped (:func:`_run_marked`).
+* invoke/Fabric apply ``cd()``, ``prefix()`` and ``env`` in the login user's shell, where
+  ``su -``/sudo discard them: :func:`in_target_shell` applies them in the target's.
+* su and sudo run the command where the SSH session's SIGKILL on a timeout cannot reach it:
+  a watchdog in the target's shell ends it (:data:`_WATCHDOG`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import re
 import secrets
 import shlex
 import sys
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +72,11 @@ class RunAs:
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
+    """``text`` with every secret replaced by ``********``.
+
+    Longest first: a secret that contains a shorter one must not be left half shown.
+    """
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret:
             text = text.replace(secret, "********")
     return text
@@ -88,6 +102,26 @@ def _marker() -> str:
     return f"__fabricplus_{secrets.token_hex(6)}__"
 
 
+# Upstream behaviour (util-linux su, sudo, OpenSSH): ``su -c`` runs the command in a new
+# session (setsid, see containers/README.md) and sudo in a process group of its own, both as
+# the target user. When a command times out, FastRemote's SIGKILL to the SSH session's
+# process group and the pty hangup end su/sudo but not the command: it was left running,
+# reparented to init, and the login user may not signal it. So the target user's shell starts
+# a watchdog first: once su/sudo (the shell's parent, $PPID, which POSIX keeps in subshells)
+# is gone, it kills the command's process group. An EXIT trap ends it when the command ends.
+# Needs /proc (Linux); without it the command runs as before, unguarded.
+_WATCHDOG = (
+    "if [ -d /proc/$$ ]; then "
+    "( while [ -d /proc/$PPID ]; do sleep 1; done; kill -KILL 0 ) </dev/null >/dev/null 2>&1 & "
+    'trap "kill $! 2>/dev/null" EXIT; fi'
+)
+
+
+def inner_command(command: str, marker: str) -> str:
+    """What the target user's shell runs: the marker line, the watchdog, then ``command``."""
+    return f"printf '%s\\n' {marker}; {_WATCHDOG}; {command}"
+
+
 def _tail(text: str, limit: int = 300) -> str:
     text = " ".join(text.strip().split())
     return text if len(text) <= limit else "..." + text[-limit:]
@@ -97,6 +131,42 @@ def _tail(text: str, limit: int = 300) -> str:
 class _Outcome:
     result: Any
     started: bool  # whether the user's command ran (the marker was seen)
+
+
+def in_target_shell(conn: Any, command: str, env: Mapping[str, Any] | None = None) -> str:
+    """``command`` with the connection's ``cd()``/``prefix()`` and ``env`` for the target shell.
+
+    Upstream behaviour: invoke's ``Context._prefix_commands`` and Fabric's inline env put
+    ``cd DIR && PREFIX && export K=V && `` on the command line Fabric sends, i.e. run by the
+    *login* user's shell; ``su -`` and a login shell of sudo then start elsewhere with a
+    fresh environment, so they were silently lost (and a ``cd`` into a directory only the
+    target user may enter failed before su even ran). Here they go inside, and
+    :func:`_run_marked` keeps them off the outer line.
+    """
+    prefix = getattr(conn, "_prefix_commands", None)
+    if callable(prefix):
+        command = prefix(command)
+    config_env = getattr(getattr(getattr(conn, "config", None), "run", None), "env", None)
+    merged = {**(config_env or {}), **(env or {})}
+    exports = [
+        f"{k}={shlex.quote(str(v))}" for k, v in sorted(merged.items()) if _ENV_NAME.match(k)
+    ]
+    return f"export {' '.join(exports)} && {command}" if exports else command
+
+
+@contextlib.contextmanager
+def _outer_line_unprefixed(conn: Any) -> Iterator[None]:
+    """Fabric's ``cd()``/``prefix()`` state off while su/sudo's own line is sent."""
+    cwds = getattr(conn, "command_cwds", None)
+    prefixes = getattr(conn, "command_prefixes", None)
+    if not cwds and not prefixes:
+        yield
+        return
+    conn.command_cwds, conn.command_prefixes = [], []
+    try:
+        yield
+    finally:
+        conn.command_cwds, conn.command_prefixes = cwds, prefixes
 
 
 def _run_marked(
@@ -113,14 +183,25 @@ def _run_marked(
     opts.update(hide=True, warn=True, pty=pty, watchers=[*opts.pop("watchers", []), *watchers])
     opts.pop("echo", None)
     try:
-        result = conn.run_plain(wrapped, **opts)
+        with _outer_line_unprefixed(conn):
+            result = conn.run_plain(wrapped, **opts)
     except CommandTimeout as exc:
         raise CommandTimeout(exc.host, user_command, exc.timeout) from None
-    out = result.stdout.replace("\r\n", "\n")
-    started = f"{marker}\n" in out
-    result.stdout = out.split(f"{marker}\n", 1)[1] if started else out
-    if prompt:
-        result.stderr = result.stderr.replace(prompt, "", 1)  # sudo -S prompts on stderr
+    out: str = result.stdout
+    if f"{marker}\r\n" in out:
+        # the pty still translated NL to CRNL (stty missing or failed): undo it
+        started, out = True, out.split(f"{marker}\r\n", 1)[1].replace("\r\n", "\n")
+    elif f"{marker}\n" in out:
+        # the command's own output, byte for byte (a CRLF it prints stays a CRLF)
+        started, out = True, out.split(f"{marker}\n", 1)[1]
+    else:
+        started, out = False, out.replace("\r\n", "\n")  # su/sudo's messages, for errors
+    result.stdout = out
+    if prompt and prompt in result.stderr:
+        # sudo -S writes its prompt on stderr, and before it its lecture ("We trust you have
+        # received the usual lecture...", on by default on RHEL/CentOS for a user's first
+        # sudo): everything up to the prompt is sudo's, not the command's.
+        result.stderr = result.stderr.split(prompt, 1)[1]
     return _Outcome(result, started)
 
 
@@ -154,7 +235,7 @@ class Su:
     name = "su"
 
     def command(self, run_as: RunAs, command: str, marker: str) -> str:
-        inner = f"printf '%s\\n' {marker}; {command}"
+        inner = inner_command(command, marker)
         dash = "- " if run_as.login else ""
         # stty: no NL->CRNL on the pty, so output keeps the command's own line endings.
         # LC_ALL=C: su's prompt and messages in English, whatever the host's locale.
@@ -180,18 +261,30 @@ class Su:
         return _finish(conn, outcome, command, kwargs, pty=True)
 
     def why(self, run_as: RunAs, host: str, result: Any, answered: bool) -> str:
-        text = redact(result.stdout, run_as.secrets())
-        text = re.sub(r"^\s*[Pp]assword: ?", "", text)
+        # classify su's own words, then redact what is shown (a short password could
+        # otherwise mask part of "does not exist")
+        raw = re.sub(r"^\s*[Pp]assword: ?", "", result.stdout)
+        shown = _tail(redact(raw, run_as.secrets())) or "no output"
         user = run_as.user
-        if "does not exist" in text or "Unknown id" in text or "unknown user" in text:
+        if "does not exist" in raw or "Unknown id" in raw or "unknown user" in raw:
             return f"su: user {user} does not exist on {host}"
-        if "Authentication failure" in text or "incorrect password" in text:
-            return f"su authentication failed for {user} on {host} ({_tail(text)})"
+        if "Authentication failure" in raw or "incorrect password" in raw:
+            # A PAM module that refuses in the account/session stage (after the password
+            # was accepted) says why before su's generic "Authentication failure"; e.g. the
+            # el7 emulation (containers/README.md), pam_access, expired accounts.
+            said = [
+                line.strip()
+                for line in raw.splitlines()
+                if line.strip()
+                and "Authentication failure" not in line
+                and "incorrect password" not in line
+            ]
+            if said:
+                why = _tail(redact(" ".join(said), run_as.secrets()))
+                return f"su as {user} on {host} was refused: {why}"
+            return f"su authentication failed for {user} on {host} ({shown})"
         if not answered:
-            return (
-                f"su as {user} on {host} did not ask for a password ({_tail(text) or 'no output'})"
-            )
-        shown = _tail(text) or "no output"
+            return f"su as {user} on {host} did not ask for a password ({shown})"
         return f"su as {user} on {host} failed before running the command: {shown}"
 
 
@@ -205,7 +298,7 @@ class Sudo:
 
     def command(self, run_as: RunAs, command: str, marker: str, prompt: str) -> str:
         auth = f"-S -p {shlex.quote(prompt)}" if run_as.sudo_password else "-n"
-        inner = f"printf '%s\\n' {marker}; {command}"
+        inner = inner_command(command, marker)
         if run_as.login:
             # sudo sets SHELL and (with -H) HOME to the target's: cd there, run its login shell
             launcher = 'cd "$HOME" 2>/dev/null; exec "${SHELL:-/bin/sh}" -l -c "$1"'
@@ -262,7 +355,8 @@ class Sudo:
         if "incorrect password" in text or "Sorry, try again" in text:
             return f"sudo authentication failed for {conn.user} (to run as {user}) on {host}"
         if "not allowed" in text or "not in the sudoers" in text or "may not run" in text:
-            return f"sudo: {conn.user} may not run commands as {user} on {host} ({_tail(text)})"
+            # sudo's own text quotes our whole wrapper command: say it in our words
+            return f"sudo: sudoers on {host} do not allow {conn.user} to run commands as {user}"
         if "command not found" in text or "sudo: not found" in text:
             return f"sudo is not installed on {host}"
         return f"sudo as {user} on {host} failed before running the command: {_tail(text)}"
@@ -292,18 +386,29 @@ class PrivilegeRunner:
         self.probes = 0
         self._lock = threading.Lock()
         self._host_locks: dict[tuple[str, str], threading.Lock] = {}
+        # which passwords each choice was probed with (keyed digests, never the values): a
+        # "neither works" found with a wrong password must not fail a later test that has
+        # the right one, so other passwords probe again
+        self._probed_with: dict[tuple[str, str], bytes] = {}
+        self._digest_key = secrets.token_bytes(16)
+
+    def _secrets_digest(self, run_as: RunAs) -> bytes:
+        text = f"{run_as.su_password or ''}\0{run_as.sudo_password or ''}"
+        return hmac.new(self._digest_key, text.encode(), hashlib.sha256).digest()
 
     def method_for(self, conn: Any, run_as: RunAs) -> str:
         if run_as.method != "auto":
             return run_as.method
         key = (conn.spec.id or conn.spec.name, run_as.user)
+        digest = self._secrets_digest(run_as)
         with self._lock:
             lock = self._host_locks.setdefault(key, threading.Lock())
         with lock:
             choice = self.choices.get(key)
-            if choice is None:
+            if choice is None or self._probed_with.get(key) != digest:
                 choice = self._probe(conn, run_as)
                 self.choices[key] = choice
+                self._probed_with[key] = digest
         if choice.method == "none":
             raise PrivilegeError(
                 f"cannot run commands as {run_as.user} on {conn.spec.describe()}: "
@@ -314,7 +419,8 @@ class PrivilegeRunner:
     def _probe(self, conn: Any, run_as: RunAs) -> Choice:
         reasons: dict[str, str] = {}
         for name in ("su", "sudo"):
-            self.probes += 1
+            with self._lock:
+                self.probes += 1
             try:
                 result = self.strategies[name].run(
                     conn, run_as, "id -un", hide=True, warn=True, timeout=PROBE_TIMEOUT
@@ -334,6 +440,7 @@ class PrivilegeRunner:
 
     def run(self, conn: Any, run_as: RunAs, command: str, **kwargs: Any) -> Any:
         method = self.method_for(conn, run_as)
+        command = in_target_shell(conn, command, kwargs.get("env"))
         try:
             return self.strategies[method].run(conn, run_as, command, **kwargs)
         except PrivilegeError as exc:

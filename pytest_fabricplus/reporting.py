@@ -1,58 +1,121 @@
-"""Report header, per-host outcome summary, host properties on each test report."""
+"""Per-host outcome summary, JSON report, host properties on each test report.
+
+Works from test reports alone, so it runs on the xdist controller too: workers attach the
+host as user properties (which ``--junitxml`` writes as ``<property>`` elements).
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"
 PRIVILEGE_PROPERTY = "fabricplus_su_user"
+UNREACHABLE_PROPERTY = "fabricplus_unreachable"
 _OUTCOMES = ("passed", "failed", "error", "skipped")
+_MESSAGE_LIMIT = 4000
+
+
+def redactor(secrets: list[str]) -> Callable[[str], str]:
+    def redact(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "********")
+        return text
+
+    return redact
 
 
 class HostSummary:
-    """Counts outcomes per host from test reports (works on the xdist controller too)."""
+    """Outcomes per host, collected from test reports."""
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Callable[[str], str] = str) -> None:
+        self.redact = redact
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.address: dict[str, str] = {}
+        self.unreachable: dict[str, str] = {}
         self.privilege: dict[str, set[str]] = defaultdict(set)
+        self.tests: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
 
     def add(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         host = props.get(HOST_PROPERTY)
         if host is None:
             return
-        self.address.setdefault(str(host), str(props.get(ADDRESS_PROPERTY, "")))
+        host = str(host)
+        self.address.setdefault(host, str(props.get(ADDRESS_PROPERTY, "")))
+        if UNREACHABLE_PROPERTY in props:
+            self.unreachable.setdefault(host, self.redact(str(props[UNREACHABLE_PROPERTY])))
         if PRIVILEGE_PROPERTY in props and report.when == "teardown":
-            self.privilege[str(host)].add(str(props[PRIVILEGE_PROPERTY]))
+            self.privilege[host].add(str(props[PRIVILEGE_PROPERTY]))
+        outcome: str | None = None
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            outcome: str = report.outcome
+            outcome = report.outcome
             if report.when == "setup" and outcome == "failed":
                 outcome = "error"
-            self.counts[str(host)][outcome] += 1
         elif report.when == "teardown" and report.outcome == "failed":
-            self.counts[str(host)]["error"] += 1
+            outcome = "error"
+        entry = self.tests[host].setdefault(
+            report.nodeid, {"nodeid": report.nodeid, "outcome": None, "duration": 0.0}
+        )
+        entry["duration"] = round(entry["duration"] + report.duration, 6)
+        if outcome is not None:
+            self.counts[host][outcome] += 1
+            if entry["outcome"] in (None, "passed"):
+                entry["outcome"] = outcome
+            if outcome != "passed":
+                text = report.longreprtext or ""
+                if report.skipped and isinstance(report.longrepr, tuple):
+                    text = str(report.longrepr[2])
+                entry["message"] = self.redact(text)[-_MESSAGE_LIMIT:]
 
     def lines(self) -> list[str]:
         if not self.counts:
             return []
         width = max(len(h) for h in self.counts)
         header = f"{'host':<{width}}  " + "  ".join(f"{o:>7}" for o in _OUTCOMES)
+        if self.unreachable:
+            header += "  unreachable"
         rows = [header]
         for host in sorted(self.counts):
             c = self.counts[host]
-            rows.append(f"{host:<{width}}  " + "  ".join(f"{c[o]:>7}" for o in _OUTCOMES))
+            row = f"{host:<{width}}  " + "  ".join(f"{c[o]:>7}" for o in _OUTCOMES)
+            if host in self.unreachable:
+                row += f"  {self.unreachable[host]}"
+            rows.append(row)
         return rows
+
+    def document(self, meta: dict[str, Any]) -> dict[str, Any]:
+        hosts = {}
+        for host in sorted(self.tests):
+            hosts[host] = {
+                "address": self.address.get(host, ""),
+                "unreachable": self.unreachable.get(host),
+                "counts": {o: self.counts[host][o] for o in _OUTCOMES},
+                "su_user": sorted(self.privilege.get(host, ())),
+                "tests": list(self.tests[host].values()),
+            }
+        return {"version": 1, **meta, "hosts": hosts}
 
 
 class HostReporter:
-    """Registered plugin object: collects reports and prints the per-host table."""
+    """Registered plugin object: collects reports, prints the table, writes the JSON file."""
 
-    def __init__(self) -> None:
-        self.summary = HostSummary()
+    def __init__(
+        self,
+        redact: Callable[[str], str] = str,
+        json_path: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.summary = HostSummary(redact)
+        self.json_path = json_path
+        self.meta = meta or {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.summary.add(report)
@@ -67,4 +130,16 @@ class HostReporter:
             terminalreporter.write_sep("-", "fabricplus: su_user per host")
             for host in sorted(self.summary.privilege):
                 for choice in sorted(self.summary.privilege[host]):
-                    terminalreporter.write_line(f"{host}: {choice}")
+                    terminalreporter.write_line(f"{host}: {self.summary.redact(choice)}")
+        if self.json_path:
+            terminalreporter.write_line(
+                f"fabricplus: per-host JSON report written to {self.json_path}"
+            )
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.json_path:
+            return
+        meta = {**self.meta, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        path = Path(self.json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.summary.document(meta), indent=2) + "\n")

@@ -69,6 +69,22 @@ def target_kinds(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"{text!r} is not a whole number >= 1")
+    return int(text)
+
+
+def shard(text: str) -> tuple[int, int]:
+    k, sep, n = text.partition("/")
+    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+        raise ValueError(f"{text!r} is not K/N (e.g. 2/5)")
+    kk, nn = int(k), int(n)
+    if not 1 <= kk <= nn:
+        raise ValueError(f"{text!r}: K must be between 1 and N")
+    return kk, nn
+
+
 def address(text: str) -> str:
     Address.parse(text)
     return text
@@ -215,6 +231,31 @@ OPTIONS += (
         metavar="KINDS",
     ),
 )
+OPTIONS += (
+    OptionSpec(
+        "max_connections",
+        "--max-connections",
+        "hosts opened or driven at once by pre-flight and host_pool (default 32)",
+        positive_int,
+        32,
+        "N",
+    ),
+    OptionSpec(
+        "hosts_shard",
+        "--hosts-shard",
+        "run only share K of N of the selected hosts (deterministic, balanced), to split a "
+        "fleet across CI jobs or machines",
+        shard,
+        metavar="K/N",
+    ),
+    OptionSpec(
+        "report",
+        "--fabricplus-report",
+        "write a JSON document per host (outcome, duration, message of each test) to FILE",
+        non_empty,
+        metavar="FILE",
+    ),
+)
 OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {o.name: o for o in OPTIONS}
 
 
@@ -238,6 +279,10 @@ class Settings:
     su_password_env: str | None = None
     sudo_password_env: str | None = None
     docker_targets: tuple[str, ...] | None = None
+    max_connections: int = 32
+    hosts_shard: tuple[int, int] | None = None
+    report: str | None = None
+    skip_unreachable: bool = False
     docker_targets_keep: bool = False
     #: known_hosts files the run wrote itself (verified container keys), not an option
     extra_known_hosts: tuple[str, ...] = ()

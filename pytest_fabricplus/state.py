@@ -69,6 +69,10 @@ class RunState:
                     f"{len(state.inventory)} hosts in {state.source}{why}; "
                     f"{describe_choices(state.inventory)}"
                 )
+        if settings.hosts_shard:
+            k, n = settings.hosts_shard
+            # sorted ids, every N-th host: deterministic on every machine, sizes differ by <= 1
+            state.selected = [h for i, h in enumerate(state.selected) if i % n == k - 1]
         Connector(settings, state.env).check_secrets(state.selected)
         return state
 
@@ -89,6 +93,18 @@ class RunState:
             )
         return self._registry
 
+    def secret_values(self) -> list[str]:
+        """Values of every password variable this run names (to redact from reports)."""
+        s = self.settings
+        names = {s.ssh_password_env, s.su_password_env, s.sudo_password_env}
+        for spec in self.inventory:
+            names |= {
+                spec.password_env,
+                spec.vars.get("su_password_env"),
+                spec.vars.get("sudo_password_env"),
+            }
+        return sorted({self.env[n] for n in names if n and self.env.get(n)}, key=len, reverse=True)
+
     def close(self) -> None:
         if self._registry is not None:
             self._registry.close_all()
@@ -99,6 +115,8 @@ class RunState:
         if not self.inventory:
             return "fabricplus: no hosts (pass --hosts)"
         limit = f" (--hosts-limit {s.hosts_limit})" if s.hosts_limit else ""
+        if s.hosts_shard:
+            limit += f" (shard {s.hosts_shard[0]}/{s.hosts_shard[1]})"
         timeout = f"{s.command_timeout:g}s" if s.command_timeout else "none"
         return (
             f"fabricplus: {len(self.selected)} of {len(self.inventory)} hosts from "
