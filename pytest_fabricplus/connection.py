@@ -244,7 +244,33 @@ class FabricPlusConnection(ConnectionPlus):
         self._set(_run_as=None)
         self._set(config=self._pristine.clone())
 
+    # -- a session channel opened ahead of time: one round trip less per command ------------
+    def create_session(self) -> Any:
+        """A new session channel; the next one is opened in the background meanwhile.
+
+        Opening a channel costs a round trip (CHANNEL_OPEN -> OPEN_CONFIRMATION) before the
+        exec request's; with the spare ready, ``run()`` costs one round trip instead of two.
+        """
+        if self.forward_agent:
+            return super().create_session()  # Fabric wires agent forwarding per channel
+        spare: _Spare | None = self.__dict__.get("_spare")
+        self._set(_spare=None)
+        channel = spare.take(timeout=self.connect_timeout) if spare is not None else None
+        if channel is None:
+            channel = super().create_session()
+        self._prefetch()
+        return channel
+
+    def _prefetch(self) -> None:
+        transport = self.transport
+        if transport is not None and transport.is_active():
+            self._set(_spare=_Spare(transport))
+
     def close(self) -> None:
+        spare: _Spare | None = self.__dict__.get("_spare")
+        if spare is not None:
+            spare.discard()
+            self._set(_spare=None)
         # Fabric's close() only acts when ``transport`` was set, i.e. after a *successful*
         # connect: a handshake that failed (host key, auth) leaves paramiko's transport thread
         # and socket open. It also leaves a ProxyJump gateway open. Close all of them.
@@ -260,6 +286,40 @@ class FabricPlusConnection(ConnectionPlus):
 
     def __repr__(self) -> str:
         return f"<FabricPlusConnection {self.spec.describe()}>"
+
+
+class _Spare:
+    """A session channel being opened in a background thread."""
+
+    def __init__(self, transport: paramiko.Transport) -> None:
+        self._channel: paramiko.Channel | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._open, args=(transport,), name="fabricplus-spare", daemon=True
+        )
+        self._thread.start()
+
+    def _open(self, transport: paramiko.Transport) -> None:
+        try:
+            self._channel = transport.open_session()
+        except Exception:  # transport closed meanwhile: the caller opens one itself
+            self._channel = None
+        finally:
+            self._done.set()
+
+    def take(self, timeout: float | None) -> paramiko.Channel | None:
+        if not self._done.wait(timeout):
+            return None
+        channel = self._channel
+        if channel is None or channel.closed or not channel.active:
+            return None
+        return channel
+
+    def discard(self) -> None:
+        self._done.wait(5)
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                self._channel.close()
 
 
 def _load_known_hosts(client: paramiko.SSHClient, files: list[str]) -> list[str]:

@@ -27,6 +27,7 @@ from .privilege import SuUserRequest
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redactor
 from .selection import apply_limit, describe_choices, unmatched
 from .state import RunState
+from .xdist_support import AFFINITY_KEY, XdistHooks
 
 __all__ = [
     "connection",
@@ -80,10 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "fabricplus-reporter",
         )
     if config.pluginmanager.has_plugin("xdist") and state.has_hosts:
-        from .xdist_support import XdistHooks
-
         config.pluginmanager.register(
-            XdistHooks([h.id for h in state.selected]), "fabricplus-xdist"
+            XdistHooks(config, [h.id for h in state.selected]), "fabricplus-xdist"
         )
 
 
@@ -189,7 +188,7 @@ def preflight_hosts(session: pytest.Session, state: RunState) -> list[HostSpec]:
     """Hosts whose items this process will run (its share of the plan under xdist)."""
     workerinput = getattr(session.config, "workerinput", None)
     items = session.items
-    if workerinput is not None and session.config.getvalue("dist") == "load":
+    if workerinput is not None and workerinput.get(AFFINITY_KEY):
         ids = [h.id for h in state.selected]
         mine = plan([i.nodeid for i in items], ids, worker_ids(int(workerinput["workercount"])))
         items = [items[i] for i in mine.get(workerinput["workerid"], [])]

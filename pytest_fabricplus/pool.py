@@ -10,7 +10,7 @@ Usable without pytest::
 
 from __future__ import annotations
 
-import contextlib
+import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -194,11 +194,14 @@ class HostPool:
         return self.map(as_user, f"`{command}` as {user}")
 
     def put(self, local: Any, remote: str | None = None, **kwargs: Any) -> PoolResult[Any]:
+        """Upload a path or a file-like object to every host (each gets its own copy)."""
+        data: bytes | None = None
+        if hasattr(local, "read"):  # one file object cannot be read by many threads at once
+            data = local.read()
+            data = data.encode() if isinstance(data, str) else data
+
         def put(c: Any) -> Any:
-            if hasattr(local, "seek"):
-                with contextlib.suppress(Exception):
-                    local.seek(0)
-            return c.put(local, remote, **kwargs)
+            return c.put(io.BytesIO(data) if data is not None else local, remote, **kwargs)
 
         return self.map(put, f"put {remote or local}")
 

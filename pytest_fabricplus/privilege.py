@@ -433,8 +433,15 @@ class PrivilegeRunner:
             reasons[name] = f"probe printed {_tail(result.stdout)!r}, exit {result.exited}"
         return Choice("none", reasons)
 
-    def describe(self, spec: Any, user: str) -> str:
-        """``user via su`` (and why not the other method), for reports."""
+    def describe(self, spec: Any, user: str, method: str | None = None) -> str:
+        """``user via su`` (and why not the other method), for reports.
+
+        ``method``: what the test asked for (``RunAs.method``). A given su or sudo is reported
+        as such, even where ``auto`` chose the other one for the same user on this host;
+        without it (``None``) only ``auto``'s choice is known.
+        """
+        if method in ("su", "sudo"):
+            return f"{user} via {method} (method given)"
         choice = self.choices.get((spec.id or spec.name, user))
         return f"{user} via {choice.describe()}" if choice else f"{user} (method given)"
 

@@ -48,14 +48,24 @@ class HostAffinityScheduling(LoadScheduling):  # type: ignore[misc]
             node.shutdown()
 
 
+#: workerinput key telling workers that hosts are planned per worker (they pre-flight theirs)
+AFFINITY_KEY = "fabricplus_host_affinity"
+
+
 class XdistHooks:
     """Registered as a plugin only when xdist is installed."""
 
-    def __init__(self, host_ids: list[str]) -> None:
+    def __init__(self, config: pytest.Config, host_ids: list[str]) -> None:
         self.host_ids = host_ids
+        # workers see dist="no": decide here, on the controller, and tell them
+        self.active = bool(host_ids) and config.getvalue("dist") == "load"
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[AFFINITY_KEY] = self.active
+
+    @pytest.hookimpl(trylast=True, optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        if config.getvalue("dist") != "load" or not self.host_ids:
+        if not self.active:
             return None
         return HostAffinityScheduling(config, log, self.host_ids)

@@ -1,0 +1,60 @@
+"""-n N: all items of a host run on one worker: one connection per host for the whole run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import Target
+
+INNER = """
+import json, os
+import pytest
+
+@pytest.mark.parametrize("n", range(6))
+def test_check(connection, host_spec, n):
+    connection.run("true")
+    with open(os.path.join(os.environ["FP_OUT"], f"{host_spec.id}-{n}"), "w") as f:
+        json.dump(os.environ.get("PYTEST_XDIST_WORKER", "main"), f)
+
+def test_plain():
+    pass
+"""
+
+
+def connections_logged(target: Target) -> int:
+    return target.server.log_path.read_text().count("Connection from")
+
+
+@pytest.mark.parametrize("workers", ["2", "auto"])
+def test_one_worker_and_one_connection_per_host(
+    pytester: pytest.Pytester,
+    sshd: Target,
+    sshd2: Target,
+    both_known_hosts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: str,
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setenv("FP_OUT", str(out))
+    pytester.makepyfile(INNER)
+    before = {t.port: connections_logged(t) for t in (sshd, sshd2)}
+    hosts = f"{sshd.address},{sshd2.address}"
+    result = pytester.runpytest_subprocess(
+        *sshd.args("-n", workers, f"--known-hosts={both_known_hosts}", hosts=hosts), timeout=180
+    )
+    result.assert_outcomes(passed=13)
+    owners: dict[str, set[str]] = {}
+    for path in out.iterdir():
+        host = path.name.rsplit("-", 1)[0]
+        owners.setdefault(host, set()).add(json.loads(path.read_text()))
+    assert len(owners) == 2
+    assert all(len(w) == 1 for w in owners.values()), owners
+    if workers == "2":
+        assert len({w for ws in owners.values() for w in ws}) == 2  # balanced: one host each
+    for target in (sshd, sshd2):
+        assert connections_logged(target) - before[target.port] == 1
