@@ -31,10 +31,10 @@ import paramiko
 from fabric import Config
 from fabric.runners import Remote
 from fabricplus.connection import ConnectionPlus
-from invoke.exceptions import CommandTimedOut
+from invoke.exceptions import CommandTimedOut, UnexpectedExit
 from paramiko.message import Message
 
-from .errors import CommandTimeout, ConfigError, HostKeyError, HostUnreachable
+from .errors import CommandTimeout, ConfigError, ConnectionLost, HostKeyError, HostUnreachable
 from .hostspec import DEFAULT_SSH_PORT, Address, HostSpec
 from .privilege import PrivilegeRunner, RunAs
 from .settings import Settings
@@ -161,9 +161,29 @@ class FabricPlusConnection(ConnectionPlus):
         __tracebackhide__ = True  # pytest: show the test's line, not ours
         kwargs.setdefault("timeout", self.command_timeout)
         try:
-            return call(command, **kwargs)
+            result = call(command, **kwargs)
         except CommandTimedOut as exc:
             raise CommandTimeout(self.spec.describe(), command, exc.timeout) from None
+        except UnexpectedExit as exc:
+            self._check_alive(command, exc.result)
+            raise
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            if self._transport_alive():
+                raise
+            raise ConnectionLost(
+                self.spec.describe(), command, f"{type(exc).__name__}: {exc}"
+            ) from None
+        self._check_alive(command, result)
+        return result
+
+    def _transport_alive(self) -> bool:
+        transport = self.transport
+        return transport is not None and bool(transport.is_active())
+
+    def _check_alive(self, command: str, result: Any) -> None:
+        # A channel cut by a dying connection ends with exit status -1: that is no answer
+        if getattr(result, "exited", None) == -1 and not self._transport_alive():
+            raise ConnectionLost(self.spec.describe(), command, "the SSH connection closed")
 
     def run(self, command: str, **kwargs: Any) -> Any:
         """Fabric's ``run``; as another user while :meth:`as_user` (or ``su_user``) is active."""

@@ -45,6 +45,17 @@ class HostKeyError(HostUnreachable):
         super().__init__(host, "host-key", detail)
 
 
+class ConnectionLost(HostUnreachable):
+    """The connection died while a command ran (host down, sshd killed, network cut)."""
+
+    def __init__(self, host: str, command: str, detail: str) -> None:
+        self.command = command
+        FabricPlusError.__init__(
+            self, f"connection to {host} was lost while running {command!r}: {detail}"
+        )
+        self.host, self.cause, self.detail = host, "closed", detail
+
+
 class CommandTimeout(FabricPlusError):
     """A remote command ran longer than the command timeout."""
 

@@ -21,6 +21,7 @@ class HostAffinityScheduling(LoadScheduling):  # type: ignore[misc]
     """
 
     collection: list[str] | None
+    maxschedchunk: int | None
 
     def __init__(self, config: pytest.Config, log: Any, host_ids: list[str]) -> None:
         super().__init__(config, log)
@@ -36,6 +37,8 @@ class HostAffinityScheduling(LoadScheduling):  # type: ignore[misc]
         self.collection = list(next(iter(self.node2collection.values())))
         if not self.collection:
             return
+        if self.maxschedchunk is None:  # as LoadScheduling does; used when rescheduling
+            self.maxschedchunk = len(self.collection)
         nodes = sorted(self.nodes, key=lambda n: int(n.gateway.id.lstrip("gw") or 0))
         assignment = plan(self.collection, self.host_ids, [n.gateway.id for n in nodes])
         self.pending[:] = []

@@ -1,0 +1,123 @@
+"""Fault scenarios against real targets: the outcome, the message, and bounded time.
+
+(Port refused, blackhole, DNS, wrong password and changed host key live in
+tests/plugin/test_connect_errors.py, test_preflight.py and test_host_key_policy.py; command
+timeouts in test_connection_fixture.py; the inventory fuzzer in tests/unit.)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Target
+
+
+def test_wrong_key_is_an_auth_error_naming_the_host(
+    pytester: pytest.Pytester, sshd: Target, tmp_path: Path
+) -> None:
+    other_key = tmp_path / "not_authorized"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True
+    )
+    pytester.makepyfile("def test_a(connection): pass\ndef test_b(connection): pass")
+    start = time.monotonic()
+    result = pytester.runpytest(
+        f"--hosts={sshd.address}",
+        f"--known-hosts={sshd.known_hosts}",
+        f"--ssh-identity-file={other_key}",
+    )
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [f"cannot connect to 127.0.0.1 (fptest@127.0.0.1:{sshd.port}): authentication failed*"]
+    )
+    assert time.monotonic() - start < 10
+
+
+def test_worker_that_dies_does_not_lose_other_hosts(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import os
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_check(connection, host_spec, n):
+            if host_spec.port == {sshd2.port} and n == 1:
+                os._exit(1)   # the worker process dies in the middle of this host's tests
+            connection.run("true")
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *sshd.args(
+            "-n",
+            "2",
+            f"--known-hosts={both_known_hosts}",
+            hosts=f"{sshd.address},{sshd2.address}",
+        ),
+        timeout=180,
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 4  # sshd's 3 and sshd2's first, at least
+    assert outcomes.get("failed", 0) == 1  # the crashed item
+    result.stdout.fnmatch_lines(["*worker * crashed while running*", "*results per host*"])
+    result.stdout.fnmatch_lines([f"127.0.0.1:{sshd.port} * 3 * 0 * 0 * 0"], consecutive=False)
+
+
+docker = pytest.importorskip("docker")
+
+
+@pytest.mark.docker
+def test_sshd_killed_mid_test(pytester: pytest.Pytester) -> None:
+    try:
+        docker.from_env(timeout=10).ping()
+    except Exception as exc:
+        pytest.skip(f"no Docker daemon answers ({exc}); ./scripts/run-tests.sh starts one")
+    pytester.makepyfile(
+        """
+        import threading, time
+        import docker
+
+        def test_1_container_dies(connection, host_spec, docker_targets):
+            if host_spec.alias == "ubuntu":
+                cid = docker_targets["ubuntu"].container_id
+                kill = lambda: docker.from_env().containers.get(cid).kill()
+                threading.Timer(1.0, kill).start()
+                connection.run("sleep 30")
+            connection.run("true")
+
+        def test_2_after(connection):
+            connection.run("true")
+
+        def test_3_after(connection):
+            connection.run("true")
+        """
+    )
+    start = time.monotonic()
+    result = pytester.runpytest_subprocess(
+        "--docker-targets=ubuntu,centos7",
+        "--connect-timeout=5",
+        "-p",
+        "no:cacheprovider",
+        timeout=300,
+    )
+    elapsed = time.monotonic() - start
+    result.assert_outcomes(passed=3, failed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ConnectionLost: connection to ubuntu (fpuser@127.0.0.1:*) was lost while running "
+            "'sleep 30'*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_2_after[[]ubuntu]*",
+            "cannot connect to ubuntu (fpuser@127.0.0.1:*): connection refused on 127.0.0.1:*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["centos7 * 3 * 0 * 0 * 0*"])
+    assert elapsed < 60, elapsed  # no 30 s sleep waited out, no timeout per test
