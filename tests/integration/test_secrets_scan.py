@@ -1,0 +1,92 @@
+"""No password ever appears in anything a run produces, whatever goes wrong.
+
+Runs a suite that logs in with a password, uses su with the right and a wrong password,
+fails, times out and meets an unreachable host — with -vv, --showlocals, DEBUG logging,
+--junitxml and the JSON report — and scans stdout, stderr and every file for each password.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORD_ENV, Target
+from tests.support.sshd import free_port
+
+WRONG = "Wr0ng-su-Passw0rd-xyz"
+
+SUITE = f"""
+import logging, os
+import pytest
+
+logging.getLogger("paramiko").setLevel(logging.DEBUG)
+
+def test_login_and_run(connection):
+    assert connection.run("id -un", hide=True).stdout.strip() == "fptest"
+
+@pytest.mark.su_user("fptest2", method="su", password_env="FP_SU_PW")
+def test_su_right_password(connection):
+    assert connection.run("id -un").stdout.strip() == "fptest2"
+
+@pytest.mark.su_user("fptest2", method="su", password_env="FP_WRONG_PW")
+def test_su_wrong_password(connection):
+    connection.run("id -un")
+
+@pytest.mark.su_user("fptest2", method="auto", password_env="FP_WRONG_PW")
+def test_auto_wrong_password(connection):
+    connection.run("id -un")
+
+def test_failure_with_locals(connection):
+    secret_holder = connection.connect_kwargs
+    assert connection.run("echo $((1+1))", hide=True).stdout == "3\\n", secret_holder
+
+def test_timeout(connection):
+    connection.run("sleep 30", timeout=0.5)
+
+def test_pool(host_pool):
+    host_pool.run("false").raise_on_failure()
+"""
+
+
+def test_no_password_in_any_output(
+    pytester: pytest.Pytester, sshd: Target, login_password: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    su_password = sshd.other.password
+    monkeypatch.setenv("FP_SU_PW", su_password)
+    monkeypatch.setenv("FP_WRONG_PW", WRONG)
+    pytester.makepyfile(SUITE)
+    dead = free_port()
+    (pytester.path / "inv.ini").write_text(
+        f"web1 ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_user=fptest "
+        f"password_env={PASSWORD_ENV}\n"
+        f"dead ansible_host=127.0.0.1 ansible_port={dead} ansible_user=fptest "
+        f"password_env={PASSWORD_ENV}\n"
+    )
+    out = pytester.path / "artifacts"
+    result = pytester.runpytest(
+        "--hosts=inv.ini",
+        f"--known-hosts={sshd.known_hosts}",
+        "-vv",
+        "--showlocals",
+        "-rA",
+        "--log-level=DEBUG",
+        f"--log-file={out / 'debug.log'}",
+        "--log-file-level=DEBUG",
+        f"--junitxml={out / 'junit.xml'}",
+        f"--fabricplus-report={out / 'report.json'}",
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] >= 2 and outcomes["failed"] >= 4, outcomes
+    # the failures are the ones we staged, with readable causes
+    result.stdout.fnmatch_lines(["*su authentication failed for fptest2 on web1*"])
+    result.stdout.fnmatch_lines(["*did not finish within 0.5s*"])
+    texts = {"stdout": result.stdout.str(), "stderr": result.stderr.str()}
+    for path in out.rglob("*"):
+        if path.is_file():
+            texts[str(path)] = path.read_text(errors="replace")
+    assert len(texts) >= 5
+    assert "DEBUG" in texts[str(out / "debug.log")]
+    for name, secret in {"login": login_password, "su": su_password, "wrong su": WRONG}.items():
+        leaks = [where for where, text in texts.items() if secret in text]
+        assert leaks == [], f"{name} password found in {leaks}"
