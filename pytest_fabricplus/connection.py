@@ -40,6 +40,10 @@ from .privilege import PrivilegeRunner, RunAs
 from .settings import Settings
 
 log = logging.getLogger("pytest_fabricplus")
+# paramiko has no handler of its own: without one, errors its transport thread logs while we
+# abandon a failed handshake (e.g. a blackhole host) go to stderr through logging's
+# last-resort handler. A NullHandler keeps them to configured logging (pytest captures them).
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 _T = TypeVar("_T")
 
 
@@ -500,6 +504,8 @@ class Connector:
             if exc.host == name:
                 raise
             # raised inside paramiko (host key policy), which only knew the address
+            if isinstance(exc, HostKeyError):
+                raise HostKeyError(name, exc.detail) from None
             raise HostUnreachable(name, exc.cause, exc.detail) from None
         except Exception as exc:
             # paramiko reports a banner timeout in its transport thread and then raises
@@ -567,7 +573,7 @@ def _classify(name: str, key_name: str, exc: BaseException, settings: Settings) 
         )
     if isinstance(exc, paramiko.AuthenticationException):
         return HostUnreachable(
-            name, "auth", f"authentication failed ({exc}); check the user, key and password"
+            name, "auth", "authentication failed; check the user, key and password"
         )
     if isinstance(exc, ConfigError):
         return HostUnreachable(name, "config", str(exc))
@@ -577,9 +583,7 @@ def _classify(name: str, key_name: str, exc: BaseException, settings: Settings) 
         # ours) before the banner/key exchange finished, and the auth step found no session
         if "banner" in text.lower() or "No existing session" in text:
             return HostUnreachable(
-                name,
-                "timeout",
-                f"no SSH answer within {settings.connect_timeout:g}s ({text})",
+                name, "timeout", f"no SSH answer within {settings.connect_timeout:g}s"
             )
         return HostUnreachable(name, "ssh", f"SSH error: {text}")
     if isinstance(exc, (socket.timeout, TimeoutError)):
