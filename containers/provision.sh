@@ -33,9 +33,9 @@ esac
 if command -v apt-get >/dev/null 2>&1; then
     PKG=apt
     export DEBIAN_FRONTEND=noninteractive
-    log "apt: installing openssh-server sudo python3"
+    log "apt: installing openssh-server sudo python3 iproute2 (ss, for testinfra's socket module)"
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends openssh-server sudo python3 >/dev/null
+    apt-get install -y -qq --no-install-recommends openssh-server sudo python3 iproute2 >/dev/null
     apt-get clean
     rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
     BASE_FAMILY=debian
@@ -52,8 +52,8 @@ elif command -v yum >/dev/null 2>&1; then
             sed -i 's/^enabled=1/enabled=0/' /etc/yum/pluginconf.d/fastestmirror.conf
         fi
     fi
-    log "yum: installing openssh-server sudo python3"
-    yum install -y -q openssh-server sudo python3 passwd
+    log "yum: installing openssh-server sudo python3 iproute"
+    yum install -y -q openssh-server sudo python3 passwd iproute
     yum clean all -q
     rm -rf /var/cache/yum
     BASE_FAMILY=rhel

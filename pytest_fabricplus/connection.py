@@ -197,6 +197,16 @@ class FabricPlusConnection(ConnectionPlus):
             return self._privilege.run(self, run_as, command, **kwargs)
         return self._timed(super().run, command, kwargs)
 
+    @property
+    def testinfra(self) -> Any:
+        """testinfra's ``Host`` over this connection, for the user active now.
+
+        Needs the ``[testinfra]`` extra (``pip install pytest-fabricplus[testinfra]``).
+        """
+        from .testinfra_backend import testinfra_host  # the optional extra: on first use
+
+        return testinfra_host(self)
+
     def run_plain(self, command: str, **kwargs: Any) -> Any:
         """``run`` as the login user, whatever user is active."""
         __tracebackhide__ = True

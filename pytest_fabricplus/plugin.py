@@ -27,6 +27,7 @@ from .privilege import SuUserRequest
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redactor
 from .selection import apply_limit, describe_choices, unmatched
 from .state import RunState
+from .testinfra_fixtures import testinfra_host
 from .xdist_support import AFFINITY_KEY, XdistHooks
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "host_pool",
     "host_spec",
     "run_as",
+    "testinfra_host",
 ]
 _KNOWN_HOSTS_KEY = pytest.StashKey[str]()
 

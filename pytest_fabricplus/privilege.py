@@ -107,12 +107,15 @@ def _marker() -> str:
 # the target user. When a command times out, FastRemote's SIGKILL to the SSH session's
 # process group and the pty hangup end su/sudo but not the command: it was left running,
 # reparented to init, and the login user may not signal it. So the target user's shell starts
-# a watchdog first: once su/sudo (the shell's parent, $PPID, which POSIX keeps in subshells)
-# is gone, it kills the command's process group. An EXIT trap ends it when the command ends.
+# a watchdog first: once the shell's parent (su/sudo) is gone -- its parent pid in
+# /proc/$$/stat is no longer $PPID, which POSIX keeps unchanged in subshells -- it kills the
+# command's process group. Only the shell's own /proc entry is read: with /proc mounted
+# hidepid=2 the target user cannot see su's. An EXIT trap ends the watchdog with the command.
 # Needs /proc (Linux); without it the command runs as before, unguarded.
 _WATCHDOG = (
-    "if [ -d /proc/$$ ]; then "
-    "( while [ -d /proc/$PPID ]; do sleep 1; done; kill -KILL 0 ) </dev/null >/dev/null 2>&1 & "
+    "if [ -r /proc/$$/stat ]; then ( "
+    'while read -r s </proc/$$/stat && s=${s##*")"} && set -- $s && [ "$2" = "$PPID" ]; '
+    "do sleep 1; done; kill -KILL 0 ) </dev/null >/dev/null 2>&1 & "
     'trap "kill $! 2>/dev/null" EXIT; fi'
 )
 
@@ -418,12 +421,15 @@ class PrivilegeRunner:
 
     def _probe(self, conn: Any, run_as: RunAs) -> Choice:
         reasons: dict[str, str] = {}
+        # short: the run's command timeout when that is shorter than PROBE_TIMEOUT
+        limit = getattr(conn, "command_timeout", None)
+        timeout = min(PROBE_TIMEOUT, limit) if limit else PROBE_TIMEOUT
         for name in ("su", "sudo"):
             with self._lock:
                 self.probes += 1
             try:
                 result = self.strategies[name].run(
-                    conn, run_as, "id -un", hide=True, warn=True, timeout=PROBE_TIMEOUT
+                    conn, run_as, "id -un", hide=True, warn=True, timeout=timeout
                 )
             except (PrivilegeError, CommandTimeout) as exc:
                 reasons[name] = redact(str(exc), run_as.secrets())
