@@ -7,7 +7,10 @@ generated keys and random passwords, and write a known_hosts file for them. They
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,20 @@ from tests.support.sshd import (
 pytest_plugins = ["pytester"]
 
 PASSWORD_ENV = "FPTEST_LOGIN_PASSWORD"
+#: holds the su password of OTHER_USER (fptest2) while the ``su_password`` fixture is active
+SU_PASSWORD_ENV = "FPTEST_SU_PASSWORD"
+SUDOERS_DIR = Path("/etc/sudoers.d")
+SUDOERS_PREFIX = "fabricplus-test-"
+#: The local users' sudo rights for the su_user tests (TEST-ONLY, removed at session end):
+#: fptest -> fptest2 with fptest's password; fptest2 -> fptest without one. For fptest,
+#: ``lecture=always`` makes sudo print its lecture as RHEL/CentOS do on a user's first sudo
+#: (Debian's sudo is built without it), and ``timestamp_timeout=0`` makes every sudo ask,
+#: so a wrong-password test cannot pass on cached credentials.
+SUDOERS_RULES = f"""# pytest-fabricplus test session (pid {os.getpid()}); removed at the end of the session
+Defaults:{LOGIN_USER} lecture=always, timestamp_timeout=0
+{LOGIN_USER} ALL=({OTHER_USER}) ALL
+{OTHER_USER} ALL=({LOGIN_USER}) NOPASSWD: ALL
+"""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -126,3 +143,49 @@ def both_known_hosts(sshd: Target, sshd2: Target, tmp_path: Path) -> Path:
 def login_password(sshd: Target, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(PASSWORD_ENV, sshd.user.password)
     return sshd.user.password
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@pytest.fixture(scope="session")
+def sudoers(ssh_users: tuple[User, User]) -> Iterator[Path]:
+    """A sudoers drop-in for the local test users (rules in ``SUDOERS_RULES``).
+
+    One file per process (``fabricplus-test-<pid>``: xdist workers do not remove each other's
+    rules), validated with ``visudo -cf`` before sudo may read it, removed at session end.
+    Files of crashed runs (dead pid) are removed first.
+    """
+    tools = "/usr/sbin:/usr/bin:/sbin:/bin"
+    if not (SUDOERS_DIR.is_dir() and shutil.which("visudo", path=tools) and shutil.which("sudo")):
+        pytest.skip("the su_user tests need sudo and visudo (apt-get install sudo)")
+    for old in SUDOERS_DIR.glob(SUDOERS_PREFIX + "*"):
+        pid = old.name[len(SUDOERS_PREFIX) :]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            old.unlink(missing_ok=True)
+    path = SUDOERS_DIR / f"{SUDOERS_PREFIX}{os.getpid()}"
+    staging = SUDOERS_DIR / f".{path.name}.tmp"  # a name with a dot: sudo skips it
+    staging.write_text(SUDOERS_RULES)
+    staging.chmod(0o440)
+    check = subprocess.run(["visudo", "-cf", str(staging)], capture_output=True, text=True)
+    if check.returncode != 0:
+        staging.unlink()
+        pytest.fail(f"sudoers rules do not parse: {check.stdout}{check.stderr}")
+    staging.rename(path)
+    yield path
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+@pytest.fixture
+def su_password(ssh_users: tuple[User, User], monkeypatch: pytest.MonkeyPatch) -> str:
+    """fptest2's password in ``$FPTEST_SU_PASSWORD`` (the su password of the su tests)."""
+    monkeypatch.setenv(SU_PASSWORD_ENV, ssh_users[1].password)
+    return ssh_users[1].password

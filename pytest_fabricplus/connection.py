@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from functools import partial
 from typing import Any, TypeVar
 
 import paramiko
@@ -71,6 +71,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
     def __init__(self, policy: str, known_hosts: list[str]) -> None:
         self.policy = policy
         self.known_hosts = known_hosts
+        self.accepted: list[str] = []  # warnings given under "warn", shown in the summary
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
@@ -79,7 +80,9 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             return
         text = f"{key.get_name()} key {fingerprint(key)} of {hostname}"
         if self.policy == "warn":
-            log.warning("accepting unknown host key: %s (--host-key-policy=warn)", text)
+            message = f"accepting unknown host key: {text} (--host-key-policy=warn)"
+            log.warning(message)
+            self.accepted.append(message)
             return
         host, _, port = hostname.strip("[").partition("]:")
         scan = f"ssh-keyscan{' -p ' + port if port else ''} {host}"
@@ -198,6 +201,17 @@ class FabricPlusConnection(ConnectionPlus):
         return self._timed(super().run, command, kwargs)
 
     @property
+    def host_key_warnings(self) -> list[str]:
+        """Unknown host keys accepted under ``--host-key-policy=warn`` (this hop and gateways)."""
+        found: list[str] = []
+        hop: Any = self
+        while hop is not None and not isinstance(hop, str):
+            policy = getattr(getattr(hop, "client", None), "_policy", None)
+            found.extend(getattr(policy, "accepted", []))
+            hop = getattr(hop, "gateway", None)
+        return found
+
+    @property
     def testinfra(self) -> Any:
         """testinfra's ``Host`` over this connection, for the user active now.
 
@@ -244,13 +258,23 @@ class FabricPlusConnection(ConnectionPlus):
         command: str,
         user: str,
         password: str | None = None,
-        timeout: int | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> Any:
-        kwargs["password"] = password
+        """fabricplus' ``su()``, corrected: our :class:`~pytest_fabricplus.privilege.Su`.
+
+        Same arguments; the password defaults to the configured su password (inventory,
+        ``--su-password-env``), then, as fabricplus does, to the login password. The command
+        is quoted for the target user's shell, the output has no prompt and no CRLF, and a
+        wrong password is a ``PrivilegeError`` naming user and host.
+        """
+        __tracebackhide__ = True
+        run_as = self._resolve_run_as(self.spec, user, "su")
+        secret = password or run_as.su_password or self.connect_kwargs.get("password")
+        run_as = dataclasses.replace(run_as, su_password=Secret(secret) if secret else None)
         if timeout is not None:
             kwargs["timeout"] = timeout
-        return self._timed(partial(ConnectionPlus.su, self, user=user), command, kwargs)
+        return self._privilege.run(self, run_as, command, **kwargs)
 
     def attach(
         self,

@@ -12,7 +12,7 @@ from .errors import HostUnreachable
 from .hostspec import HostSpec
 from .pool import HostPool
 from .privilege import SuUserRequest
-from .reporting import PRIVILEGE_PROPERTY, UNREACHABLE_PROPERTY
+from .reporting import HOST_KEY_PROPERTY, PRIVILEGE_PROPERTY, UNREACHABLE_PROPERTY
 from .selection import apply_limit
 from .state import NO_HOSTS_REASON, RunState
 
@@ -77,17 +77,20 @@ def connection(
     """
     conn = _open_or_report(request, fabricplus_registry, host_spec)
     wanted = su_user_request(request.node)
+    run_as = None
     if wanted is not None:
-        conn.set_run_as(
-            fabricplus_registry.connector.run_as_for(
-                host_spec, wanted.user, wanted.method, wanted.password_env, wanted.login
-            )
+        run_as = fabricplus_registry.connector.run_as_for(
+            host_spec, wanted.user, wanted.method, wanted.password_env, wanted.login
         )
+        conn.set_run_as(run_as)
+    for warning in conn.host_key_warnings:
+        request.node.user_properties.append((HOST_KEY_PROPERTY, warning))
     try:
         yield conn
     finally:
-        if wanted is not None:
-            choice = fabricplus_registry.connector.privilege.describe(host_spec, wanted.user)
+        if run_as is not None:
+            privilege = fabricplus_registry.connector.privilege
+            choice = privilege.describe(host_spec, run_as.user, run_as.method)
             request.node.user_properties.append((PRIVILEGE_PROPERTY, choice))
         conn.reset()
 

@@ -19,6 +19,7 @@ HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"
 PRIVILEGE_PROPERTY = "fabricplus_su_user"
 UNREACHABLE_PROPERTY = "fabricplus_unreachable"
+HOST_KEY_PROPERTY = "fabricplus_host_key_accepted"
 _OUTCOMES = ("passed", "failed", "error", "skipped")
 _MESSAGE_LIMIT = 4000
 
@@ -41,6 +42,7 @@ class HostSummary:
         self.address: dict[str, str] = {}
         self.unreachable: dict[str, str] = {}
         self.privilege: dict[str, set[str]] = defaultdict(set)
+        self.host_keys: dict[str, str] = {}
         self.tests: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
 
     def add(self, report: pytest.TestReport) -> None:
@@ -52,6 +54,8 @@ class HostSummary:
         self.address.setdefault(host, str(props.get(ADDRESS_PROPERTY, "")))
         if UNREACHABLE_PROPERTY in props:
             self.unreachable.setdefault(host, self.redact(str(props[UNREACHABLE_PROPERTY])))
+        if HOST_KEY_PROPERTY in props:
+            self.host_keys.setdefault(host, str(props[HOST_KEY_PROPERTY]))
         if PRIVILEGE_PROPERTY in props and report.when == "teardown":
             self.privilege[host].add(str(props[PRIVILEGE_PROPERTY]))
         outcome: str | None = None
@@ -126,6 +130,12 @@ class HostReporter:
             terminalreporter.write_sep("=", "fabricplus: results per host")
             for line in lines:
                 terminalreporter.write_line(line)
+        if self.summary.host_keys:
+            terminalreporter.write_sep(
+                "-", "fabricplus: host keys accepted without verification", yellow=True
+            )
+            for host in sorted(self.summary.host_keys):
+                terminalreporter.write_line(f"WARNING {host}: {self.summary.host_keys[host]}")
         if self.summary.privilege and terminalreporter.config.get_verbosity() > 0:
             terminalreporter.write_sep("-", "fabricplus: su_user per host")
             for host in sorted(self.summary.privilege):

@@ -13,6 +13,7 @@ from pytest_fabricplus import (
     Connector,
     HostSpec,
     HostUnreachable,
+    PrivilegeError,
     Settings,
     resolve_hosts,
 )
@@ -95,3 +96,18 @@ def test_connect_timeout_accepts_fractions(sshd: Target) -> None:
         elapsed = time.monotonic() - start
     assert info.value.cause == "timeout"
     assert elapsed < 1.5  # Fabric alone would have turned 0.5 into int 0 = wait forever
+
+
+def test_connection_su_is_the_corrected_one(sshd: Target) -> None:
+    """``connection.su()`` keeps fabricplus' signature but quotes, cleans and classifies."""
+    (spec,) = resolve_hosts(sshd.address)
+    conn = Connector(settings_for(sshd)).open(spec)
+    try:
+        result = conn.su("echo $HOME `id -un`", "fptest2", password=sshd.other.password)
+        assert result.stdout == "/home/fptest2 fptest2\n"  # target's shell, no prompt, no CRLF
+        assert conn.su("exit 7", "fptest2", password=sshd.other.password, warn=True).exited == 7
+        with pytest.raises(PrivilegeError, match="su authentication failed for fptest2 on"):
+            conn.su("true", "fptest2", password="not-the-password")
+        assert conn.run("id -un", hide=True).stdout == "fptest\n"  # login user again
+    finally:
+        conn.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import os
 import secrets
 import shutil
@@ -55,11 +56,35 @@ class User:
         return self.key_path.with_suffix(".pub").read_text().strip()
 
 
+#: Generated test passwords, one file per user (root only; /run is a tmpfs, gone at reboot).
+#: Every process that sets up the same system user -- each xdist worker, a second test run,
+#: a bench script -- must agree on its password: with one random password per process the
+#: last ``chpasswd`` won and the others' password logins, su and sudo failed at random.
+PASSWORD_DIR = Path("/run" if os.path.isdir("/run") else tempfile.gettempdir()) / "fabricplus-test"
+
+
+def shared_password(name: str) -> str:
+    """The random password of test user ``name``, made once and shared (under a lock)."""
+    directory = PASSWORD_DIR
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (directory / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = directory / f"{name}.password"
+        if path.exists():
+            return path.read_text().strip()
+        password = "pw-" + secrets.token_urlsafe(12)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        return password
+
+
 def ensure_user(name: str, keydir: Path) -> User:
-    """Create (or reuse) a system user with a fresh random password and key."""
+    """Create (or reuse) a system user with a random password (:func:`shared_password`) and
+    a fresh key."""
     if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
         run(["useradd", "--create-home", "--shell", "/bin/bash", name])
-    password = "pw-" + secrets.token_urlsafe(12)
+    password = shared_password(name)
     run(["chpasswd"], input=f"{name}:{password}\n")
     keydir.mkdir(parents=True, exist_ok=True)
     key = keydir / f"id_{name}"
