@@ -207,7 +207,8 @@ def test_stale_images_are_removed(session: DockerTargets) -> None:
     stale_tag = "pytest-fabricplus/ubuntu:0000stale0000000"
     client.images.get(current.tag).tag(stale_tag)
     # Same image id under another tag is not "stale": only other ids are removed.
-    assert session.remove_stale_images(["ubuntu"]) == []
+    # (images of older builds on this machine, if any, may go too: only ours are asserted)
+    assert stale_tag not in session.remove_stale_images(["ubuntu"])
     client.images.remove(stale_tag)
     base = client.images.get(current.base_image)
     container = client.containers.create(base.id, ["true"])
@@ -223,7 +224,7 @@ def test_stale_images_are_removed(session: DockerTargets) -> None:
     finally:
         container.remove(force=True)
     assert stale.id != current.image_id
-    assert session.remove_stale_images(["ubuntu"]) == [stale_tag]
+    assert stale_tag in session.remove_stale_images(["ubuntu"])
     assert client.images.get(current.tag).id == current.image_id
 
 
