@@ -629,6 +629,15 @@ class DockerTargets:
             "Debian's archive), or configure a base image."
         )
 
+    def image_ready(self, kind: str) -> bool:
+        """Whether :meth:`ensure_images` would reuse an image for ``kind`` (no build)."""
+        context = self.config.context_dir or containers_dir()
+        try:
+            tag = image_tag(kind, self.resolve_base_image(kind), context)
+        except DockerError:
+            return False
+        return self._get_image(tag) is not None
+
     def ensure_images(
         self, kinds: Iterable[str] = TARGET_KINDS, on_output: OutputCallback | None = None
     ) -> dict[str, BuiltImage]:

@@ -85,6 +85,9 @@ class DockerTargetsPlugin:
             if removed:
                 self._say(f"removed leftover target containers: {', '.join(removed)}")
             started = time.monotonic()
+            missing = [k for k in self.kinds if not targets.image_ready(k)]
+            if missing:
+                self._say(f"building target images {', '.join(missing)} (first run only)...")
             images = targets.ensure_images(self.kinds)
             built = [i.kind for i in images.values() if i.built]
             if built:
@@ -104,8 +107,13 @@ class DockerTargetsPlugin:
                 os.environ[password_env(user)] = password  # inherited by xdist workers
 
     def _say(self, text: str) -> None:
-        writer = self.config.get_terminal_writer()
-        writer.line(f"fabricplus: {text}")
+        # configure time: the terminal reporter may not exist yet (or -p no:terminal)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"fabricplus: {text}")
+        else:
+            sys.stderr.write(f"fabricplus: {text}\n")
+            sys.stderr.flush()
 
     def _install_sigterm(self) -> None:
         # pytest handles Ctrl-C (KeyboardInterrupt) and still runs unconfigure; SIGTERM would

@@ -156,3 +156,15 @@ def test_unknown_kind_is_a_usage_error(pytester: pytest.Pytester) -> None:
             "*--docker-targets: 'ubuntu,rhel9': unknown target kind(s) rhel9; available: ubuntu, centos7"
         ]
     )
+
+
+def test_progress_before_the_terminal_exists(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Images are built at configure time, when the terminal reporter may not exist yet."""
+    from pytest_fabricplus.docker_plugin import DockerTargetsPlugin
+
+    config = pytester.parseconfig()  # not configured: no terminal reporter registered
+    assert config.pluginmanager.get_plugin("terminalreporter") is None
+    DockerTargetsPlugin(config, ("ubuntu",), keep=False)._say("building target images ubuntu")
+    assert "fabricplus: building target images ubuntu" in capsys.readouterr().err
