@@ -18,6 +18,7 @@ from .fixtures import (
     fabricplus_registry,
     host_pool,
     host_spec,
+    hosts_for,
     run_as,
     run_state,
 )
@@ -25,7 +26,7 @@ from .hostspec import HostSpec
 from .preflight import plan, preflight, worker_ids
 from .privilege import SuUserRequest
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redactor
-from .selection import apply_limit, describe_choices, unmatched
+from .selection import describe_choices, unmatched
 from .state import RunState
 from .testinfra_fixtures import testinfra_host
 from .xdist_support import AFFINITY_KEY, XdistHooks
@@ -104,11 +105,11 @@ def _write_known_hosts(config: pytest.Config, lines: list[str]) -> Path:
     return Path(name)
 
 
-def _marker_hosts(metafunc: pytest.Metafunc, state: RunState) -> tuple[list[HostSpec], str]:
-    """Hosts the closest ``@pytest.mark.hosts`` allows, and a reason when there are none."""
+def _check_hosts_marker(metafunc: pytest.Metafunc, state: RunState) -> None:
+    """``@pytest.mark.hosts`` arguments must be strings that name something in the inventory."""
     marker = metafunc.definition.get_closest_marker("hosts")
-    if marker is None:
-        return state.selected, ""
+    if marker is None or not state.has_hosts:
+        return
     if marker.kwargs or not marker.args or not all(isinstance(a, str) for a in marker.args):
         raise pytest.Collector.CollectError(
             f"{metafunc.definition.nodeid}: @pytest.mark.hosts takes group, tag:NAME or host "
@@ -120,9 +121,6 @@ def _marker_hosts(metafunc: pytest.Metafunc, state: RunState) -> tuple[list[Host
             f"{metafunc.definition.nodeid}: @pytest.mark.hosts({', '.join(map(repr, bad))}) "
             f"matches no host in {state.source}; {describe_choices(state.inventory)}"
         )
-    chosen = apply_limit(state.selected, marker.args)
-    why = f"no selected host matches @pytest.mark.hosts{tuple(marker.args)!r} (--hosts-limit)"
-    return chosen, why
 
 
 def _check_su_user(metafunc: pytest.Metafunc) -> None:
@@ -143,13 +141,17 @@ def _check_su_user(metafunc: pytest.Metafunc) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     _check_su_user(metafunc)
+    _check_hosts_marker(metafunc, run_state(metafunc.config))
     if "host_spec" not in metafunc.fixturenames:
         return
     state = run_state(metafunc.config)
     if not state.has_hosts:
         return  # the host_spec fixture skips, saying how to pass hosts
-    specs, why = _marker_hosts(metafunc, state)
+    specs = hosts_for(metafunc.definition, state)
     if not specs:
+        marker = metafunc.definition.get_closest_marker("hosts")
+        args = tuple(marker.args) if marker else ()
+        why = f"no selected host matches @pytest.mark.hosts{args!r} (--hosts-limit, --hosts-shard)"
         skip = pytest.param(None, marks=pytest.mark.skip(reason=why), id="no-matching-host")
         metafunc.parametrize("host_spec", [skip])
         return

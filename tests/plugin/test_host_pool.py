@@ -102,3 +102,17 @@ def test_without_hosts_the_pool_test_skips(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no hosts to test: pass --hosts*"])
+
+
+def test_marker_typo_on_a_pool_test_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hosts("wbe")
+        def test_pool(host_pool): pass
+        """
+    )
+    result = pytester.runpytest("--hosts=web1,web2")
+    result.stdout.fnmatch_lines(["*test_pool: @pytest.mark.hosts('wbe') matches no host*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
