@@ -380,20 +380,39 @@ class _Spare:
                 self._channel.close()
 
 
-def _load_known_hosts(client: paramiko.SSHClient, files: list[str]) -> list[str]:
-    loaded: list[str] = []
-    for path in files:
-        full = os.path.expanduser(path)
-        if os.path.isfile(full):
-            try:
-                client.load_system_host_keys(full)
-            except (OSError, paramiko.SSHException) as exc:
-                raise ConfigError(f"cannot read known_hosts file {full}: {exc}") from None
-            loaded.append(full)
-    return loaded
+class KnownHostsCache:
+    """known_hosts files parsed once per process (per set of files and their mtimes).
+
+    paramiko re-parses a known_hosts file for every client (~40 ms for 200 lines, under the
+    logging lock): with hundreds of hosts opened concurrently that dominated pre-flight. The
+    parsed keys are only read (our policies never add keys), so one object serves all clients.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[tuple[str, float], ...], paramiko.HostKeys] = {}
+        self._lock = threading.Lock()
+
+    def get(self, files: list[str]) -> tuple[paramiko.HostKeys, list[str]]:
+        found: list[tuple[str, float]] = []
+        for path in files:
+            full = os.path.expanduser(path)
+            if os.path.isfile(full) and full not in (f for f, _ in found):
+                found.append((full, os.stat(full).st_mtime))
+        key = tuple(found)
+        with self._lock:
+            keys = self._cache.get(key)
+            if keys is None:
+                keys = paramiko.HostKeys()
+                for full, _ in found:
+                    try:
+                        keys.load(full)
+                    except (OSError, paramiko.SSHException) as exc:
+                        raise ConfigError(f"cannot read known_hosts file {full}: {exc}") from None
+                self._cache[key] = keys
+        return keys, [f for f, _ in found]
 
 
-def _apply_host_key_policy(conn: Any, settings: Settings) -> None:
+def _apply_host_key_policy(conn: Any, settings: Settings, cache: KnownHostsCache) -> None:
     """Install our policy and known_hosts on ``conn`` and on any ProxyJump gateway chain."""
     while conn is not None and hasattr(conn, "client"):
         ssh_config: Mapping[str, Any] = getattr(conn, "ssh_config", {}) or {}
@@ -404,7 +423,9 @@ def _apply_host_key_policy(conn: Any, settings: Settings) -> None:
         if settings.known_hosts:
             files.append(settings.known_hosts)
         files.extend(settings.extra_known_hosts)
-        loaded = _load_known_hosts(conn.client, files)
+        keys, loaded = cache.get(files)
+        # paramiko's SSHClient reads "system" host keys from this attribute (no setter exists)
+        conn.client._system_host_keys = keys
         conn.client.set_missing_host_key_policy(HostKeyPolicy(settings.host_key_policy, loaded))
         gateway = getattr(conn, "gateway", None)
         conn = gateway if not isinstance(gateway, str) else None
@@ -427,7 +448,12 @@ class Connector:
         self.env = dict(os.environ if env is None else env)
         self.privilege = privilege or PrivilegeRunner()
         overrides = {"run": {"in_stream": False}, "timeouts": {"command": settings.command_timeout}}
-        self._config = Config(runtime_ssh_path=settings.ssh_config, overrides=overrides)
+        # Fabric 3.2's Config.clone() re-reads the ssh config files into the *original*
+        # (self.load_ssh_config() where new's was meant), so a base cloned per host grows by
+        # two entries per connection and every clone copies more. A clone is built from an
+        # explicit SSHConfig object and never re-reads files: clone once, then clone that.
+        self._config = Config(runtime_ssh_path=settings.ssh_config, overrides=overrides).clone()
+        self.known_hosts = KnownHostsCache()
 
     def check_secrets(self, specs: list[HostSpec]) -> None:
         """Fail before any connection when a named password variable is not set."""
@@ -515,7 +541,7 @@ class Connector:
         )
         conn.connect_timeout = s.connect_timeout  # Fabric would truncate it to int
         conn.attach(spec, s.command_timeout, self.privilege, self.run_as_for)
-        _apply_host_key_policy(conn, s)
+        _apply_host_key_policy(conn, s, self.known_hosts)
         return conn
 
     def open(

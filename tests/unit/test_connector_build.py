@@ -1,0 +1,35 @@
+"""Building connections (no network): per-host cost stays flat however many hosts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_fabricplus import Connector, HostSpec, Settings
+
+
+def test_base_config_does_not_grow_with_each_host() -> None:
+    # Fabric 3.2's Config.clone() re-reads ssh config files into the original
+    connector = Connector(Settings(), env={})
+    size = len(connector._config.base_ssh_config._config)
+    for i in range(50):
+        connector.build(HostSpec("127.0.0.1", 2000 + i, id=f"h{i}"))
+    assert len(connector._config.base_ssh_config._config) == size
+
+
+def test_known_hosts_parsed_once_and_shared(tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(
+        "[127.0.0.1]:2222 ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIDltxKsz2m+Ij2Ey5xZoR447FrsmQ2+NwJDXzJYHZQN6\n"
+    )
+    connector = Connector(Settings(known_hosts=str(known)), env={})
+    a = connector.build(HostSpec("127.0.0.1", 2222, id="a"))
+    b = connector.build(HostSpec("127.0.0.1", 2223, id="b"))
+    assert a.client._system_host_keys is b.client._system_host_keys
+    assert a.client._system_host_keys.lookup("[127.0.0.1]:2222") is not None
+    known.write_text("")  # a changed file is read again
+    import os
+
+    os.utime(known, (1, 1))
+    c = connector.build(HostSpec("127.0.0.1", 2224, id="c"))
+    assert c.client._system_host_keys is not a.client._system_host_keys
