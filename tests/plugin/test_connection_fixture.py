@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import Target
-from tests.support.sshd import settle_count
+from tests.support.sshd import own_connections
 
 
 def test_one_connection_per_host_reused_and_closed_at_the_end(
@@ -41,10 +41,10 @@ def test_one_connection_per_host_reused_and_closed_at_the_end(
             assert type(connection).__mro__[1].__name__ == "ConnectionPlus"
         """
     )
-    before = sshd.server.connection_count()  # other tests of this session may hold some
+    before = own_connections(sshd.port)  # other tests of this session may hold some
     result = pytester.runpytest(*sshd.args())
     result.assert_outcomes(passed=5)
-    assert settle_count(sshd.server, before) == before  # closed at session end
+    assert own_connections(sshd.port) == before  # closed at session end
 
 
 def test_per_test_state_does_not_leak(pytester: pytest.Pytester, sshd: Target) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import Target
-from tests.support.sshd import settle_count
+from tests.support.sshd import own_connections
 
 
 def test_hostname_user_port_identityfile_from_ssh_config(
@@ -51,10 +51,10 @@ def test_proxyjump_from_ssh_config_verifies_both_host_keys(
             assert connection.run("echo hi", hide=True).stdout == "hi\\n"
         """
     )
-    before = sshd.server.connection_count()
+    before = own_connections(sshd.port)
     ok = pytester.runpytest("--hosts=target", f"--ssh-config={config}", f"--known-hosts={known}")
     ok.assert_outcomes(passed=1)
-    assert settle_count(sshd.server, before) == before  # the gateway was closed too
+    assert own_connections(sshd.port) == before  # the gateway was closed too
     # only the target's key known: the gateway's unknown key must be rejected, not auto-added
     only_target = pytester.path / "kh"
     only_target.write_text(sshd2.server.known_hosts_line + "\n")

@@ -220,14 +220,14 @@ Subsystem sftp internal-sftp
         return len([line for line in out.splitlines() if line.strip()])
 
 
-def settle_count(server: SshdServer, expected: int, timeout: float = 3.0) -> int:
-    """Connection count once it reaches ``expected`` (closing is asynchronous), bounded."""
-    deadline = time.monotonic() + timeout
-    count = server.connection_count()
-    while count != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        count = server.connection_count()
-    return count
+def own_connections(port: int) -> int:
+    """Established TCP connections from *this* process to ``port`` (client side).
+
+    Unlike the server's count this is exact at once: a socket we closed is no longer
+    "established" for us, whatever sshd has processed yet.
+    """
+    out = run(["ss", "-Htnp", "state", "established", f"( dport = :{port} )"]).stdout
+    return len([line for line in out.splitlines() if f"pid={os.getpid()}," in line])
 
 
 def _start(directory: Path, count: int) -> None:
