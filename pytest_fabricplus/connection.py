@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -111,21 +112,32 @@ def changed_key_message(exc: paramiko.BadHostKeyException, name: str, files: lis
 class FastRemote(Remote):  # type: ignore[misc]
     """Fabric's remote runner, without its polling delays, killing the command on timeout."""
 
+    _killed = False
+    _deadline: float | None = None
+
+    def start_timer(self, timeout: float | None) -> None:
+        # invoke starts a threading.Timer per command; wait() below keeps the deadline instead
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+
     def wait(self) -> None:
         # invoke polls process_is_finished every input_sleep (10 ms); block on the event
         # paramiko sets when the exit status arrives, still noticing dead IO threads.
         status = self.channel.status_event
-        while not status.wait(0.05):
-            if self.has_dead_threads:
-                break
-
-    _killed = False
+        while True:
+            step = 0.05
+            if self._deadline is not None:
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    self.kill()
+                    return
+                step = min(step, remaining)
+            if status.wait(step) or self.has_dead_threads:
+                return
 
     @property
     def timed_out(self) -> bool:
-        # invoke decides "timed out" by the timer thread having ended; the exit status of the
-        # command we killed can arrive before it does, turning a timeout into UnexpectedExit.
-        return self._killed or bool(super().timed_out)
+        # invoke decides "timed out" by its timer thread having ended; we have none
+        return self._killed
 
     def kill(self) -> None:
         # invoke only closes the channel; a command without a pty keeps running on the
