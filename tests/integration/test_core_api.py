@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from invoke.exceptions import UnexpectedExit
 
 from conftest import Target
 from pytest_fabricplus import (
@@ -109,5 +110,35 @@ def test_connection_su_is_the_corrected_one(sshd: Target) -> None:
         with pytest.raises(PrivilegeError, match="su authentication failed for fptest2 on"):
             conn.su("true", "fptest2", password="not-the-password")
         assert conn.run("id -un", hide=True).stdout == "fptest\n"  # login user again
+    finally:
+        conn.close()
+
+
+def test_run_lean_matches_run(sshd: Target) -> None:
+    """host_pool's lean path gives what ``run(hide=True)`` gives, also for large output."""
+    (spec,) = resolve_hosts(sshd.address)
+    conn = Connector(settings_for(sshd)).open(spec)
+    try:
+        for command in (
+            "printf 'a\\nb\\n'; echo err >&2; exit 3",
+            "head -c 3000000 /dev/zero | tr '\\0' x; head -c 2500000 /dev/zero | tr '\\0' y >&2",
+            "echo $HOME; pwd",
+        ):
+            lean = conn.run_lean(command)
+            full = conn.run(command, hide=True, warn=True)
+            assert (lean.stdout, lean.stderr, lean.exited) == (
+                full.stdout,
+                full.stderr,
+                full.exited,
+            )
+        with conn.cd("/tmp"):
+            assert conn.run_lean("pwd").stdout == "/tmp\n"
+        with pytest.raises(UnexpectedExit):
+            conn.run_lean("exit 4", warn=False)
+        start = time.monotonic()
+        with pytest.raises(CommandTimeout, match="'sleep 412'"):
+            conn.run_lean("sleep 412", timeout=0.5)
+        assert time.monotonic() - start < 1.5
+        assert conn.run_lean("pgrep -f 'slee[p] 412' || true").stdout == ""
     finally:
         conn.close()
