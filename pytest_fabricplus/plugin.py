@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,22 +170,36 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> object:
-    """Pre-flight: open this process's hosts concurrently before the first test."""
+    """Pre-flight: open this process's hosts concurrently at the start of the test loop.
+
+    With a terminal (no xdist) it blocks and shows progress; an xdist worker (no terminal)
+    runs it in the background, so its first test starts as soon as *its* host is open
+    (``registry.get`` waits on that host's lock).
+    """
     state = run_state(session.config)
-    if state.has_hosts and not session.config.option.collectonly and session.items:
-        hosts = preflight_hosts(session, state)
-        writer = (
-            None if hasattr(session.config, "workerinput") else session.config.get_terminal_writer()
+    if not state.has_hosts or session.config.option.collectonly or not session.items:
+        return (yield)
+    hosts = preflight_hosts(session, state)
+    limit = state.settings.max_connections
+    if hasattr(session.config, "workerinput"):
+        worker = threading.Thread(
+            target=preflight, args=(state.registry, hosts, limit), name="fabricplus-preflight"
         )
+        worker.start()
+        try:
+            return (yield)
+        finally:  # every host was used by now; bounded anyway
+            worker.join(state.settings.connect_timeout + 5)
+    writer = session.config.get_terminal_writer()
 
-        def progress(done: int, total: int) -> None:
-            if writer is not None and writer.hasmarkup:
-                writer.write(f"\rfabricplus: connecting {done}/{total} hosts...", flush=True)
+    def progress(done: int, total: int) -> None:
+        if writer.hasmarkup:
+            writer.write(f"\rfabricplus: connecting {done}/{total} hosts...", flush=True)
 
-        report = preflight(state.registry, hosts, state.settings.max_connections, progress)
-        if writer is not None and hosts:
-            writer.write("\r" if writer.hasmarkup else "")
-            writer.line(f"fabricplus: {report.summary()}")
+    report = preflight(state.registry, hosts, limit, progress)
+    if hosts:
+        writer.write("\r" if writer.hasmarkup else "")
+        writer.line(f"fabricplus: {report.summary()}")
     return (yield)
 
 
