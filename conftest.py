@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +18,13 @@ import pytest
 from tests.support.sshd import (
     LOGIN_USER,
     OTHER_USER,
+    SetupError,
     SshdServer,
     User,
     can_create_users,
     ensure_user,
+    sudo_available,
+    sudoers_dropin,
 )
 
 pytest_plugins = ["pytester"]
@@ -31,7 +32,6 @@ pytest_plugins = ["pytester"]
 PASSWORD_ENV = "FPTEST_LOGIN_PASSWORD"
 #: holds the su password of OTHER_USER (fptest2) while the ``su_password`` fixture is active
 SU_PASSWORD_ENV = "FPTEST_SU_PASSWORD"
-SUDOERS_DIR = Path("/etc/sudoers.d")
 SUDOERS_PREFIX = "fabricplus-test-"
 #: The local users' sudo rights for the su_user tests (TEST-ONLY, removed at session end):
 #: fptest -> fptest2 with fptest's password; fptest2 -> fptest without one. For fptest,
@@ -104,8 +104,16 @@ def ssh_users(tmp_path_factory: pytest.TempPathFactory) -> tuple[User, User]:
     return ensure_user(LOGIN_USER, keys), ensure_user(OTHER_USER, keys)
 
 
-def _start(path: Path, users: tuple[User, User], extra: str = "") -> SshdServer:
-    return SshdServer(path, list(users), extra_config=extra).start()
+@contextlib.contextmanager
+def _target(path: Path, users: tuple[User, User]) -> Iterator[Target]:
+    """Start an sshd in ``path`` with its own known_hosts file; stop it afterwards."""
+    server = SshdServer(path, list(users)).start()
+    known = server.workdir / "known_hosts"
+    known.write_text(server.known_hosts_line + "\n")
+    try:
+        yield Target(server, users[0], users[1], known)
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -113,11 +121,8 @@ def sshd(
     tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]
 ) -> Iterator[Target]:
     """A real sshd on 127.0.0.1 shared by the session (key and password logins)."""
-    server = _start(tmp_path_factory.mktemp("sshd"), ssh_users)
-    known = server.workdir / "known_hosts"
-    known.write_text(server.known_hosts_line + "\n")
-    yield Target(server, ssh_users[0], ssh_users[1], known)
-    server.cleanup()
+    with _target(tmp_path_factory.mktemp("sshd"), ssh_users) as target:
+        yield target
 
 
 @pytest.fixture(scope="session")
@@ -125,11 +130,8 @@ def sshd2(
     tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]
 ) -> Iterator[Target]:
     """A second sshd (another port, another host key)."""
-    server = _start(tmp_path_factory.mktemp("sshd2"), ssh_users)
-    known = server.workdir / "known_hosts"
-    known.write_text(server.known_hosts_line + "\n")
-    yield Target(server, ssh_users[0], ssh_users[1], known)
-    server.cleanup()
+    with _target(tmp_path_factory.mktemp("sshd2"), ssh_users) as target:
+        yield target
 
 
 @pytest.fixture
@@ -145,43 +147,17 @@ def login_password(sshd: Target, monkeypatch: pytest.MonkeyPatch) -> str:
     return sshd.user.password
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @pytest.fixture(scope="session")
 def sudoers(ssh_users: tuple[User, User]) -> Iterator[Path]:
-    """A sudoers drop-in for the local test users (rules in ``SUDOERS_RULES``).
-
-    One file per process (``fabricplus-test-<pid>``: xdist workers do not remove each other's
-    rules), validated with ``visudo -cf`` before sudo may read it, removed at session end.
-    Files of crashed runs (dead pid) are removed first.
-    """
-    tools = "/usr/sbin:/usr/bin:/sbin:/bin"
-    if not (SUDOERS_DIR.is_dir() and shutil.which("visudo", path=tools) and shutil.which("sudo")):
+    """A sudoers drop-in for the local test users (rules in ``SUDOERS_RULES``), one file per
+    process (``fabricplus-test-<pid>``), validated with ``visudo -cf``, removed at the end."""
+    if not sudo_available():
         pytest.skip("the su_user tests need sudo and visudo (apt-get install sudo)")
-    for old in SUDOERS_DIR.glob(SUDOERS_PREFIX + "*"):
-        pid = old.name[len(SUDOERS_PREFIX) :]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            old.unlink(missing_ok=True)
-    path = SUDOERS_DIR / f"{SUDOERS_PREFIX}{os.getpid()}"
-    staging = SUDOERS_DIR / f".{path.name}.tmp"  # a name with a dot: sudo skips it
-    staging.write_text(SUDOERS_RULES)
-    staging.chmod(0o440)
-    check = subprocess.run(["visudo", "-cf", str(staging)], capture_output=True, text=True)
-    if check.returncode != 0:
-        staging.unlink()
-        pytest.fail(f"sudoers rules do not parse: {check.stdout}{check.stderr}")
-    staging.rename(path)
-    yield path
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    try:
+        with sudoers_dropin(SUDOERS_PREFIX, SUDOERS_RULES) as path:
+            yield path
+    except SetupError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

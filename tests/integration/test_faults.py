@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Target
+from tests.support.sshd import sudoers_dropin
 
 
 def test_wrong_key_is_an_auth_error_naming_the_host(
@@ -123,36 +124,26 @@ def test_sshd_killed_mid_test(pytester: pytest.Pytester) -> None:
     assert elapsed < 60, elapsed  # no 30 s sleep waited out, no timeout per test
 
 
-def test_sudo_with_requiretty_is_retried_with_a_pty(
-    sshd: Target, sudoers: Path, tmp_path: Path
-) -> None:
+def test_sudo_with_requiretty_is_retried_with_a_pty(sshd: Target, sudoers: Path) -> None:
     """sudoers' ``Defaults requiretty`` (RHEL's old default): sudo without a pty is refused."""
-    import os
-
     from pytest_fabricplus import Connector, HostSpec, Settings
 
-    # fptest2 may sudo to fptest without a password (the session's sudoers); demand a tty
-    extra = sudoers.with_name(f"fabricplus-requiretty-{os.getpid()}")
-    staging = sudoers.with_name(f".{extra.name}.tmp")
-    staging.write_text("Defaults:fptest2 requiretty\n")
-    staging.chmod(0o440)
-    subprocess.run(["visudo", "-cf", str(staging)], check=True, capture_output=True)
-    staging.rename(extra)
     settings = Settings(
         known_hosts=str(sshd.known_hosts), ssh_identity_file=str(sshd.other.key_path)
     )
-    conn = Connector(settings, env={}).open(
-        HostSpec("127.0.0.1", sshd.port, "fptest2", id="tty-host")
-    )
-    try:
-        plain = conn.run("sudo -n -u fptest true", warn=True, hide=True)
-        assert "must have a tty" in plain.stderr  # the fault is real
-        start = time.monotonic()
-        with conn.as_user("fptest", method="sudo"):
-            result = conn.run("id -un; tty", hide=True)
-        assert result.stdout.splitlines()[0] == "fptest"
-        assert result.stdout.splitlines()[1].startswith("/dev/pts/")  # ran on a pty
-        assert time.monotonic() - start < 10
-    finally:
-        conn.close()
-        extra.unlink()
+    # fptest2 may sudo to fptest without a password (the session's sudoers); demand a tty
+    with sudoers_dropin("fabricplus-requiretty-", "Defaults:fptest2 requiretty\n"):
+        conn = Connector(settings, env={}).open(
+            HostSpec("127.0.0.1", sshd.port, "fptest2", id="tty-host")
+        )
+        try:
+            plain = conn.run("sudo -n -u fptest true", warn=True, hide=True)
+            assert "must have a tty" in plain.stderr  # the fault is real
+            start = time.monotonic()
+            with conn.as_user("fptest", method="sudo"):
+                result = conn.run("id -un; tty", hide=True)
+            assert result.stdout.splitlines()[0] == "fptest"
+            assert result.stdout.splitlines()[1].startswith("/dev/pts/")  # ran on a pty
+            assert time.monotonic() - start < 10
+        finally:
+            conn.close()

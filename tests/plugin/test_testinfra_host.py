@@ -6,10 +6,8 @@ connection, su_user/run_as, host.sudo, shell quoting, and the missing-extra mess
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from conftest import Target
-from tests.support.sshd import LOGIN_USER, OTHER_USER, User
+from tests.support.sshd import (
+    LOGIN_USER,
+    OTHER_USER,
+    SetupError,
+    User,
+    sudo_available,
+    sudoers_dropin,
+)
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("testinfra") is None, reason="pytest-testinfra not installed"
@@ -33,7 +38,6 @@ CONFTEST = "from pytest_fabricplus.testinfra_fixtures import testinfra_host  # n
 
 # TEST-ONLY sudo rights, in a drop-in of our own (another test module may manage another):
 # fptest may run commands as fptest2 with fptest's password; nothing as root.
-SUDOERS_DIR = Path("/etc/sudoers.d")
 SUDOERS_PREFIX = "fabricplus-testinfra-"
 SUDOERS_RULES = f"""# pytest-fabricplus testinfra tests (pid {os.getpid()}); removed at session end
 Defaults:{LOGIN_USER} lecture=never
@@ -65,25 +69,13 @@ def _local_sh(command: str) -> str:
 @pytest.fixture(scope="module")
 def ti_sudoers(ssh_users: tuple[User, User]) -> Iterator[Path]:
     """Our sudoers drop-in, validated with ``visudo -cf``, removed afterwards."""
-    tools = "/usr/sbin:/usr/bin:/sbin:/bin"
-    if not (SUDOERS_DIR.is_dir() and shutil.which("visudo", path=tools) and shutil.which("sudo")):
+    if not sudo_available():
         pytest.skip("the sudo tests need sudo and visudo (apt-get install sudo)")
-    for old in SUDOERS_DIR.glob(SUDOERS_PREFIX + "*"):  # a crashed run's file
-        pid = old.name[len(SUDOERS_PREFIX) :]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            old.unlink(missing_ok=True)
-    path = SUDOERS_DIR / f"{SUDOERS_PREFIX}{os.getpid()}"
-    staging = SUDOERS_DIR / f".{path.name}.tmp"  # a name with a dot: sudo skips it
-    staging.write_text(SUDOERS_RULES)
-    staging.chmod(0o440)
-    check = subprocess.run(["visudo", "-cf", str(staging)], capture_output=True, text=True)
-    if check.returncode != 0:
-        staging.unlink()
-        pytest.fail(f"sudoers rules do not parse: {check.stdout}{check.stderr}")
-    staging.rename(path)
-    yield path
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    try:
+        with sudoers_dropin(SUDOERS_PREFIX, SUDOERS_RULES) as path:
+            yield path
+    except SetupError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +93,54 @@ def ensure_user(name: str, keydir: Path) -> User:
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@test", "-f", str(key)])
     home = Path(run(["getent", "passwd", name]).stdout.split(":")[5])
     return User(name=name, password=password, key_path=key, home=home)
+
+
+SUDOERS_DIR = Path("/etc/sudoers.d")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sudo_available() -> bool:
+    tools = "/usr/sbin:/usr/bin:/sbin:/bin"
+    return bool(
+        SUDOERS_DIR.is_dir() and shutil.which("visudo", path=tools) and shutil.which("sudo")
+    )
+
+
+@contextlib.contextmanager
+def sudoers_dropin(prefix: str, rules: str) -> Iterator[Path]:
+    """Install ``rules`` as ``/etc/sudoers.d/<prefix><pid>`` for the block, then remove it.
+
+    One file per process (xdist workers do not remove each other's rules); validated with
+    ``visudo -cf`` under a dotted name (which sudo skips) before the atomic rename; files of
+    crashed runs (dead pid) with the same prefix are removed first. Raises ``SetupError``
+    when the rules do not parse.
+    """
+    for old in SUDOERS_DIR.glob(prefix + "*"):
+        pid = old.name[len(prefix) :]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            old.unlink(missing_ok=True)
+    path = SUDOERS_DIR / f"{prefix}{os.getpid()}"
+    staging = SUDOERS_DIR / f".{path.name}.tmp"
+    staging.write_text(rules)
+    staging.chmod(0o440)
+    check = subprocess.run(["visudo", "-cf", str(staging)], capture_output=True, text=True)
+    if check.returncode != 0:
+        staging.unlink()
+        raise SetupError(f"sudoers rules do not parse: {check.stdout}{check.stderr}")
+    staging.rename(path)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def free_port() -> int:
