@@ -6,6 +6,7 @@ host as user properties (which ``--junitxml`` writes as ``<property>`` elements)
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections import Counter, defaultdict
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .privilege import redact
 
 HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"
@@ -25,12 +28,8 @@ _MESSAGE_LIMIT = 4000
 
 
 def redactor(secrets: list[str]) -> Callable[[str], str]:
-    def redact(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "********")
-        return text
-
-    return redact
+    """``redact`` bound to this run's secrets (for reports)."""
+    return functools.partial(redact, secrets=secrets)
 
 
 class HostSummary:
