@@ -323,12 +323,3 @@ class Settings:
                 values[spec.name] = spec.default
                 origins[spec.name] = "default"
         return cls(**values, origins=origins)
-
-    def login_password(self, env: Mapping[str, str], var: str | None = None) -> str | None:
-        """The login password from the environment variable ``var`` (or the run-wide one)."""
-        name = var or self.ssh_password_env
-        if name is None:
-            return None
-        if name not in env:
-            raise ConfigError(f"environment variable {name} (the login password) is not set")
-        return env[name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_fabricplus import Connector, HostSpec
 from pytest_fabricplus.errors import ConfigError
 from pytest_fabricplus.settings import Settings, optional_seconds, seconds
 
@@ -54,6 +55,9 @@ def test_timeouts() -> None:
 
 def test_login_password_missing_variable_names_it_not_a_value() -> None:
     s = Settings(ssh_password_env="NOPE_VAR")
-    with pytest.raises(ConfigError, match="NOPE_VAR"):
-        s.login_password({})
-    assert s.login_password({"NOPE_VAR": "x"}) == "x"
+    spec = HostSpec("h", id="h")
+    with pytest.raises(ConfigError, match="NOPE_VAR") as info:
+        Connector(s, {"OTHER": "secret-value"}).check_secrets([spec])
+    assert "secret-value" not in str(info.value)
+    Connector(s, {"NOPE_VAR": "x"}).check_secrets([spec])  # set: no error
+    assert Connector(s, {"NOPE_VAR": "x"}).build(spec).connect_kwargs["password"] == "x"
