@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pytest_fabricplus import Connector, HostSpec, Settings
-from pytest_fabricplus.privilege import RunAs
+from pytest_fabricplus.runas import RunAs
 from tests.support.sshd import LOGIN_USER, OTHER_USER, SshdServer, ensure_user, free_port
 
 

@@ -37,8 +37,9 @@ from paramiko.message import Message
 
 from .errors import CommandTimeout, ConfigError, ConnectionLost, HostKeyError, HostUnreachable
 from .hostspec import DEFAULT_SSH_PORT, Address, HostSpec
-from .privilege import PrivilegeRunner, RunAs
-from .settings import Settings
+from .privilege import PrivilegeRunner
+from .runas import RunAs
+from .settings import Settings, check_password_variables
 
 log = logging.getLogger("pytest_fabricplus")
 # paramiko has no handler of its own: without one, errors its transport thread logs while we
@@ -539,27 +540,7 @@ class Connector:
 
     def check_secrets(self, specs: list[HostSpec]) -> None:
         """Fail before any connection when a named password variable is not set."""
-        s = self.settings
-        for spec in specs:
-            for name, own, what in (
-                (spec.password_env or s.ssh_password_env, spec.password_env, "login password"),
-                (
-                    spec.vars.get("su_password_env") or s.su_password_env,
-                    spec.vars.get("su_password_env"),
-                    "su password",
-                ),
-                (
-                    spec.vars.get("sudo_password_env") or s.sudo_password_env,
-                    spec.vars.get("sudo_password_env"),
-                    "sudo password",
-                ),
-            ):
-                if name and name not in self.env:
-                    where = f" (named by {spec.source})" if spec.source and own else ""
-                    raise ConfigError(
-                        f"environment variable {name}{where} holds the {what} for "
-                        f"{spec.name} but is not set"
-                    )
+        check_password_variables(self.settings, self.env, specs)
 
     def _secret(self, var: str | None, what: str) -> str | None:
         if not var:

@@ -38,9 +38,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import paramiko
+if TYPE_CHECKING:  # imported where used: the plugin loads this module in every process
+    import paramiko
 
 __all__ = [
     "DEFAULT_BASE_IMAGES",
@@ -473,6 +474,8 @@ def fetch_host_key(
     """The host key sshd presents for ``key_type`` (key exchange only, no authentication)."""
     if host != _LOOPBACK:
         raise DockerError(f"refusing to contact {host}: targets are only reached on {_LOOPBACK}")
+    import paramiko
+
     sock = socket.create_connection((host, port), timeout=timeout)
     transport = paramiko.Transport(sock)
     try:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .connection import ConnectionRegistry, FabricPlusConnection
 from .errors import HostUnreachable
 from .hostspec import HostSpec
-from .pool import HostPool
-from .privilege import SuUserRequest
 from .reporting import HOST_KEY_PROPERTY, PRIVILEGE_PROPERTY, UNREACHABLE_PROPERTY
+from .runas import SuUserRequest
 from .selection import apply_limit
 from .state import NO_HOSTS_REASON, RunState
+
+if TYPE_CHECKING:  # paramiko/Fabric load with the first connection, not with the plugin
+    from .connection import ConnectionRegistry, FabricPlusConnection
+    from .pool import HostPool
 
 STATE_KEY = pytest.StashKey[RunState]()
 
@@ -130,6 +133,8 @@ def host_pool(
                     conn.spec, wanted.user, wanted.method, wanted.password_env, wanted.login
                 )
             )
+
+    from .pool import HostPool
 
     pool = HostPool(fabricplus_registry, hosts, state.settings.max_connections, prepare)
     try:

@@ -25,8 +25,8 @@ from .fixtures import (
 )
 from .hostspec import HostSpec
 from .preflight import plan, preflight, worker_ids
-from .privilege import SuUserRequest
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redactor
+from .runas import SuUserRequest
 from .selection import describe_choices, unmatched
 from .state import RunState
 from .testinfra_fixtures import testinfra_host

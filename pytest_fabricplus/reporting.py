@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .privilege import redact
+from .runas import redact
 
 HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .hostspec import Address, parse_port
+from .hostspec import Address, HostSpec, parse_port
 
 HOST_KEY_POLICIES = ("reject", "warn", "accept")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -323,3 +323,30 @@ class Settings:
                 values[spec.name] = spec.default
                 origins[spec.name] = "default"
         return cls(**values, origins=origins)
+
+
+def check_password_variables(
+    settings: Settings, env: Mapping[str, str], specs: Iterable[HostSpec]
+) -> None:
+    """Fail before any connection when a named password variable is not set."""
+    s = settings
+    for spec in specs:
+        for name, own, what in (
+            (spec.password_env or s.ssh_password_env, spec.password_env, "login password"),
+            (
+                spec.vars.get("su_password_env") or s.su_password_env,
+                spec.vars.get("su_password_env"),
+                "su password",
+            ),
+            (
+                spec.vars.get("sudo_password_env") or s.sudo_password_env,
+                spec.vars.get("sudo_password_env"),
+                "sudo password",
+            ),
+        ):
+            if name and name not in env:
+                where = f" (named by {spec.source})" if spec.source and own else ""
+                raise ConfigError(
+                    f"environment variable {name}{where} holds the {what} for "
+                    f"{spec.name} but is not set"
+                )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .connection import ConnectionRegistry, Connector
 from .errors import ConfigError, InventoryError
 from .hostspec import HostSpec, assign_ids
 from .inventory import looks_like_path, resolve_hosts
 from .selection import apply_limit, describe_choices, split_patterns, unmatched
-from .settings import Settings
+from .settings import Settings, check_password_variables
+
+if TYPE_CHECKING:  # paramiko/Fabric load on first use: the xdist controller never connects
+    from .connection import ConnectionRegistry
 
 NO_HOSTS_REASON = (
     "no hosts to test: pass --hosts=INVENTORY_FILE or --hosts=user@host:port[,...] "
@@ -73,7 +76,7 @@ class RunState:
             k, n = settings.hosts_shard
             # sorted ids, every N-th host: deterministic on every machine, sizes differ by <= 1
             state.selected = [h for i, h in enumerate(state.selected) if i % n == k - 1]
-        Connector(settings, state.env).check_secrets(state.selected)
+        check_password_variables(settings, state.env, state.selected)
         return state
 
     @property
@@ -87,6 +90,8 @@ class RunState:
     @property
     def registry(self) -> ConnectionRegistry:
         if self._registry is None:
+            from .connection import ConnectionRegistry, Connector
+
             aliases = {s.alias: s for s in self.inventory if s.alias}
             self._registry = ConnectionRegistry(
                 Connector(self.settings, self.env), {**self.by_id, **aliases}

@@ -6,11 +6,12 @@ only using the fixture does, and without it the test errors saying which extra t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .connection import FabricPlusConnection
+if TYPE_CHECKING:
+    from .connection import FabricPlusConnection
 
 MISSING_TESTINFRA = (
     "the testinfra_host fixture needs pytest-testinfra, which is not installed: "

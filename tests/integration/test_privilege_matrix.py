@@ -22,7 +22,7 @@ from fabricplus.connection import ConnectionPlus
 from invoke.exceptions import UnexpectedExit
 
 from pytest_fabricplus import CommandTimeout, PrivilegeError
-from pytest_fabricplus.privilege import RunAs
+from pytest_fabricplus.runas import RunAs
 
 from .conftest import PrivilegeTargets
 

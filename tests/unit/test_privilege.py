@@ -26,14 +26,12 @@ from pytest_fabricplus.hostspec import HostSpec
 from pytest_fabricplus.privilege import (
     Choice,
     PrivilegeRunner,
-    RunAs,
     Su,
     Sudo,
-    SuUserRequest,
     in_target_shell,
     inner_command,
-    redact,
 )
+from pytest_fabricplus.runas import RunAs, SuUserRequest, redact
 
 MARKER = "__fabricplus_0123456789ab__"
 PROMPT = "[fabricplus:cafe] sudo password: "
