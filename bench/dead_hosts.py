@@ -44,6 +44,7 @@ from targets import (
     free_refusing_ports,
     python,
     source_state,
+    stop_on_sigterm,
     write_pytest_ini,
 )
 
@@ -241,6 +242,7 @@ def run_once(
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--connect-timeout", type=float, default=2.0)

@@ -68,6 +68,7 @@ from targets import (
     python,
     settle,
     source_state,
+    stop_on_sigterm,
     write_pytest_ini,
 )
 
@@ -121,15 +122,20 @@ def pytest_runtestloop(session):
 
 
 def pytest_runtest_logstart(nodeid, location):
-    _T.setdefault("first_item", time.time())
+    if "first_item" not in _T:
+        _T["first_item"] = time.time()
+        _T["cpu_first_item"] = time.process_time()
 
 
 def pytest_runtest_logfinish(nodeid, location):
     _T["last_item"] = time.time()
+    _T["cpu_last_item"] = time.process_time()
 
 
 def pytest_unconfigure(config):
     _T["unconfigure"] = time.time()
+    _T["cpu_last_item"] = _T.get("cpu_last_item", 0.0)
+    _T["cpu_end"] = time.process_time()
     with open(os.path.join(os.environ["FLEET_TIMING_DIR"], _T["worker"] + ".json"), "w") as f:
         json.dump(_T, f)
 '''
@@ -601,6 +607,7 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--rtt-ms", type=float, action="append", help="repeatable; default 40, then 0"

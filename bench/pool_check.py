@@ -1,9 +1,9 @@
-"""One ``host_pool`` check over N connections: the lean path vs invoke's runner.
+"""One ``host_pool`` check over N connections: the direct channel path vs invoke's runner.
 
 Opens N connections (``--hosts``, default 20) to one local sshd (tests/support/sshd.py, needs
-root), then times ``HostPool.run("true")`` (the lean channel path) against
-``pool.map(lambda c: c.run("true", hide=True, warn=True))`` (invoke's runner), medians of
-``--n`` checks. On one machine the sshd side (a fork/exec per command) shares the CPU, so this
+root), then times ``HostPool.run("true")`` (``connection.run``'s direct channel path) against
+``pool.map(lambda c: c.run("true", hide=True, warn=True, pty=False))`` (``pty=`` routes the
+call through invoke's runner), medians of ``--n`` checks. On one machine the sshd side (a fork/exec per command) shares the CPU, so this
 shows where a check's time goes rather than what a real fleet would see.
 
 Usage: python bench/pool_check.py [--hosts 20] [--n 30]
@@ -53,15 +53,15 @@ def main() -> int:
             registry = ConnectionRegistry(Connector(settings))
             print(preflight(registry, specs, 32).summary())
             pool = HostPool(registry, specs)
-            for name in ("lean (HostPool.run)", "invoke runner (run)"):
+            for name in ("direct (HostPool.run)", "invoke runner (pty=False)"):
                 samples = []
                 cpu = time.process_time()
                 for _ in range(args.n):
                     start = time.perf_counter()
-                    if name.startswith("lean"):
+                    if name.startswith("direct"):
                         result = pool.run("true")
                     else:
-                        result = pool.map(lambda c: c.run("true", hide=True, warn=True))
+                        result = pool.map(lambda c: c.run("true", hide=True, warn=True, pty=False))
                     assert result.ok
                     samples.append(time.perf_counter() - start)
                 per_cmd = (time.process_time() - cpu) / args.n / args.hosts * 1000

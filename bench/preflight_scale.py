@@ -35,7 +35,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from delay_proxy import ProxyProcess
-from targets import LOGIN_USER, MAX_PORTS_PER_SSHD, Targets, settle, source_state
+from targets import (
+    LOGIN_USER,
+    MAX_PORTS_PER_SSHD,
+    Targets,
+    settle,
+    source_state,
+    stop_on_sigterm,
+)
 
 from pytest_fabricplus import ConnectionRegistry, Connector, HostSpec, Settings
 from pytest_fabricplus.preflight import preflight
@@ -211,6 +218,7 @@ def wait_back_baseline() -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--max-connections", type=int, default=32)

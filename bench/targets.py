@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -49,12 +50,23 @@ __all__ = [
     "python",
     "settle",
     "source_state",
+    "stop_on_sigterm",
     "write_pytest_ini",
 ]
 
 MAX_PORTS_PER_SSHD = 16  # sshd.c MAX_LISTEN_SOCKS
 _CONN_RE = re.compile(r"Connection from \S+ port \d+ on (\S+) port (\d+)")
 Endpoint = tuple[str, int]
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, ``timeout``) into SystemExit so cleanup blocks stop every sshd
+    and proxy this script started, as they do on Ctrl-C."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def bench_user(keydir: Path) -> User:

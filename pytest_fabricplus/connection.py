@@ -17,14 +17,17 @@ Upstream behaviour worked around here, each at one place:
 from __future__ import annotations
 
 import base64
+import codecs
 import contextlib
 import dataclasses
 import hashlib
 import logging
 import os
 import socket
+import sys
 import threading
 import time
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -33,6 +36,7 @@ from fabric import Config
 from fabric.runners import Remote, Result
 from fabricplus.connection import ConnectionPlus
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from invoke.runners import default_encoding, normalize_hide
 from paramiko.message import Message
 
 from .errors import CommandTimeout, ConfigError, ConnectionLost, HostKeyError, HostUnreachable
@@ -161,6 +165,57 @@ def send_signal(channel: paramiko.Channel, name: str) -> None:
     transport._send_user_message(msg)
 
 
+#: invoke's Config layers (merged result first): a test changed the config iff one differs
+_CONFIG_LAYERS = (
+    "_config",
+    "_modifications",
+    "_deletions",
+    "_overrides",
+    "_runtime",
+    "_env",
+    "_collection",
+)
+#: run() keywords the direct channel path handles; any other keyword goes through invoke
+_DIRECT_KWARGS = frozenset({"hide", "warn", "timeout", "encoding"})
+
+
+class _Stream:
+    """One output stream of a channel: kept as bytes, echoed decoded unless hidden."""
+
+    def __init__(self, recv: Callable[[int], bytes], echo: Any, encoding: str) -> None:
+        self.recv = recv
+        self.chunks: list[bytes] = []
+        self.echo = echo
+        self.encoding = encoding
+        self.decoder: codecs.IncrementalDecoder | None = None
+        if echo is not None:
+            with contextlib.suppress(LookupError):  # a codec without an incremental decoder
+                self.decoder = codecs.getincrementaldecoder(encoding)("replace")
+
+    def read(self) -> bool:
+        """Read what is there (blocking up to the channel's timeout); False at EOF."""
+        data = self.recv(65536)
+        if not data:
+            return False
+        self.chunks.append(data)
+        if self.echo is not None:
+            if self.decoder is not None:
+                text = self.decoder.decode(data)
+            else:
+                text = data.decode(self.encoding, "replace")
+            self.echo.write(text)
+            self.echo.flush()
+        return True
+
+    def text(self) -> str:
+        if self.decoder is not None and self.echo is not None:
+            tail = self.decoder.decode(b"", final=True)
+            if tail:
+                self.echo.write(tail)
+                self.echo.flush()
+        return b"".join(self.chunks).decode(self.encoding, "replace")
+
+
 class FabricPlusConnection(ConnectionPlus):
     """The ``connection`` fixture's object: a ``ConnectionPlus`` for one inventory host.
 
@@ -206,12 +261,111 @@ class FabricPlusConnection(ConnectionPlus):
             raise ConnectionLost(self.spec.describe(), command, "the SSH connection closed")
 
     def run(self, command: str, **kwargs: Any) -> Any:
-        """Fabric's ``run``; as another user while :meth:`as_user` (or ``su_user``) is active."""
+        """Fabric's ``run``; as another user while :meth:`as_user` (or ``su_user``) is active.
+
+        The common call (keywords among hide, warn, timeout, encoding; no pty, echo, env,
+        watchers or streams configured) reads the channel directly instead of through
+        invoke's runner: same :class:`Result`, same errors, output still streamed to
+        ``sys.stdout``/``sys.stderr`` unless hidden. invoke starts three IO threads and
+        merges its configuration per command (~3 ms of CPU); over a fleet, in threads
+        sharing the GIL, that is most of a check's time.
+        """
         __tracebackhide__ = True
         run_as = self._run_as
         if run_as is not None:
             return self._privilege.run(self, run_as, command, **kwargs)
+        if self._direct_ok(kwargs):
+            return self._run_direct(command, **kwargs)
         return self._timed(super().run, command, kwargs)
+
+    def _direct_ok(self, kwargs: Mapping[str, Any]) -> bool:
+        if not _DIRECT_KWARGS.issuperset(kwargs) or self.forward_agent:
+            return False
+        run = self.config.run
+        return not (
+            run.pty
+            or run.echo
+            or run.env
+            or run.watchers
+            or run.asynchronous
+            or run.disown
+            or run.dry
+            or run.out_stream is not None
+            or run.err_stream is not None
+        )
+
+    def _run_direct(
+        self,
+        command: str,
+        hide: Any = None,
+        warn: bool | None = None,
+        timeout: float | None = None,
+        encoding: str | None = None,
+    ) -> Any:
+        __tracebackhide__ = True
+        config = self.config.run
+        hidden = normalize_hide(config.hide if hide is None else hide)
+        warn = bool(config.warn if warn is None else warn)
+        encoding = encoding or config.encoding or default_encoding()
+        limit = self.command_timeout if timeout is None else timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        if not self.is_connected:
+            self.open()
+        channel = self._take_session()
+        out = _Stream(channel.recv, None if "stdout" in hidden else sys.stdout, encoding)
+        err = _Stream(channel.recv_stderr, None if "stderr" in hidden else sys.stderr, encoding)
+        try:
+            channel.exec_command(self._prefix_commands(command))
+            self._prefetch()  # after the exec request: it goes out first
+            status = channel.status_event
+            while True:
+                flowing = False
+                while channel.recv_ready():
+                    flowing = out.read()
+                while channel.recv_stderr_ready():
+                    flowing = err.read()
+                if status.is_set():
+                    break
+                step = 0.002 if flowing else 0.05
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        with contextlib.suppress(Exception):
+                            send_signal(channel, "KILL")
+                        raise CommandTimeout(self.spec.describe(), command, limit or 0)
+                    step = min(step, remaining)
+                status.wait(step)
+            # the exit status can precede the last output: read both streams to their EOF
+            channel.settimeout(max(1.0, (deadline - time.monotonic()) if deadline else 30.0))
+            while out.read():
+                pass
+            while err.read():
+                pass
+            exited = channel.recv_exit_status()
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            if self._transport_alive():
+                raise
+            raise ConnectionLost(
+                self.spec.describe(), command, f"{type(exc).__name__}: {exc}"
+            ) from None
+        finally:
+            channel.close()
+        result = Result(
+            stdout=out.text(),
+            stderr=err.text(),
+            encoding=encoding,
+            command=command,
+            shell=config.shell,
+            env={},
+            exited=exited,
+            pty=False,
+            hide=hidden,
+            connection=self,
+        )
+        self._check_alive(command, result)
+        if exited != 0 and not warn:
+            raise UnexpectedExit(result)
+        return result
 
     @property
     def host_key_warnings(self) -> list[str]:
@@ -233,76 +387,6 @@ class FabricPlusConnection(ConnectionPlus):
         from .testinfra_backend import testinfra_host  # the optional extra: on first use
 
         return testinfra_host(self)
-
-    def run_lean(self, command: str, warn: bool = True, timeout: float | None = None) -> Any:
-        """``run(command, hide=True, warn=warn)`` without invoke's runner (host_pool's path).
-
-        invoke starts IO threads and merges configuration for every command (~3.5 ms of CPU);
-        for many hosts at once, in threads sharing the GIL, that is most of a check's time.
-        This reads the channel directly. Anything beyond the simple case (another user, env,
-        watchers, pty, echo) goes through :meth:`run`.
-        """
-        __tracebackhide__ = True
-        if self._run_as is not None or self.config.run.env or self.forward_agent:
-            return self.run(command, hide=True, warn=warn, timeout=timeout)
-        limit = self.command_timeout if timeout is None else timeout
-        deadline = None if limit is None else time.monotonic() + limit
-        if not self.is_connected:
-            self.open()
-        channel = self.create_session()
-        out: list[bytes] = []
-        err: list[bytes] = []
-        try:
-            channel.exec_command(self._prefix_commands(command))
-            status = channel.status_event
-            while True:
-                flowing = False
-                while channel.recv_ready():
-                    out.append(channel.recv(65536))
-                    flowing = True
-                while channel.recv_stderr_ready():
-                    err.append(channel.recv_stderr(65536))
-                    flowing = True
-                if status.is_set():
-                    break
-                step = 0.002 if flowing else 0.05
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        with contextlib.suppress(Exception):
-                            send_signal(channel, "KILL")
-                        raise CommandTimeout(self.spec.describe(), command, limit or 0)
-                    step = min(step, remaining)
-                status.wait(step)
-            # the exit status can precede the last output: read both streams to their EOF
-            channel.settimeout(max(1.0, (deadline - time.monotonic()) if deadline else 30.0))
-            for recv, sink in ((channel.recv, out), (channel.recv_stderr, err)):
-                while chunk := recv(65536):
-                    sink.append(chunk)
-            exited = channel.recv_exit_status()
-        except (EOFError, OSError, paramiko.SSHException) as exc:
-            if self._transport_alive():
-                raise
-            raise ConnectionLost(self.spec.describe(), command, type(exc).__name__) from None
-        finally:
-            channel.close()
-        encoding = self.config.run.encoding or "utf-8"
-        result = Result(
-            stdout=b"".join(out).decode(encoding, "replace"),
-            stderr=b"".join(err).decode(encoding, "replace"),
-            encoding=encoding,
-            command=command,
-            shell=self.config.run.shell,
-            env={},
-            exited=exited,
-            pty=False,
-            hide=("stdout", "stderr"),
-            connection=self,
-        )
-        self._check_alive(command, result)
-        if exited != 0 and not warn:
-            raise UnexpectedExit(result)
-        return result
 
     def run_plain(self, command: str, **kwargs: Any) -> Any:
         """``run`` as the login user, whatever user is active."""
@@ -380,10 +464,17 @@ class FabricPlusConnection(ConnectionPlus):
 
     def reset(self) -> None:
         """Forget what a test changed: cwd (``cd``), prefixes, config (env, sudo password)."""
-        self.command_cwds: list[str] = []
-        self.command_prefixes: list[str] = []
-        self._set(_run_as=None)
-        self._set(config=self._pristine.clone())
+        # _set: invoke's DataProxy.__setattr__ costs a dir() per attribute
+        self._set(command_cwds=[], command_prefixes=[], _run_as=None)
+        if self._config_changed():  # a clone costs ~1 ms of CPU: only when needed
+            self._set(config=self._pristine.clone())
+
+    def _config_changed(self) -> bool:
+        config, pristine = self.config, self._pristine
+        return any(
+            getattr(config, layer, None) != getattr(pristine, layer, None)
+            for layer in _CONFIG_LAYERS
+        )
 
     # -- a session channel opened ahead of time: one round trip less per command ------------
     def create_session(self) -> Any:
@@ -394,13 +485,16 @@ class FabricPlusConnection(ConnectionPlus):
         """
         if self.forward_agent:
             return super().create_session()  # Fabric wires agent forwarding per channel
+        channel = self._take_session()
+        self._prefetch()
+        return channel
+
+    def _take_session(self) -> Any:
+        """The spare channel if one is ready, else a new one (no spare requested)."""
         spare: _Spare | None = self.__dict__.get("_spare")
         self._set(_spare=None)
         channel = spare.take(timeout=self.connect_timeout) if spare is not None else None
-        if channel is None:
-            channel = super().create_session()
-        self._prefetch()
-        return channel
+        return channel if channel is not None else super().create_session()
 
     def _prefetch(self) -> None:
         transport = self.transport
@@ -430,37 +524,67 @@ class FabricPlusConnection(ConnectionPlus):
 
 
 class _Spare:
-    """A session channel being opened in a background thread."""
+    """A session channel requested ahead of time: CHANNEL_OPEN sent, confirmation pending.
+
+    paramiko's ``Transport.open_session`` sends the request and then blocks until the server
+    confirms. This does its first half (the same steps, under the transport's lock) and
+    returns at once; the transport thread records the confirmation, :meth:`take` waits for
+    it. No thread per command: starting one waited for the GIL on the command's path.
+    If paramiko's internals differ (another version), the request is simply not made and
+    the caller opens a channel the usual way.
+    """
 
     def __init__(self, transport: paramiko.Transport) -> None:
-        self._channel: paramiko.Channel | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._open, args=(transport,), name="fabricplus-spare", daemon=True
-        )
-        self._thread.start()
+        self.transport = transport
+        self.chanid: int | None = None
+        self.event: threading.Event | None = None
+        # paramiko's channel map holds weak references: keep the channel alive until taken
+        self.channel: Any = None
+        with contextlib.suppress(Exception):  # transport closing, or other paramiko internals
+            self._request()
 
-    def _open(self, transport: paramiko.Transport) -> None:
-        try:
-            self._channel = transport.open_session()
-        except Exception:  # transport closed meanwhile: the caller opens one itself
-            self._channel = None
-        finally:
-            self._done.set()
+    def _request(self) -> None:
+        t: Any = self.transport
+        with t.lock:  # as paramiko's Transport.open_channel("session")
+            window = t._sanitize_window_size(None)
+            packet = t._sanitize_packet_size(None)
+            chanid = t._next_channel()
+            msg = Message()
+            msg.add_byte(bytes([90]))  # SSH_MSG_CHANNEL_OPEN
+            msg.add_string("session")
+            msg.add_int(chanid)
+            msg.add_int(window)
+            msg.add_int(packet)
+            channel: Any = paramiko.Channel(chanid)
+            t._channels.put(chanid, channel)
+            t.channel_events[chanid] = event = threading.Event()
+            t.channels_seen[chanid] = True
+            channel._set_transport(t)
+            channel._set_window(window, packet)
+        self.channel = channel
+        t._send_user_message(msg)
+        self.chanid, self.event = chanid, event
 
     def take(self, timeout: float | None) -> paramiko.Channel | None:
-        if not self._done.wait(timeout):
+        """The confirmed channel, or None (refused, transport gone, not confirmed in time)."""
+        if self.event is None:
             return None
-        channel = self._channel
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.event.wait(0.1):  # as paramiko: notice a transport that died
+            if not self.transport.is_active():
+                return None
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+        channel, self.channel = self.channel, None
         if channel is None or channel.closed or not channel.active:
-            return None
-        return channel
+            return None  # refused: paramiko dropped it from its map and set the event
+        return typing.cast(paramiko.Channel, channel)
 
     def discard(self) -> None:
-        self._done.wait(5)
-        if self._channel is not None:
+        channel = self.take(timeout=1.0)
+        if channel is not None:
             with contextlib.suppress(Exception):
-                self._channel.close()
+                channel.close()
 
 
 class KnownHostsCache:

@@ -173,10 +173,6 @@ class HostPool:
         """``run(command)`` on every host; a non-zero exit is that host's failure."""
         kwargs.setdefault("warn", True)
         kwargs.setdefault("hide", True)
-        if set(kwargs) <= {"warn", "hide", "timeout"} and kwargs["hide"] in (True, "both"):
-            # the common case: no invoke runner (its threads per command dominate a pool)
-            warn, timeout = bool(kwargs["warn"]), kwargs.get("timeout")
-            return self.map(lambda c: c.run_lean(command, warn, timeout), f"`{command}`")
         return self.map(lambda c: c.run(command, **kwargs), f"`{command}`")
 
     def sudo(self, command: str, **kwargs: Any) -> PoolResult[Any]:

@@ -18,6 +18,7 @@ from pytest_fabricplus import (
     Settings,
     resolve_hosts,
 )
+from pytest_fabricplus.connection import FastRemote
 from tests.support.sshd import free_port
 
 
@@ -114,31 +115,62 @@ def test_connection_su_is_the_corrected_one(sshd: Target) -> None:
         conn.close()
 
 
-def test_run_lean_matches_run(sshd: Target) -> None:
-    """host_pool's lean path gives what ``run(hide=True)`` gives, also for large output."""
+def test_direct_run_matches_invokes_runner(
+    sshd: Target, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``run()``'s direct channel path gives what invoke's runner gives: output, exit code,
+    streamed (unhidden) output, errors, ``cd``, timeouts. ``pty=False`` forces the runner."""
     (spec,) = resolve_hosts(sshd.address)
     conn = Connector(settings_for(sshd)).open(spec)
+    runner_starts: list[str] = []
+    original = FastRemote.start
+
+    def counting_start(self: FastRemote, command: str, shell: str, env: object) -> None:
+        runner_starts.append(command)
+        original(self, command, shell, env)
+
+    monkeypatch.setattr(FastRemote, "start", counting_start)
     try:
         for command in (
             "printf 'a\\nb\\n'; echo err >&2; exit 3",
             "head -c 3000000 /dev/zero | tr '\\0' x; head -c 2500000 /dev/zero | tr '\\0' y >&2",
             "echo $HOME; pwd",
         ):
-            lean = conn.run_lean(command)
-            full = conn.run(command, hide=True, warn=True)
-            assert (lean.stdout, lean.stderr, lean.exited) == (
+            direct = conn.run(command, hide=True, warn=True)
+            assert runner_starts == []
+            full = conn.run(command, hide=True, warn=True, pty=False)
+            assert len(runner_starts) == 1
+            runner_starts.clear()
+            assert (direct.stdout, direct.stderr, direct.exited, direct.hide) == (
                 full.stdout,
                 full.stderr,
                 full.exited,
+                full.hide,
             )
+        # a 2-byte character split over two writes (two SSH packets) stays one character
+        split = "printf '\\303'; sleep 0.2; printf '\\251\\n'"
+        assert conn.run(split, hide=True).stdout == "\u00e9\n"
+        capfd.readouterr()
+        conn.run("echo shown-out; echo shown-err >&2")  # not hidden: streamed as invoke does
+        conn.run("echo only-err >&2; echo no-out", hide="out")
+        conn.run(split, hide="err")
+        shown = capfd.readouterr()
+        assert shown.out == "shown-out\n\u00e9\n"
+        assert shown.err == "shown-err\nonly-err\n"
         with conn.cd("/tmp"):
-            assert conn.run_lean("pwd").stdout == "/tmp\n"
-        with pytest.raises(UnexpectedExit):
-            conn.run_lean("exit 4", warn=False)
+            assert conn.run("pwd", hide=True).stdout == "/tmp\n"
+        with pytest.raises(UnexpectedExit) as failed:
+            conn.run("echo why >&2; exit 4", hide=True)
+        assert failed.value.result.exited == 4
+        assert "Exit code: 4" in str(failed.value)
+        assert "why" in str(failed.value)
+        with pytest.raises(ValueError, match="'hide' got"):
+            conn.run("true", hide="sideways")
         start = time.monotonic()
         with pytest.raises(CommandTimeout, match="'sleep 412'"):
-            conn.run_lean("sleep 412", timeout=0.5)
+            conn.run("sleep 412", timeout=0.5)
         assert time.monotonic() - start < 1.5
-        assert conn.run_lean("pgrep -f 'slee[p] 412' || true").stdout == ""
+        assert conn.run("pgrep -f 'slee[p] 412' || true", hide=True).stdout == ""
+        assert runner_starts == []
     finally:
         conn.close()
