@@ -15,6 +15,12 @@ from pathlib import Path
 
 import pytest
 
+# The plugin loads paramiko (and cryptography) only with the first connection. pytester's
+# in-process runs drop modules first imported inside them from sys.modules afterwards;
+# cryptography's Rust extension cannot be initialised twice ("AES in CTR mode is not
+# supported" in the next run). Importing the SSH stack here, in the outer process, keeps
+# one copy for every in-process run.
+import pytest_fabricplus.connection  # noqa: F401
 from tests.support.sshd import (
     LOGIN_USER,
     OTHER_USER,

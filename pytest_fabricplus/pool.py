@@ -11,6 +11,7 @@ Usable without pytest::
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from .hostspec import HostSpec
 
 _T = TypeVar("_T")
 DEFAULT_MAX_CONNECTIONS = 32
+#: name prefix of the threads that run pool work (the registry's executors use it too)
+POOL_THREAD_PREFIX = "fabricplus-pool"
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,16 @@ class HostPool:
         workers = min(self.max_workers, len(self.hosts))
         if workers == 1:
             return PoolResult(label, [self._one(s, func) for s in self.hosts])
-        with ThreadPoolExecutor(workers, thread_name_prefix="fabricplus-pool") as ex:
-            outcomes = list(ex.map(lambda s: self._one(s, func), self.hosts))
+        shared = getattr(self.registry, "executor", None)
+        # the registry's session threads, unless called from one of them (a nested map
+        # could wait for threads that are all busy waiting for it)
+        if shared is not None and not threading.current_thread().name.startswith(
+            POOL_THREAD_PREFIX
+        ):
+            outcomes = list(shared(workers).map(lambda s: self._one(s, func), self.hosts))
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX) as ex:
+                outcomes = list(ex.map(lambda s: self._one(s, func), self.hosts))
         return PoolResult(label, outcomes)
 
     def run(self, command: str, **kwargs: Any) -> PoolResult[Any]:
@@ -194,14 +205,16 @@ class HostPool:
         return self.map(as_user, f"`{command}` as {user}")
 
     def put(self, local: Any, remote: str | None = None, **kwargs: Any) -> PoolResult[Any]:
-        """Upload a path or a file-like object to every host (each gets its own copy)."""
+        """Upload a path or a file-like object to every host (each gets its own copy);
+        ``remote`` may contain ``{host}`` (the host's id)."""
         data: bytes | None = None
         if hasattr(local, "read"):  # one file object cannot be read by many threads at once
             data = local.read()
             data = data.encode() if isinstance(data, str) else data
 
         def put(c: Any) -> Any:
-            return c.put(io.BytesIO(data) if data is not None else local, remote, **kwargs)
+            where = None if remote is None else remote.replace("{host}", c.spec.id)
+            return c.put(io.BytesIO(data) if data is not None else local, where, **kwargs)
 
         return self.map(put, f"put {remote or local}")
 
@@ -210,7 +223,7 @@ class HostPool:
         target = local or "{host}-" + remote.rsplit("/", 1)[-1]
 
         def get(c: Any) -> Any:
-            return c.get(remote, target.format(host=c.spec.id), **kwargs)
+            return c.get(remote, target.replace("{host}", c.spec.id), **kwargs)
 
         return self.map(get, f"get {remote}")
 

@@ -38,10 +38,12 @@ def test_run_on_all_hosts_with_per_host_results(
             assert {h: o.value.stdout for h, o in results.items()} == {"web1": "42\\n", "web2": "42\\n"}
 
         def test_map_put_get(host_pool, tmp_path):
-            host_pool.put(io.BytesIO(b"data"), "/tmp/fp-pool-put").raise_on_failure()
-            got = host_pool.map(lambda c: c.run("cat /tmp/fp-pool-put", hide=True).stdout)
+            # both test "hosts" share this machine's /tmp: one file per host
+            host_pool.put(io.BytesIO(b"data"), "/tmp/fp-pool-put-{host}").raise_on_failure()
+            got = host_pool.map(lambda c: c.run(f"cat /tmp/fp-pool-put-{c.spec.id}", hide=True).stdout)
             assert got.values_by_host() == {"web1": "data", "web2": "data"}
-            host_pool.get("/tmp/fp-pool-put", str(tmp_path / "{host}.txt")).raise_on_failure()
+            host_pool.get("/tmp/fp-pool-put-web1", str(tmp_path / "{host}.txt")).raise_on_failure()
+            assert sorted(p.read_text() for p in tmp_path.iterdir()) == ["data", "data"]
             assert sorted(p.name for p in tmp_path.iterdir()) == ["web1.txt", "web2.txt"]
 
         def test_same_connections_as_connection_fixture(host_pool, fabricplus_registry):
@@ -49,11 +51,23 @@ def test_run_on_all_hosts_with_per_host_results(
             before = fabricplus_registry.opened_count
             host_pool.run("true")
             assert fabricplus_registry.opened_count == before == 2
+
+        def test_nested_map_does_not_deadlock(host_pool):
+            # every pool thread busy waiting for an inner map over the same hosts
+            inner = lambda c: host_pool.run("hostname").ok
+            assert host_pool.map(inner).values_by_host() == {"web1": True, "web2": True}
+
+        def test_zz_pool_threads_are_kept_between_calls(host_pool):
+            import threading
+            host_pool.run("true")
+            before = {t.ident for t in threading.enumerate()}
+            host_pool.run("true")
+            assert {t.ident for t in threading.enumerate()} == before
         """
     )
     inv = inventory(pytester.path / "inv.ini", sshd, sshd2)
     result = pytester.runpytest(*sshd.args(f"--known-hosts={both_known_hosts}", hosts="x"), inv)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
 
 
 def test_failure_lists_every_failing_host_with_exit_code_and_stderr(
