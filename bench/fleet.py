@@ -477,6 +477,9 @@ def prepared(
         yield Setup(rtt_ms, work, targets, addrs, known, inventory, ini, key, plugins_off)
 
 
+_WARMED: set[str] = set()
+
+
 def measure(
     setup: Setup, variants: list[str], reps: int, fabric_reps: int, deadline: float, n_probe: int
 ) -> tuple[dict[str, VariantResult], dict[str, float]]:
@@ -494,6 +497,11 @@ def measure(
             )
     probe = latency_probe(setup, n_probe)
     procs = [v for v in variants if v != "d"]
+    for v in procs:
+        if v not in _WARMED:  # bytecode + assertion-rewrite caches (see targets.clean_env)
+            run = run_pytest(setup, v, timeout=150)
+            _WARMED.add(v)
+            print(f"  rtt {setup.rtt_ms:g} ms  {VARIANTS[v]:<34} warm-up: {run.wall:6.2f} s")
     last_round = 0.0
     for rep in range(reps):
         if rep > 0 and time.monotonic() + last_round > deadline:

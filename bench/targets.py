@@ -201,7 +201,11 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if k != "SSH_AUTH_SOCK" and not k.startswith(("FABRICPLUS_", "PYTEST_"))
     }
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Bytecode and pytest's assertion-rewrite caches as on a user's machine: an installed
+    # package has them after its first run. With PYTHONDONTWRITEBYTECODE (set on this CI-like
+    # machine) every pytest process would recompile and re-rewrite each plugin module it
+    # imports. Benches run each variant once, untimed, to write them.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra or {})
     return env
 

@@ -168,17 +168,3 @@ class DockerTargetsPlugin:
             with contextlib.suppress(ValueError):
                 signal.signal(signal.SIGTERM, self._old_sigterm)
             self._old_sigterm = None
-
-
-@pytest.fixture(scope="session")
-def docker_targets(pytestconfig: pytest.Config) -> dict[str, DockerTarget]:
-    """The started ``--docker-targets`` by alias (``ubuntu``, ``centos7``).
-
-    Each value has ``port``, ``container_id``, ``description``, ``password(user)`` and
-    ``ssh_command()``; control a container with the docker SDK
-    (``docker.from_env().containers.get(t.container_id).stop()``).
-    """
-    plugin = pytestconfig.pluginmanager.get_plugin("fabricplus-docker")
-    if not isinstance(plugin, DockerTargetsPlugin):
-        pytest.skip("no container targets: pass --docker-targets ubuntu,centos7")
-    return plugin.targets

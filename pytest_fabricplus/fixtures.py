@@ -17,6 +17,7 @@ from .state import NO_HOSTS_REASON, RunState
 
 if TYPE_CHECKING:  # paramiko/Fabric load with the first connection, not with the plugin
     from .connection import ConnectionRegistry, FabricPlusConnection
+    from .containers import DockerTarget
     from .pool import HostPool
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -142,3 +143,18 @@ def host_pool(
     finally:
         for conn in pool.connections():
             conn.reset()
+
+
+@pytest.fixture(scope="session")
+def docker_targets(pytestconfig: pytest.Config) -> dict[str, DockerTarget]:
+    """The started ``--docker-targets`` by alias (``ubuntu``, ``centos7``).
+
+    Each value has ``port``, ``container_id``, ``description``, ``password(user)`` and
+    ``ssh_command()``; control a container with the docker SDK
+    (``docker.from_env().containers.get(t.container_id).stop()``).
+    """
+    plugin = pytestconfig.pluginmanager.get_plugin("fabricplus-docker")
+    if plugin is None:
+        pytest.skip("no container targets: pass --docker-targets ubuntu,centos7")
+    targets: dict[str, DockerTarget] = plugin.targets
+    return targets

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from . import options
-from .docker_plugin import SOURCE, DockerTargetsPlugin, docker_targets
 from .errors import FabricPlusError
 from .fixtures import (
     STATE_KEY,
     connection,
+    docker_targets,
     fabricplus_registry,
     host_pool,
     host_spec,
@@ -61,7 +61,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     settings = options.read_settings(config)
     extra: list[HostSpec] = []
+    source = ""
     if settings.docker_targets:
+        # the Docker side (containers.py, the docker SDK) loads only when asked for
+        from .docker_plugin import SOURCE, DockerTargetsPlugin
+
+        source = SOURCE
         docker = DockerTargetsPlugin(config, settings.docker_targets, settings.docker_targets_keep)
         config.pluginmanager.register(docker, "fabricplus-docker")
         docker.start()
@@ -71,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
             known = str(_write_known_hosts(config, docker.known_hosts_lines()))
         settings = dataclasses.replace(settings, extra_known_hosts=(known,))
     try:
-        config.stash[STATE_KEY] = RunState.build(settings, extra_hosts=extra, extra_source=SOURCE)
+        config.stash[STATE_KEY] = RunState.build(settings, extra_hosts=extra, extra_source=source)
     except FabricPlusError as exc:
         raise pytest.UsageError(str(exc)) from None
     state = config.stash[STATE_KEY]
@@ -93,7 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [run_state(config).header()]
     docker = config.pluginmanager.get_plugin("fabricplus-docker")
-    if isinstance(docker, DockerTargetsPlugin):
+    if docker is not None:
         lines.append(docker.header())
     return lines
 
@@ -225,5 +230,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is not None:
         state.close()
     docker = config.pluginmanager.get_plugin("fabricplus-docker")
-    if isinstance(docker, DockerTargetsPlugin):
+    if docker is not None:
         docker.close()
