@@ -595,6 +595,14 @@ def report(
                     f"{results[v].wall - floor:.2f} s vs (c) {base - floor:.2f} s = "
                     f"{(base - floor) / (results[v].wall - floor):.2f}x"
                 )
+        for v, want in targets:
+            if v == "a" and v in results and results[v].runs:
+                budget = base / want
+                print(
+                    f"reach of {want:g}x for (a): it must finish in (c)/{want:g} = {budget:.2f} s; "
+                    f"(z), one empty test with -n 4 on this machine, takes {floor:.2f} s "
+                    f"({floor / budget:.0%} of that) before any connection or command"
+                )
     for v in ("a", "b"):
         if v in results and results[v].runs:
             conns = [c for r in results[v].runs for c in r.conns]
