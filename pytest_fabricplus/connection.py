@@ -414,7 +414,9 @@ class FabricPlusConnection(ConnectionPlus):
     ) -> Iterator[FabricPlusConnection]:
         """Run this block's ``run()`` calls as ``user`` (su, sudo, or auto-detected)."""
         previous = self._run_as
-        self._set(_run_as=self._resolve_run_as(self.spec, user, method, password_env, login))
+        run_as = self._resolve_run_as(self.spec, user, method, password_env, login)
+        self._note_user(run_as)
+        self._set(_run_as=run_as)
         try:
             yield self
         finally:
@@ -425,7 +427,17 @@ class FabricPlusConnection(ConnectionPlus):
         return self._run_as
 
     def set_run_as(self, run_as: RunAs | None) -> None:
+        if run_as is not None:
+            self._note_user(run_as)
         self._set(_run_as=run_as)
+
+    def _note_user(self, run_as: RunAs) -> None:
+        self._set(_users_used=[*self.users_used, run_as])
+
+    @property
+    def users_used(self) -> list[RunAs]:
+        """Every user this test's commands were set to run as (marker, ``as_user``)."""
+        return list(self.__dict__.get("_users_used") or [])
 
     def sudo(self, command: str, **kwargs: Any) -> Any:
         __tracebackhide__ = True
@@ -476,7 +488,7 @@ class FabricPlusConnection(ConnectionPlus):
     def reset(self) -> None:
         """Forget what a test changed: cwd (``cd``), prefixes, config (env, sudo password)."""
         # _set: invoke's DataProxy.__setattr__ costs a dir() per attribute
-        self._set(command_cwds=[], command_prefixes=[], _run_as=None)
+        self._set(command_cwds=[], command_prefixes=[], _run_as=None, _users_used=[])
         if self._config_changed():  # a clone costs ~1 ms of CPU: only when needed
             self._set(config=self._pristine.clone())
 

@@ -92,9 +92,10 @@ def connection(
     try:
         yield conn
     finally:
-        if run_as is not None:
-            privilege = fabricplus_registry.connector.privilege
-            choice = privilege.describe(host_spec, run_as.user, run_as.method)
+        # the -v summary and reports: each user the test ran as (marker and run_as blocks)
+        privilege = fabricplus_registry.connector.privilege
+        described = {privilege.describe(host_spec, u.user, u.method) for u in conn.users_used}
+        for choice in sorted(described):
             request.node.user_properties.append((PRIVILEGE_PROPERTY, choice))
         conn.reset()
 

@@ -55,8 +55,10 @@ class HostSummary:
             self.unreachable.setdefault(host, self.redact(str(props[UNREACHABLE_PROPERTY])))
         if HOST_KEY_PROPERTY in props:
             self.host_keys.setdefault(host, str(props[HOST_KEY_PROPERTY]))
-        if PRIVILEGE_PROPERTY in props and report.when == "teardown":
-            self.privilege[host].add(str(props[PRIVILEGE_PROPERTY]))
+        if report.when == "teardown":  # one entry per user the test ran as
+            for name, value in report.user_properties:
+                if name == PRIVILEGE_PROPERTY:
+                    self.privilege[host].add(str(value))
         outcome: str | None = None
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             outcome = report.outcome

@@ -112,6 +112,12 @@ def test_5_auto_probed_once_per_host(fabricplus_registry):
     assert {{user for _host, user in runner.choices}} == {{"fptest2"}}
     assert {{c.method for c in runner.choices.values()}} == {{"su"}}
     assert runner.probes == len(runner.choices) == len(fabricplus_registry.hosts)
+
+
+def test_6_run_as_blocks_are_in_the_summary(connection, run_as):
+    with run_as("fptest2", method="sudo"):
+        assert connection.run("id -un", hide=True).stdout == "fptest2\\n"
+    assert [u.method for u in connection.users_used] == ["sudo"]
 """
 
 
@@ -128,12 +134,12 @@ def test_marker_scopes_and_only_the_marked_test_changes_user(
     result = pytester.runpytest(
         *sshd.args(f"--known-hosts={both_known_hosts}", *SUDO_PW_ARGS, "-v", hosts=hosts)
     )
-    result.assert_outcomes(passed=15)
-    # -v: what each host ran su_user tests as, and auto's choice (once per host)
+    result.assert_outcomes(passed=17)
+    # -v: what each host ran su_user tests and run_as blocks as, auto's choice once per host
     lines = [
         f"{host_id(t)}: {what}"
         for t in (sshd, sshd2)
-        for what in ("fptest*(method given)", "fptest2 via su")
+        for what in ("fptest*(method given)", "fptest2 via su", "fptest2 via sudo (method given)")
     ]
     result.stdout.fnmatch_lines(["*fabricplus: su_user per host*"])
     result.stdout.fnmatch_lines_random(lines)
