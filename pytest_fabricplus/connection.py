@@ -227,6 +227,11 @@ class FabricPlusConnection(ConnectionPlus):
 
     spec: HostSpec
     command_timeout: float | None
+    # fabricplus' __init__ assigns these two: invoke's DataProxy turns an assignment to a name
+    # that is not a real attribute into a config key, and every config key set re-merges the
+    # whole configuration (~1 ms each). As class attributes they stay plain attributes.
+    _scp: Any = None
+    _ConnectionPlus__scp: Any = None
     _run_as: RunAs | None
     _privilege: PrivilegeRunner
     _resolve_run_as: Callable[..., RunAs]
