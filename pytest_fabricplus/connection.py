@@ -606,8 +606,11 @@ class _Spare:
         return typing.cast(paramiko.Channel, channel)
 
     def discard(self) -> None:
-        channel = self.take(timeout=1.0)
-        if channel is not None:
+        """Close the channel if the server confirmed it; never wait (the connection is closing,
+        and a hung host must not hold ``close_all`` up)."""
+        channel, self.channel = self.channel, None
+        confirmed = self.event is not None and self.event.is_set()
+        if channel is not None and confirmed and channel.active and not channel.closed:
             with contextlib.suppress(Exception):
                 channel.close()
 
