@@ -24,10 +24,12 @@ import pytest_fabricplus.connection  # noqa: F401
 from tests.support.sshd import (
     LOGIN_USER,
     OTHER_USER,
+    SERVICE_USER,
     SetupError,
     SshdServer,
     User,
     can_create_users,
+    ensure_service_user,
     ensure_user,
     sudo_available,
     sudoers_dropin,
@@ -40,13 +42,14 @@ PASSWORD_ENV = "FPTEST_LOGIN_PASSWORD"
 SU_PASSWORD_ENV = "FPTEST_SU_PASSWORD"
 SUDOERS_PREFIX = "fabricplus-test-"
 #: The local users' sudo rights for the su_user tests (TEST-ONLY, removed at session end):
-#: fptest -> fptest2 with fptest's password; fptest2 -> fptest without one. For fptest,
+#: fptest -> fptest2 and -> fptestsvc (nologin) with fptest's password; fptest2 -> fptest
+#: without one. For fptest,
 #: ``lecture=always`` makes sudo print its lecture as RHEL/CentOS do on a user's first sudo
 #: (Debian's sudo is built without it), and ``timestamp_timeout=0`` makes every sudo ask,
 #: so a wrong-password test cannot pass on cached credentials.
 SUDOERS_RULES = f"""# pytest-fabricplus test session (pid {os.getpid()}); removed at the end of the session
 Defaults:{LOGIN_USER} lecture=always, timestamp_timeout=0
-{LOGIN_USER} ALL=({OTHER_USER}) ALL
+{LOGIN_USER} ALL=({OTHER_USER}, {SERVICE_USER}) ALL
 {OTHER_USER} ALL=({LOGIN_USER}) NOPASSWD: ALL
 """
 
@@ -107,6 +110,7 @@ def ssh_users(tmp_path_factory: pytest.TempPathFactory) -> tuple[User, User]:
             "real sshd targets need root and openssh-server (run the README's test command)"
         )
     keys = tmp_path_factory.mktemp("userkeys")
+    ensure_service_user(SERVICE_USER)  # a sudo target of the su_user tests
     return ensure_user(LOGIN_USER, keys), ensure_user(OTHER_USER, keys)
 
 

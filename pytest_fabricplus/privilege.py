@@ -253,6 +253,11 @@ class Su:
                 why = _tail(redact(" ".join(said), run_as.secrets()))
                 return f"su as {user} on {host} was refused: {why}"
             return f"su authentication failed for {user} on {host} ({shown})"
+        if "currently not available" in raw or "nologin" in raw:
+            return (
+                f"su as {user} on {host}: {user} has no login shell (nologin), so su cannot "
+                f"run commands as it; sudo can (method='sudo', or 'auto') ({shown})"
+            )
         if not answered:
             return f"su as {user} on {host} did not ask for a password ({shown})"
         return f"su as {user} on {host} failed before running the command: {shown}"
@@ -270,8 +275,13 @@ class Sudo:
         auth = f"-S -p {shlex.quote(prompt)}" if run_as.sudo_password else "-n"
         inner = inner_command(command, marker)
         if run_as.login:
-            # sudo sets SHELL and (with -H) HOME to the target's: cd there, run its login shell
-            launcher = 'cd "$HOME" 2>/dev/null; exec "${SHELL:-/bin/sh}" -l -c "$1"'
+            # sudo sets SHELL and (with -H) HOME to the target's: cd there, run its login
+            # shell -- /bin/sh for a service account whose shell is nologin or false, which
+            # would refuse every command ("This account is currently not available.")
+            launcher = (
+                'cd "$HOME" 2>/dev/null; case "${SHELL:-}" in ""|*/nologin|*/false) '
+                'SHELL=/bin/sh ;; esac; exec "$SHELL" -l -c "$1"'
+            )
             tail = f"sh -c {shlex.quote(launcher)} sh {shlex.quote(inner)}"
         else:
             tail = f"sh -c {shlex.quote(inner)}"

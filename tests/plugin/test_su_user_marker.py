@@ -370,6 +370,38 @@ def test_failures_are_distinct_clear_and_never_show_a_password(
 # --------------------------------------------------------------------------------------
 
 
+def test_service_account_with_nologin_shell(
+    pytester: pytest.Pytester, sshd: Target, login_password: str
+) -> None:
+    """A package's system user (nologin, no password): sudo runs its commands with /bin/sh;
+    su says why it cannot; auto picks sudo."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.su_user("fptestsvc", method="sudo")
+        def test_sudo(connection):
+            out = connection.run("id -un; echo $SHELL; pwd", hide=True).stdout.split()
+            assert out[:2] == ["fptestsvc", "/bin/sh"]
+            assert out[2] == connection.run("echo ~fptestsvc", hide=True).stdout.strip()
+
+        @pytest.mark.su_user("fptestsvc")
+        def test_auto(connection):
+            assert connection.run("id -un", hide=True).stdout == "fptestsvc\\n"
+
+        @pytest.mark.su_user("fptestsvc", method="su", password_env="FPTEST_LOGIN_PASSWORD")
+        def test_su(connection):
+            connection.run("id -un", hide=True)
+        """
+    )
+    result = pytester.runpytest(*sshd.args(*SUDO_PW_ARGS, "-v"))
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*fptestsvc via sudo*"])
+    # su to a locked account fails at authentication; say so, without any password
+    result.stdout.fnmatch_lines(["*PrivilegeError: su authentication failed for fptestsvc*"])
+    assert login_password not in result.stdout.str()
+
+
 def test_su_waiting_for_input_is_cut_by_the_command_timeout(
     pytester: pytest.Pytester, sshd: Target, login_password: str, su_password: str
 ) -> None:

@@ -31,6 +31,8 @@ from pathlib import Path
 SSHD = shutil.which("sshd", path="/usr/sbin:/usr/local/sbin:/sbin") or "/usr/sbin/sshd"
 LOGIN_USER = "fptest"
 OTHER_USER = "fptest2"
+#: a service account: nologin shell, no password (only sudo can run commands as it)
+SERVICE_USER = "fptestsvc"
 
 
 class SetupError(RuntimeError):
@@ -93,6 +95,14 @@ def ensure_user(name: str, keydir: Path) -> User:
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@test", "-f", str(key)])
     home = Path(run(["getent", "passwd", name]).stdout.split(":")[5])
     return User(name=name, password=password, key_path=key, home=home)
+
+
+def ensure_service_user(name: str) -> Path:
+    """Create (or reuse) a system account without a login shell (``/usr/sbin/nologin``) and
+    without a password, as packages create them; returns its home."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
+        run(["useradd", "--system", "--create-home", "--shell", "/usr/sbin/nologin", name])
+    return Path(run(["getent", "passwd", name]).stdout.split(":")[5])
 
 
 SUDOERS_DIR = Path("/etc/sudoers.d")

@@ -92,7 +92,10 @@ def test_sudo_command_passes_the_command_as_one_argument(
     assert rest[:4] == ["-H", "-u", "svc", "--"]
     sh, dash_c, launcher, argv0, inner = rest[4:]
     assert (sh, dash_c, argv0) == ("sh", "-c", "sh")
-    assert launcher == 'cd "$HOME" 2>/dev/null; exec "${SHELL:-/bin/sh}" -l -c "$1"'
+    assert launcher == (
+        'cd "$HOME" 2>/dev/null; case "${SHELL:-}" in ""|*/nologin|*/false) SHELL=/bin/sh ;; '
+        'esac; exec "$SHELL" -l -c "$1"'
+    )
     assert inner == inner_command(command, MARKER)
 
 
@@ -140,6 +143,7 @@ fi
 if [ -n "$FAKE_SU_REFUSE" ]; then
     echo "$FAKE_SU_REFUSE" >&2; echo "su: Authentication failure" >&2; exit 1
 fi
+if [ -n "$FAKE_SU_NOLOGIN" ]; then echo "This account is currently not available."; exit 1; fi
 if [ -n "$login" ]; then cd "$FAKE_TARGET_HOME" || exit 3; fi
 exec env HOME="$FAKE_TARGET_HOME" USER="$user" sh -c "$2"
 """
@@ -192,6 +196,7 @@ def fake_env(tmp_path: Path) -> dict[str, str]:
         "FAKE_SUDO_PASSWORD": "",
         "FAKE_SU_REFUSE": "",
         "FAKE_SU_FAIL": "",
+        "FAKE_SU_NOLOGIN": "",
         "FAKE_LECTURE": "",
     }
 
@@ -323,8 +328,14 @@ def test_su_run_gives_exactly_the_command_output(fake_env: dict[str, str]) -> No
             f"su as svc on {HOST} did not ask for a password (su: cannot set groups: "
             "Operation not permitted)",
         ),
+        (
+            {"FAKE_SU_PASSWORD": "su-pw-1234", "FAKE_SU_NOLOGIN": "1"},
+            "svc",
+            f"su as svc on {HOST}: svc has no login shell (nologin), so su cannot run "
+            "commands as it; sudo can",
+        ),
     ],
-    ids=["wrong-password", "unknown-user", "refused-after-password", "no-prompt"],
+    ids=["wrong-password", "unknown-user", "refused-after-password", "no-prompt", "nologin"],
 )
 def test_su_failures_are_classified(
     fake_env: dict[str, str], setup: dict[str, str], user: str, message: str
