@@ -488,17 +488,22 @@ class FabricPlusConnection(ConnectionPlus):
         )
 
     def remember_state(self) -> None:
-        self._set(_pristine=self.config.clone())
+        """Snapshot the configuration :meth:`reset` restores; once, before a test first gets
+        the connection (the fixtures call it), not while opening: a clone is ~1 ms of CPU
+        that pre-flight of many hosts need not pay."""
+        if "_pristine" not in self.__dict__:
+            self._set(_pristine=self.config.clone())
 
     def reset(self) -> None:
         """Forget what a test changed: cwd (``cd``), prefixes, config (env, sudo password)."""
         # _set: invoke's DataProxy.__setattr__ costs a dir() per attribute
         self._set(command_cwds=[], command_prefixes=[], _run_as=None, _users_used=[])
-        if self._config_changed():  # a clone costs ~1 ms of CPU: only when needed
-            self._set(config=self._pristine.clone())
+        pristine = self.__dict__.get("_pristine")
+        if pristine is not None and self._config_changed(pristine):
+            self._set(config=pristine.clone())  # a clone costs ~1 ms: only when needed
 
-    def _config_changed(self) -> bool:
-        config, pristine = self.config, self._pristine
+    def _config_changed(self, pristine: Any) -> bool:
+        config = self.config
         return any(
             getattr(config, layer, None) != getattr(pristine, layer, None)
             for layer in _CONFIG_LAYERS
@@ -795,7 +800,6 @@ class Connector:
             # the jump connection's own socket carries our traffic: no-delay it too
             jump_transport: Any = jump.transport
             _set_nodelay(getattr(jump_transport, "sock", None))
-        conn.remember_state()
         return conn
 
 

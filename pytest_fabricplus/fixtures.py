@@ -80,6 +80,7 @@ def connection(
     What a test changes (``cd``, ``prefix``, ``config.run.env``, user) is undone afterwards.
     """
     conn = _open_or_report(request, fabricplus_registry, host_spec)
+    conn.remember_state()  # what reset() restores after this test
     wanted = su_user_request(request.node)
     run_as = None
     if wanted is not None:
@@ -129,6 +130,7 @@ def host_pool(
     wanted = su_user_request(request.node)
 
     def prepare(conn: FabricPlusConnection) -> None:
+        conn.remember_state()  # what reset() restores after this test
         if wanted is not None:
             conn.set_run_as(
                 fabricplus_registry.connector.run_as_for(
