@@ -161,10 +161,16 @@ def login_password(sshd: Target, monkeypatch: pytest.MonkeyPatch) -> str:
 def sudoers(ssh_users: tuple[User, User]) -> Iterator[Path]:
     """A sudoers drop-in for the local test users (rules in ``SUDOERS_RULES``), one file per
     process (``fabricplus-test-<pid>``), validated with ``visudo -cf``, removed at the end."""
+    yield from installed_sudoers(SUDOERS_PREFIX, SUDOERS_RULES, "su_user")
+
+
+def installed_sudoers(prefix: str, rules: str, what: str) -> Iterator[Path]:
+    """For a fixture: ``rules`` installed by :func:`sudoers_dropin` while it is active; skips
+    without sudo, fails the setup when the rules do not parse."""
     if not sudo_available():
-        pytest.skip("the su_user tests need sudo and visudo (apt-get install sudo)")
+        pytest.skip(f"the {what} tests need sudo and visudo (apt-get install sudo)")
     try:
-        with sudoers_dropin(SUDOERS_PREFIX, SUDOERS_RULES) as path:
+        with sudoers_dropin(prefix, rules) as path:
             yield path
     except SetupError as exc:
         pytest.fail(str(exc))

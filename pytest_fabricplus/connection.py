@@ -250,13 +250,18 @@ class FabricPlusConnection(ConnectionPlus):
             self._check_alive(command, exc.result)
             raise
         except (EOFError, OSError, paramiko.SSHException) as exc:
-            if self._transport_alive():
-                raise
+            self._raise_if_lost(command, exc)
+            raise
+        self._check_alive(command, result)
+        return result
+
+    def _raise_if_lost(self, command: str, exc: BaseException) -> None:
+        """An I/O error on a dead transport is a lost connection; on a live one, the caller
+        re-raises it as it is."""
+        if not self._transport_alive():
             raise ConnectionLost(
                 self.spec.describe(), command, f"{type(exc).__name__}: {exc}"
             ) from None
-        self._check_alive(command, result)
-        return result
 
     def _transport_alive(self) -> bool:
         transport = self.transport
@@ -359,11 +364,8 @@ class FabricPlusConnection(ConnectionPlus):
                 pass
             exited = channel.recv_exit_status()
         except (EOFError, OSError, paramiko.SSHException) as exc:
-            if self._transport_alive():
-                raise
-            raise ConnectionLost(
-                self.spec.describe(), command, f"{type(exc).__name__}: {exc}"
-            ) from None
+            self._raise_if_lost(command, exc)
+            raise
         finally:
             channel.close()
         result = Result(

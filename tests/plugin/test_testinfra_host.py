@@ -14,15 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
-from tests.support.sshd import (
-    LOGIN_USER,
-    OTHER_USER,
-    SetupError,
-    User,
-    sudo_available,
-    sudoers_dropin,
-)
+from conftest import Target, installed_sudoers
+from tests.support.sshd import LOGIN_USER, OTHER_USER, User
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("testinfra") is None, reason="pytest-testinfra not installed"
@@ -69,13 +62,7 @@ def _local_sh(command: str) -> str:
 @pytest.fixture(scope="module")
 def ti_sudoers(ssh_users: tuple[User, User]) -> Iterator[Path]:
     """Our sudoers drop-in, validated with ``visudo -cf``, removed afterwards."""
-    if not sudo_available():
-        pytest.skip("the sudo tests need sudo and visudo (apt-get install sudo)")
-    try:
-        with sudoers_dropin(SUDOERS_PREFIX, SUDOERS_RULES) as path:
-            yield path
-    except SetupError as exc:
-        pytest.fail(str(exc))
+    yield from installed_sudoers(SUDOERS_PREFIX, SUDOERS_RULES, "sudo")
 
 
 @pytest.fixture
