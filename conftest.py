@@ -20,7 +20,7 @@ import pytest
 # cryptography's Rust extension cannot be initialised twice ("AES in CTR mode is not
 # supported" in the next run). Importing the SSH stack here, in the outer process, keeps
 # one copy for every in-process run.
-import pytest_fabricplus.connection  # noqa: F401
+import pytest_fabricplus.ssh.connector  # noqa: F401
 from tests.support.sshd import (
     LOGIN_USER,
     OTHER_USER,

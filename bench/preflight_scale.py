@@ -45,7 +45,7 @@ from targets import (
 )
 
 from pytest_fabricplus import ConnectionRegistry, Connector, HostSpec, Settings
-from pytest_fabricplus.preflight import preflight
+from pytest_fabricplus.fleet.preflight import preflight
 
 
 def fds() -> int:

@@ -4,6 +4,11 @@ The core (inventory, settings, connections) works without pytest::
 
     from pytest_fabricplus import Connector, ConnectionRegistry, Settings, resolve_hosts
     from pytest_fabricplus import HostPool, preflight
+
+Layout (each layer imports only the ones below it): ``plugin/`` (everything that imports
+pytest) -> ``fleet/``, ``integrations/`` -> ``ssh/`` (the only place that loads paramiko,
+invoke and Fabric) -> ``hosts/``, ``settings``, ``runas``, ``secrets``, ``errors``.
+docs/DEVELOPING.md has the map.
 """
 
 from __future__ import annotations
@@ -21,27 +26,29 @@ from .errors import (
     InventoryError,
     PrivilegeError,
 )
-from .hostspec import Address, HostSpec, assign_ids
-from .inventory import load_inventory, parse_host_list, parse_inventory, resolve_hosts
-from .preflight import preflight
+from .fleet.pool import HostOutcome, HostPool, PoolError, PoolResult
+from .fleet.preflight import preflight
+from .hosts.inventory import load_inventory, parse_host_list, parse_inventory, resolve_hosts
+from .hosts.spec import Address, HostSpec, assign_ids
 from .runas import RunAs
+from .secrets import Secret, redact
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .connection import ConnectionRegistry, Connector, FabricPlusConnection
-    from .pool import HostPool, PoolError, PoolResult
-    from .privilege import PrivilegeRunner
+    from .integrations.testinfra import testinfra_host
+    from .ssh.connection import FabricPlusConnection
+    from .ssh.connector import Connector
+    from .ssh.privilege import PrivilegeRunner
+    from .ssh.registry import ConnectionRegistry
 
 # Names whose modules import paramiko/invoke/Fabric load on first access (PEP 562): the
 # plugin is imported by every pytest process, and the xdist controller never connects.
 _LAZY = {
-    "ConnectionRegistry": "connection",
-    "Connector": "connection",
-    "FabricPlusConnection": "connection",
-    "HostPool": "pool",
-    "PoolError": "pool",
-    "PoolResult": "pool",
-    "PrivilegeRunner": "privilege",
+    "ConnectionRegistry": "ssh.registry",
+    "Connector": "ssh.connector",
+    "FabricPlusConnection": "ssh.connection",
+    "PrivilegeRunner": "ssh.privilege",
+    "testinfra_host": "integrations.testinfra",
 }
 
 
@@ -65,6 +72,7 @@ __all__ = [
     "FabricPlusConnection",
     "FabricPlusError",
     "HostKeyError",
+    "HostOutcome",
     "HostPool",
     "HostSpec",
     "HostUnreachable",
@@ -74,6 +82,7 @@ __all__ = [
     "PrivilegeError",
     "PrivilegeRunner",
     "RunAs",
+    "Secret",
     "Settings",
     "__version__",
     "assign_ids",
@@ -81,5 +90,7 @@ __all__ = [
     "parse_host_list",
     "parse_inventory",
     "preflight",
+    "redact",
     "resolve_hosts",
+    "testinfra_host",
 ]

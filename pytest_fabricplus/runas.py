@@ -1,16 +1,21 @@
-"""Whom to run as: the marker's arguments and the secrets they carry (no Fabric import).
+"""Run as another user: whom, how, and with which secrets (no Fabric import).
 
-The light half of :mod:`.privilege`: the pytest side (marker validation at collection,
-report redaction) uses it in every process, including the xdist controller, which never
-connects and so never imports paramiko, invoke or Fabric.
+One concept, one noun: "run as". Users spell it ``@pytest.mark.su_user(...)`` (the marker's
+public name, which also covers sudo), the ``run_as`` fixture and ``connection.as_user(...)``;
+each becomes a :class:`RunAsRequest` (the arguments, validated) and then a :class:`RunAs`
+(with the secrets read). *How* the switch happens (su, sudo, auto) is
+:mod:`pytest_fabricplus.ssh.privilege`. This module is the light half: the pytest side uses
+it in every process, including the xdist controller, which never imports paramiko.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .hosts.spec import USER_NAME
+from .secrets import ENV_NAME
 
 METHODS = ("auto", "su", "sudo")
 
@@ -26,7 +31,7 @@ class RunAs:
     login: bool = True
 
     def __post_init__(self) -> None:
-        if not self.user or not re.match(r"^[A-Za-z0-9_.][A-Za-z0-9_.\-$]*$", self.user):
+        if not self.user or not USER_NAME.match(self.user):
             raise ValueError(f"invalid user name {self.user!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
@@ -35,24 +40,12 @@ class RunAs:
         return [s for s in (self.su_password, self.sudo_password) if s]
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret replaced by ``********``.
-
-    Longest first: a secret that contains a shorter one must not be left half shown.
-    """
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "********")
-    return text
-
-
 MARKER_KEYWORDS = ("method", "password_env", "login")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
-class SuUserRequest:
-    """The arguments of ``@pytest.mark.su_user(...)``, validated."""
+class RunAsRequest:
+    """The arguments of ``@pytest.mark.su_user(...)`` / ``run_as(...)``, validated."""
 
     user: str
     method: str | None = None
@@ -60,7 +53,7 @@ class SuUserRequest:
     login: bool = True
 
     @classmethod
-    def parse(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> SuUserRequest:
+    def parse(cls, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> RunAsRequest:
         """Validate marker arguments; ``ValueError`` says what is wrong."""
         unknown = sorted(set(kwargs) - set(MARKER_KEYWORDS))
         if unknown:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .hostspec import Address, HostSpec, parse_port
+from .hosts.spec import Address, parse_port
+from .runas import METHODS
+from .secrets import ENV_NAME
 
 HOST_KEY_POLICIES = ("reject", "warn", "accept")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: the shipped container targets (``containers/<kind>/Dockerfile``), for ``--docker-targets``
+DOCKER_TARGET_KINDS: tuple[str, ...] = ("ubuntu", "centos7")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 # -- validators: each takes the raw text and returns the value, or raises ValueError ----------
@@ -39,7 +43,7 @@ def port(text: str) -> int:
 
 
 def env_name(text: str) -> str:
-    if not _ENV_NAME_RE.match(text):
+    if not ENV_NAME.match(text):
         raise ValueError(f"{text!r} is not an environment variable name (letters, digits, _)")
     return text
 
@@ -51,20 +55,27 @@ def policy(text: str) -> str:
 
 
 def su_method(text: str) -> str:
-    if text not in ("auto", "su", "sudo"):
-        raise ValueError(f"{text!r} is not one of auto, su, sudo")
+    if text not in METHODS:
+        raise ValueError(f"{text!r} is not one of {', '.join(METHODS)}")
     return text
 
 
-def target_kinds(text: str) -> tuple[str, ...]:
-    from .containers import TARGET_KINDS
+def boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
 
+
+def target_kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(k.strip() for k in text.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in TARGET_KINDS]
+    unknown = [k for k in kinds if k not in DOCKER_TARGET_KINDS]
     if unknown or not kinds:
         raise ValueError(
             f"{text!r}: unknown target kind(s) {', '.join(unknown) or '(none given)'}; "
-            f"available: {', '.join(TARGET_KINDS)}"
+            f"available: {', '.join(DOCKER_TARGET_KINDS)}"
         )
     return tuple(dict.fromkeys(kinds))
 
@@ -113,6 +124,8 @@ class OptionSpec:
     parse: Callable[[str], Any]
     default: Any = None
     metavar: str | None = None
+    #: a flag without a value (``--skip-unreachable``); ini and environment take a boolean
+    switch: bool = False
 
     @property
     def ini(self) -> str:
@@ -195,8 +208,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "reject",
         "reject|warn|accept",
     ),
-)
-OPTIONS += (
     OptionSpec(
         "su_method",
         "--su-method",
@@ -220,8 +231,6 @@ OPTIONS += (
         env_name,
         metavar="NAME",
     ),
-)
-OPTIONS += (
     OptionSpec(
         "docker_targets",
         "--docker-targets",
@@ -230,8 +239,15 @@ OPTIONS += (
         target_kinds,
         metavar="KINDS",
     ),
-)
-OPTIONS += (
+    OptionSpec(
+        "docker_targets_keep",
+        "--docker-targets-keep",
+        "keep the --docker-targets containers running after the session (for debugging) "
+        "and print how to connect",
+        boolean,
+        False,
+        switch=True,
+    ),
     OptionSpec(
         "max_connections",
         "--max-connections",
@@ -255,8 +271,15 @@ OPTIONS += (
         non_empty,
         metavar="FILE",
     ),
+    OptionSpec(
+        "skip_unreachable",
+        "--skip-unreachable",
+        "report the tests of hosts that cannot be reached as skipped, not as errors",
+        boolean,
+        False,
+        switch=True,
+    ),
 )
-OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {o.name: o for o in OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -286,7 +309,6 @@ class Settings:
     docker_targets_keep: bool = False
     #: known_hosts files the run wrote itself (verified container keys), not an option
     extra_known_hosts: tuple[str, ...] = ()
-    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def resolve(
@@ -301,11 +323,9 @@ class Settings:
         :class:`ConfigError` naming where it came from.
         """
         values: dict[str, Any] = {}
-        origins: dict[str, str] = {}
         for spec in OPTIONS:
             if cli.get(spec.name) is not None:
                 values[spec.name] = cli[spec.name]
-                origins[spec.name] = spec.flag
                 continue
             for label, raw in (
                 (f"ini option {spec.ini}", ini.get(spec.ini)),
@@ -317,36 +337,7 @@ class Settings:
                     values[spec.name] = spec.parse(str(raw).strip())
                 except ValueError as exc:
                     raise ConfigError(f"{label}: {exc}") from None
-                origins[spec.name] = label
                 break
             else:
                 values[spec.name] = spec.default
-                origins[spec.name] = "default"
-        return cls(**values, origins=origins)
-
-
-def check_password_variables(
-    settings: Settings, env: Mapping[str, str], specs: Iterable[HostSpec]
-) -> None:
-    """Fail before any connection when a named password variable is not set."""
-    s = settings
-    for spec in specs:
-        for name, own, what in (
-            (spec.password_env or s.ssh_password_env, spec.password_env, "login password"),
-            (
-                spec.vars.get("su_password_env") or s.su_password_env,
-                spec.vars.get("su_password_env"),
-                "su password",
-            ),
-            (
-                spec.vars.get("sudo_password_env") or s.sudo_password_env,
-                spec.vars.get("sudo_password_env"),
-                "sudo password",
-            ),
-        ):
-            if name and name not in env:
-                where = f" (named by {spec.source})" if spec.source and own else ""
-                raise ConfigError(
-                    f"environment variable {name}{where} holds the {what} for "
-                    f"{spec.name} but is not set"
-                )
+        return cls(**values)

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_fabricplus import ConnectionRegistry, Connector, HostSpec, Settings
-from pytest_fabricplus.connection import FabricPlusConnection
-from pytest_fabricplus.containers import (
+from pytest_fabricplus.integrations.docker.targets import (
     TARGET_KINDS,
     TEST_USERS,
     DockerError,
@@ -24,6 +23,7 @@ from pytest_fabricplus.containers import (
     DockerTargets,
     DockerTargetsConfig,
 )
+from pytest_fabricplus.ssh.connection import FabricPlusConnection
 
 
 def password_env(user: str) -> str:

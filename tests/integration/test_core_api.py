@@ -18,7 +18,7 @@ from pytest_fabricplus import (
     Settings,
     resolve_hosts,
 )
-from pytest_fabricplus.connection import FastRemote
+from pytest_fabricplus.ssh.channel import FastRemote
 from tests.support.sshd import free_port
 
 

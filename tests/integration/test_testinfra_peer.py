@@ -36,17 +36,17 @@ from typing import Any
 import pytest
 
 from pytest_fabricplus import ConnectionRegistry, Connector, FabricPlusConnection, Settings
-from pytest_fabricplus.containers import (
+from pytest_fabricplus.integrations.docker.targets import (
     TARGET_KINDS,
     DockerError,
     DockerTarget,
     DockerTargets,
     DockerTargetsConfig,
 )
-from pytest_fabricplus.docker_plugin import host_spec, password_env
+from pytest_fabricplus.plugin.docker import host_spec, password_env
 
 # testinfra is optional: without it, skip (a name not starting with "test": not collected)
-host_over = pytest.importorskip("pytest_fabricplus.testinfra_backend").testinfra_host
+host_over = pytest.importorskip("pytest_fabricplus.integrations.testinfra").testinfra_host
 import testinfra.backend  # noqa: E402  (after the skip: testinfra is optional)
 import testinfra.host  # noqa: E402
 

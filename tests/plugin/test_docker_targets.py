@@ -162,7 +162,7 @@ def test_progress_before_the_terminal_exists(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Images are built at configure time, when the terminal reporter may not exist yet."""
-    from pytest_fabricplus.docker_plugin import DockerTargetsPlugin
+    from pytest_fabricplus.plugin.docker import DockerTargetsPlugin
 
     config = pytester.parseconfig()  # not configured: no terminal reporter registered
     assert config.pluginmanager.get_plugin("terminalreporter") is None

@@ -41,7 +41,7 @@ def test_json_and_junit_reports(
     )
     result.assert_outcomes(passed=1, failed=1, errors=2)
     doc = json.loads(report.read_text())
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     assert doc["inventory"] == "inv.ini"
     assert sorted(doc["hosts"]) == ["dead", "web1"]
     web = doc["hosts"]["web1"]

@@ -141,7 +141,7 @@ def test_marker_scopes_and_only_the_marked_test_changes_user(
         for t in (sshd, sshd2)
         for what in ("fptest*(method given)", "fptest2 via su", "fptest2 via sudo (method given)")
     ]
-    result.stdout.fnmatch_lines(["*fabricplus: su_user per host*"])
+    result.stdout.fnmatch_lines(["*fabricplus: run as (su_user, run_as) per host*"])
     result.stdout.fnmatch_lines_random(lines)
 
 

@@ -27,7 +27,7 @@ SU_PW_ENV = "FPTI_SU_PASSWORD"
 
 #: Until plugin.py registers the fixture, the inner runs import it in their conftest (which
 #: keeps working afterwards: the conftest's copy simply overrides the plugin's).
-CONFTEST = "from pytest_fabricplus.testinfra_fixtures import testinfra_host  # noqa: F401\n"
+CONFTEST = "from pytest_fabricplus.plugin.testinfra import testinfra_host  # noqa: F401\n"
 
 # TEST-ONLY sudo rights, in a drop-in of our own (another test module may manage another):
 # fptest may run commands as fptest2 with fptest's password; nothing as root.
@@ -350,21 +350,6 @@ def test_xdist_two_workers(
     pytester.runpytest(*args).assert_outcomes(passed=8)
 
 
-def test_connection_testinfra_spelling(pytester: pytest.Pytester, sshd: Target) -> None:
-    from pytest_fabricplus import FabricPlusConnection
-
-    if not hasattr(FabricPlusConnection, "testinfra"):
-        pytest.skip("FabricPlusConnection.testinfra is not in connection.py yet")
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(
-        """
-        def test_same_host(connection, testinfra_host):
-            assert connection.testinfra is testinfra_host
-        """
-    )
-    pytester.runpytest(*sshd.args()).assert_outcomes(passed=1)
-
-
 BLOCK_TESTINFRA = """
 import importlib.abc, sys
 
@@ -376,7 +361,7 @@ class _NotInstalled(importlib.abc.MetaPathFinder):
         return None
 
 for name in list(sys.modules):
-    if name.split(".")[0] == "testinfra" or name == "pytest_fabricplus.testinfra_backend":
+    if name.split(".")[0] == "testinfra" or name == "pytest_fabricplus.integrations.testinfra":
         del sys.modules[name]
 sys.meta_path.insert(0, _NotInstalled())
 """

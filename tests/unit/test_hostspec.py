@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_fabricplus.hostspec import Address, HostSpec, assign_ids
+from pytest_fabricplus.hosts.spec import Address, HostSpec, assign_ids
 
 
 def ids(*specs: HostSpec) -> list[str]:

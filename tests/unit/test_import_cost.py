@@ -26,7 +26,7 @@ def test_package_names_load_their_modules_on_first_use() -> None:
     loaded = _loaded_after(
         "import pytest_fabricplus as p\n"
         "assert p.RunAs('root').user == 'root' and callable(p.preflight)\n"
-        "assert p.HostPool.__name__ == 'HostPool' and p.Connector.__module__.endswith('connection')"
+        "assert p.HostPool.__name__ == 'HostPool' and p.Connector.__module__.endswith('ssh.connector')"
     )
     assert {"paramiko", "invoke", "fabric", "fabricplus"} <= set(loaded)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pytest_fabricplus.errors import InventoryError
-from pytest_fabricplus.hostspec import assign_ids
-from pytest_fabricplus.inventory import load_inventory, parse_host_list, parse_inventory
+from pytest_fabricplus.hosts.inventory import load_inventory, parse_host_list, parse_inventory
+from pytest_fabricplus.hosts.spec import assign_ids
 
 
 def by_id(text: str) -> dict[str, object]:

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_fabricplus.errors import InventoryError
-from pytest_fabricplus.hostspec import assign_ids
-from pytest_fabricplus.inventory import parse_inventory
+from pytest_fabricplus.hosts.inventory import parse_inventory
+from pytest_fabricplus.hosts.spec import assign_ids
 
 PIECES = st.sampled_from(
     [

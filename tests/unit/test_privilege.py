@@ -22,8 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_fabricplus.errors import PrivilegeError
-from pytest_fabricplus.hostspec import HostSpec
-from pytest_fabricplus.privilege import (
+from pytest_fabricplus.hosts.spec import HostSpec
+from pytest_fabricplus.runas import RunAs, RunAsRequest
+from pytest_fabricplus.secrets import redact
+from pytest_fabricplus.ssh.privilege import (
     Choice,
     PrivilegeRunner,
     Su,
@@ -31,7 +33,6 @@ from pytest_fabricplus.privilege import (
     in_target_shell,
     inner_command,
 )
-from pytest_fabricplus.runas import RunAs, SuUserRequest, redact
 
 MARKER = "__fabricplus_0123456789ab__"
 PROMPT = "[fabricplus:cafe] sudo password: "
@@ -393,7 +394,7 @@ def test_sudo_failures_are_classified(
 
 
 # --------------------------------------------------------------------------------------
-# RunAs, SuUserRequest
+# RunAs, RunAsRequest
 # --------------------------------------------------------------------------------------
 
 
@@ -417,20 +418,20 @@ def test_run_as_repr_hides_passwords() -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "expected"),
     [
-        (("postgres",), {}, SuUserRequest("postgres")),
-        ((" postgres ",), {}, SuUserRequest("postgres")),
+        (("postgres",), {}, RunAsRequest("postgres")),
+        ((" postgres ",), {}, RunAsRequest("postgres")),
         (
             ("postgres",),
             {"method": "sudo", "password_env": "PG_PW", "login": False},
-            SuUserRequest("postgres", "sudo", "PG_PW", False),
+            RunAsRequest("postgres", "sudo", "PG_PW", False),
         ),
-        (("root",), {"method": "auto"}, SuUserRequest("root", "auto")),
+        (("root",), {"method": "auto"}, RunAsRequest("root", "auto")),
     ],
 )
 def test_su_user_request_parses(
-    args: tuple[Any, ...], kwargs: dict[str, Any], expected: SuUserRequest
+    args: tuple[Any, ...], kwargs: dict[str, Any], expected: RunAsRequest
 ) -> None:
-    assert SuUserRequest.parse(args, kwargs) == expected
+    assert RunAsRequest.parse(args, kwargs) == expected
 
 
 @pytest.mark.parametrize(
@@ -458,7 +459,7 @@ def test_su_user_request_errors(
     args: tuple[Any, ...], kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=r".") as caught:
-        SuUserRequest.parse(args, kwargs)
+        RunAsRequest.parse(args, kwargs)
     assert message in str(caught.value)
 
 

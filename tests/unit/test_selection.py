@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_fabricplus.hostspec import HostSpec, assign_ids
-from pytest_fabricplus.selection import apply_limit, split_patterns, unmatched
+from pytest_fabricplus.hosts.selection import apply_limit, split_patterns, unmatched
+from pytest_fabricplus.hosts.spec import HostSpec, assign_ids
 
 HOSTS = assign_ids(
     [

@@ -6,6 +6,8 @@ Usable without pytest::
     results = pool.run("systemctl is-active sshd")
     results.raise_on_failure()          # one error listing every failing host
     for host_id, outcome in results.items(): ...
+    for outcome in results.values():    # read like Fabric's GroupResult
+        print(outcome.host.id, outcome.stdout, outcome.exited)
 """
 
 from __future__ import annotations
@@ -15,62 +17,139 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from invoke.exceptions import UnexpectedExit
+from ..errors import FabricPlusError, HostUnreachable
+from ..hosts.spec import HostSpec
+from ..settings import Settings
+from ..text import tail
 
-from .errors import FabricPlusError, HostUnreachable
-from .hostspec import HostSpec
+if TYPE_CHECKING:
+    from ..ssh.connection import FabricPlusConnection
 
 _T = TypeVar("_T")
-DEFAULT_MAX_CONNECTIONS = 32
-#: name prefix of the threads that run pool work (the registry's executors use it too)
+#: name prefix of the threads that run pool work
 POOL_THREAD_PREFIX = "fabricplus-pool"
+
+
+class ConnectionSource(Protocol):
+    """Where the fleet gets a host's connection: :class:`~pytest_fabricplus.ssh.registry.
+    ConnectionRegistry` (one per host per process), or anything with the same ``get``."""
+
+    def get(self, spec: HostSpec) -> FabricPlusConnection: ...
+
+
+class PoolThreads:
+    """Worker threads for acting on many hosts at once, kept for a session.
+
+    A new executor per ``host_pool`` call started up to ``workers`` threads each time, and
+    ``Thread.start`` waits for the new thread to take the GIL: with 20 hosts that added
+    milliseconds to every check. Shared by every :class:`HostPool` of a session (the plugin's
+    run state owns one) and shut down by :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        self._executors: dict[int, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+
+    def executor(self, workers: int) -> ThreadPoolExecutor:
+        with self._lock:
+            executor = self._executors.get(workers)
+            if executor is None:
+                executor = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
+                self._executors[workers] = executor
+            return executor
+
+    def close(self) -> None:
+        with self._lock:
+            executors = list(self._executors.values())
+            self._executors.clear()
+        for executor in executors:
+            executor.shutdown(wait=True)  # idle threads end at once; a busy one finishes
+
+
+class HostRaised(AttributeError):
+    """A result attribute was read from a host that raised instead of returning one."""
 
 
 @dataclass(frozen=True)
 class HostOutcome(Generic[_T]):
-    """What one host returned (``value``) or raised (``error``)."""
+    """What one host returned (``value``) or raised (``error``).
+
+    Reads like the ``Result`` in Fabric's ``GroupResult``: ``stdout``, ``stderr``, ``exited``
+    (``return_code``), ``ok``, ``failed``, ``command``. A command that exited non-zero
+    (``run(..., warn=False)``) still answers them from the exit's result; a host that raised
+    something else (unreachable, timeout) answers ``ok``/``failed``/``exited`` (``None``), and
+    reading ``stdout``/``stderr``/``command`` raises :class:`HostRaised` saying what it raised.
+    """
 
     host: HostSpec
     value: _T | None = None
     error: BaseException | None = None
 
     @property
-    def exited(self) -> int | None:
+    def result(self) -> Any:
+        """The host's ``Result`` (also of a non-zero exit that raised), else ``None``."""
         if self.error is not None:
-            result = getattr(self.error, "result", None)
-            return getattr(result, "exited", None)
-        return getattr(self.value, "exited", None)
+            return getattr(self.error, "result", None)
+        return self.value
+
+    @property
+    def exited(self) -> int | None:
+        return getattr(self.result, "exited", None)
+
+    @property
+    def return_code(self) -> int | None:
+        return self.exited
 
     @property
     def ok(self) -> bool:
         if self.error is not None:
             return False
-        exited = getattr(self.value, "exited", 0)
-        return exited == 0
+        return getattr(self.value, "exited", 0) == 0
 
     @property
-    def result(self) -> _T | None:
-        return self.value
+    def failed(self) -> bool:
+        return not self.ok
+
+    def _text(self, name: str) -> str:
+        result = self.result
+        if result is None or not hasattr(result, name):
+            if self.error is not None:
+                raise HostRaised(
+                    f"{self.host.describe()} has no {name}: it raised {self.describe()}"
+                ) from self.error
+            raise HostRaised(f"{self.host.describe()}: {type(self.value).__name__} has no {name}")
+        return str(getattr(result, name))
+
+    @property
+    def stdout(self) -> str:
+        return self._text("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self._text("stderr")
+
+    @property
+    def command(self) -> str:
+        return self._text("command")
 
     def describe(self) -> str:
         """One line: ``exit 3: <stderr tail>`` or the error."""
-        if self.error is not None:
-            if isinstance(self.error, HostUnreachable):
-                return f"unreachable ({self.error.cause}): {self.error.detail}"
-            if isinstance(self.error, UnexpectedExit):
-                res = self.error.result
-                return f"exit {res.exited}: {_tail(res.stderr or res.stdout)}"
-            return f"{type(self.error).__name__}: {_tail(str(self.error))}"
+        error = self.error
+        if error is not None:
+            if isinstance(error, HostUnreachable):
+                return f"unreachable ({error.cause}): {error.detail}"
+            res = getattr(error, "result", None)
+            if res is not None and hasattr(res, "exited"):  # invoke's UnexpectedExit
+                return f"exit {res.exited}: {tail(res.stderr or res.stdout)}"
+            return f"{type(error).__name__}: {tail(str(error))}"
         value: Any = self.value
         text = getattr(value, "stderr", "") or getattr(value, "stdout", "")
-        return f"exit {self.exited}: {_tail(text)}"
+        return f"exit {self.exited}: {tail(text)}"
 
-
-def _tail(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).strip().splitlines()[-3:])
-    return text if len(text) <= limit else "..." + text[-limit:]
+    def __repr__(self) -> str:
+        return f"<HostOutcome {self.host.id or self.host.name}: {self.describe()}>"
 
 
 class PoolError(FabricPlusError):
@@ -129,20 +208,26 @@ class PoolResult(Mapping[str, HostOutcome[_T]]):
 
 
 class HostPool:
-    """Many hosts, each through the registry's one connection per host, concurrently."""
+    """Many hosts, each through the registry's one connection per host, concurrently.
+
+    ``threads`` (a :class:`PoolThreads`) keeps worker threads across pools; without it each
+    :meth:`map` starts its own.
+    """
 
     def __init__(
         self,
-        registry: Any,
+        registry: ConnectionSource,
         hosts: Sequence[HostSpec],
-        max_workers: int = DEFAULT_MAX_CONNECTIONS,
-        prepare: Callable[[Any], None] | None = None,
+        max_workers: int = Settings.max_connections,
+        prepare: Callable[[FabricPlusConnection], None] | None = None,
+        threads: PoolThreads | None = None,
     ) -> None:
         self.registry = registry
         self.hosts = list(hosts)
         self.max_workers = max(1, max_workers)
         self._prepare = prepare
-        self._used: dict[str, Any] = {}
+        self._threads = threads
+        self._used: dict[str, FabricPlusConnection] = {}
 
     def __len__(self) -> int:
         return len(self.hosts)
@@ -150,7 +235,7 @@ class HostPool:
     def __iter__(self) -> Iterator[HostSpec]:
         return iter(self.hosts)
 
-    def _one(self, spec: HostSpec, func: Callable[[Any], _T]) -> HostOutcome[_T]:
+    def _one(self, spec: HostSpec, func: Callable[[FabricPlusConnection], _T]) -> HostOutcome[_T]:
         try:
             conn = self.registry.get(spec)
             if self._prepare is not None and spec.id not in self._used:
@@ -160,7 +245,9 @@ class HostPool:
         except Exception as exc:  # kept per host, never swallowed
             return HostOutcome(spec, error=exc)
 
-    def map(self, func: Callable[[Any], _T], what: str | None = None) -> PoolResult[_T]:
+    def map(
+        self, func: Callable[[FabricPlusConnection], _T], what: str | None = None
+    ) -> PoolResult[_T]:
         """Call ``func(connection)`` for every host concurrently."""
         label: str = what or str(getattr(func, "__name__", "map"))
         if not self.hosts:
@@ -168,13 +255,13 @@ class HostPool:
         workers = min(self.max_workers, len(self.hosts))
         if workers == 1:
             return PoolResult(label, [self._one(s, func) for s in self.hosts])
-        shared = getattr(self.registry, "executor", None)
-        # the registry's session threads, unless called from one of them (a nested map
-        # could wait for threads that are all busy waiting for it)
-        if shared is not None and not threading.current_thread().name.startswith(
+        # the session's threads, unless called from one of them (a nested map could wait
+        # for threads that are all busy waiting for it)
+        if self._threads is not None and not threading.current_thread().name.startswith(
             POOL_THREAD_PREFIX
         ):
-            outcomes = list(shared(workers).map(lambda s: self._one(s, func), self.hosts))
+            shared = self._threads.executor(workers)
+            outcomes = list(shared.map(lambda s: self._one(s, func), self.hosts))
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX) as ex:
                 outcomes = list(ex.map(lambda s: self._one(s, func), self.hosts))
@@ -198,7 +285,7 @@ class HostPool:
         method = kwargs.pop("method", None)
         password_env = kwargs.pop("password_env", None)
 
-        def as_user(c: Any) -> Any:
+        def as_user(c: FabricPlusConnection) -> Any:
             with c.as_user(user, method=method, password_env=password_env):
                 return c.run(command, **kwargs)
 
@@ -212,7 +299,7 @@ class HostPool:
             data = local.read()
             data = data.encode() if isinstance(data, str) else data
 
-        def put(c: Any) -> Any:
+        def put(c: FabricPlusConnection) -> Any:
             where = None if remote is None else remote.replace("{host}", c.spec.id)
             return c.put(io.BytesIO(data) if data is not None else local, where, **kwargs)
 
@@ -222,10 +309,10 @@ class HostPool:
         """Fetch ``remote`` from each host; ``local`` may contain ``{host}``."""
         target = local or "{host}-" + remote.rsplit("/", 1)[-1]
 
-        def get(c: Any) -> Any:
+        def get(c: FabricPlusConnection) -> Any:
             return c.get(remote, target.replace("{host}", c.spec.id), **kwargs)
 
         return self.map(get, f"get {remote}")
 
-    def connections(self) -> list[Any]:
+    def connections(self) -> list[FabricPlusConnection]:
         return list(self._used.values())

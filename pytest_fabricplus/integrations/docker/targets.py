@@ -40,6 +40,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ...settings import DOCKER_TARGET_KINDS
+from ...text import one_line
+
 if TYPE_CHECKING:  # imported where used: the plugin loads this module in every process
     import paramiko
 
@@ -65,7 +68,7 @@ __all__ = [
 ]
 
 #: Target kinds shipped under ``containers/<kind>/Dockerfile``.
-TARGET_KINDS: tuple[str, ...] = ("ubuntu", "centos7")
+TARGET_KINDS: tuple[str, ...] = DOCKER_TARGET_KINDS
 
 #: The bases the Dockerfiles default to (need an image registry).
 DEFAULT_BASE_IMAGES: Mapping[str, str] = {"ubuntu": "ubuntu:22.04", "centos7": "centos:7"}
@@ -375,8 +378,8 @@ def containers_dir() -> Path:
     """
     env = os.environ.get("FABRICPLUS_CONTAINERS_DIR")
     candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve().parent
-    candidates += [here / "containers", here.parent / "containers"]
+    package = Path(__file__).resolve().parents[2]  # pytest_fabricplus/
+    candidates += [package / "containers", package.parent / "containers"]
     for candidate in candidates:
         if (candidate / "provision.sh").is_file():
             return candidate
@@ -622,7 +625,7 @@ class DockerTargets:
                 self.client.images.pull(default)
                 return default
             except Exception as exc:  # registry unreachable, unknown image, auth...
-                pull_error = f"pull failed: {_short(exc)}"
+                pull_error = f"pull failed: {one_line(exc, keep='start')}"
         if self._image_exists(REGISTRY_FREE_BASE_IMAGE):
             return REGISTRY_FREE_BASE_IMAGE
         raise DockerError(
@@ -929,7 +932,7 @@ class DockerTargets:
             )
         except Exception as exc:
             containers = []
-            errors.append(f"listing containers: {_short(exc)}")
+            errors.append(f"listing containers: {one_line(exc, keep='start')}")
         for container in containers:
             problem = _force_remove(container)
             if problem:
@@ -1098,11 +1101,6 @@ def _probe_daemon_socket(address: str, timeout: float = 5.0) -> None:
         sock.close()
 
 
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _fingerprint(key_b64: str) -> str:
     digest = hashlib.sha256(base64.b64decode(key_b64)).digest()
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
@@ -1113,7 +1111,7 @@ def _logs_tail(container: Any, lines: int = 20) -> str:
         raw = container.logs(tail=lines)
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     except Exception as exc:
-        return f"    (logs unavailable: {_short(exc)})"
+        return f"    (logs unavailable: {one_line(exc, keep='start')})"
     return "\n".join(f"    {line}" for line in text.splitlines()) or "    (empty)"
 
 
@@ -1124,7 +1122,7 @@ def _force_remove(container: Any) -> str | None:
     except Exception as exc:
         if type(exc).__name__ == "NotFound":
             return None
-        return f"{getattr(container, 'name', container)}: {_short(exc)}"
+        return f"{getattr(container, 'name', container)}: {one_line(exc, keep='start')}"
 
 
 def _pid_alive(pid_text: str | None) -> bool:

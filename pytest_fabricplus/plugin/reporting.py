@@ -6,7 +6,6 @@ host as user properties (which ``--junitxml`` writes as ``<property>`` elements)
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections import Counter, defaultdict
@@ -16,20 +15,41 @@ from typing import Any
 
 import pytest
 
-from .runas import redact
+from ..secrets import SecretStore
 
 HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"
-PRIVILEGE_PROPERTY = "fabricplus_su_user"
+#: each user a test ran as (``su_user`` marker, ``run_as`` blocks) and by which method
+RUN_AS_PROPERTY = "fabricplus_run_as"
 UNREACHABLE_PROPERTY = "fabricplus_unreachable"
 HOST_KEY_PROPERTY = "fabricplus_host_key_accepted"
 _OUTCOMES = ("passed", "failed", "error", "skipped")
 _MESSAGE_LIMIT = 4000
 
 
-def redactor(secrets: list[str]) -> Callable[[str], str]:
-    """``redact`` bound to this run's secrets (for reports)."""
-    return functools.partial(redact, secrets=secrets)
+def redact_report(report: pytest.TestReport, secrets: SecretStore) -> None:
+    """Remove the run's secrets from everything a test report carries: the failure text
+    (``--showlocals`` included), captured output and logs, user properties.
+
+    Runs where the report is made (an xdist worker knows the secrets its tests read), so
+    what reaches the controller, the terminal, JUnit XML and the JSON reports is clean.
+    """
+    if not secrets:
+        return
+    longrepr = report.longrepr
+    if longrepr is not None:
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+            report.longrepr = (longrepr[0], longrepr[1], secrets.redact(str(longrepr[2])))
+        else:
+            text = str(longrepr)
+            clean = secrets.redact(text)
+            if clean != text:
+                report.longrepr = clean
+    report.sections = [(title, secrets.redact(body)) for title, body in report.sections]
+    report.user_properties = [
+        (name, secrets.redact(value) if isinstance(value, str) else value)
+        for name, value in report.user_properties
+    ]
 
 
 class HostSummary:
@@ -57,7 +77,7 @@ class HostSummary:
             self.host_keys.setdefault(host, str(props[HOST_KEY_PROPERTY]))
         if report.when == "teardown":  # one entry per user the test ran as
             for name, value in report.user_properties:
-                if name == PRIVILEGE_PROPERTY:
+                if name == RUN_AS_PROPERTY:
                     self.privilege[host].add(str(value))
         outcome: str | None = None
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
@@ -103,10 +123,10 @@ class HostSummary:
                 "address": self.address.get(host, ""),
                 "unreachable": self.unreachable.get(host),
                 "counts": {o: self.counts[host][o] for o in _OUTCOMES},
-                "su_user": sorted(self.privilege.get(host, ())),
+                "run_as": sorted(self.privilege.get(host, ())),
                 "tests": list(self.tests[host].values()),
             }
-        return {"version": 1, **meta, "hosts": hosts}
+        return {"version": 2, **meta, "hosts": hosts}
 
 
 class HostReporter:
@@ -138,7 +158,7 @@ class HostReporter:
             for host in sorted(self.summary.host_keys):
                 terminalreporter.write_line(f"WARNING {host}: {self.summary.host_keys[host]}")
         if self.summary.privilege and terminalreporter.config.get_verbosity() > 0:
-            terminalreporter.write_sep("-", "fabricplus: su_user per host")
+            terminalreporter.write_sep("-", "fabricplus: run as (su_user, run_as) per host")
             for host in sorted(self.summary.privilege):
                 for choice in sorted(self.summary.privilege[host]):
                     terminalreporter.write_line(f"{host}: {self.summary.redact(choice)}")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from .preflight import plan
+from .xdist import plan
 
 
 class HostAffinityScheduling(LoadScheduling):  # type: ignore[misc]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .connection import FabricPlusConnection
+    from ..ssh.connection import FabricPlusConnection
 
 MISSING_TESTINFRA = (
     "the testinfra_host fixture needs pytest-testinfra, which is not installed: "
@@ -34,7 +34,7 @@ def testinfra_host(connection: FabricPlusConnection) -> Any:
     shared between users.
     """
     try:
-        from .testinfra_backend import testinfra_host as host_for
+        from ..integrations.testinfra import testinfra_host as host_for
     except ImportError as exc:
         if not _is_testinfra(exc):
             raise

@@ -2,7 +2,7 @@
 
 Usable without pytest::
 
-    from pytest_fabricplus.testinfra_backend import testinfra_host
+    from pytest_fabricplus.integrations.testinfra import testinfra_host
 
     host = testinfra_host(registry.get(spec))       # a testinfra.host.Host
     assert host.package("openssh-server").is_installed
@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import codecs
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .connection import FabricPlusConnection
+if TYPE_CHECKING:  # the connection module never imports this one: no cycle
+    from ..ssh.connection import FabricPlusConnection
 
 #: what to install when testinfra is missing
 INSTALL_HINT = "pip install pytest-fabricplus[testinfra]"

@@ -4,14 +4,17 @@ The controller process (the only process without xdist, the xdist controller wit
 images if missing, starts one container per kind, verifies host keys into a known_hosts file
 of the run, and removes the containers at the end — also after Ctrl-C or SIGTERM; a crashed
 run's leftovers (label ``pytest-fabricplus``) are removed by the next run. xdist workers
-receive the targets' addresses through ``workerinput`` and never start containers.
+receive the targets (addresses, verified keys and generated passwords) through
+``workerinput`` and never start containers. The passwords never go into ``os.environ``
+(every process a test starts would inherit them): they reach the run's ``SecretStore``.
+
+Importing this module loads neither the docker SDK nor paramiko.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -20,18 +23,19 @@ from typing import Any
 
 import pytest
 
-from .containers import (
+from ..hosts.spec import HostSpec
+from ..integrations.docker.targets import (
     LOGIN_USER,
     DockerError,
     DockerTarget,
     DockerTargets,
     DockerTargetsConfig,
 )
-from .hostspec import HostSpec
 
 WORKERINPUT_KEY = "fabricplus_docker_targets"
 SOURCE = "--docker-targets"
-#: environment variables that carry the run's generated passwords to Connector and workers
+#: names under which the run's generated passwords are known to its SecretStore (the
+#: inventory entries name them like any password variable; they are not in os.environ)
 PASSWORD_ENV = "FABRICPLUS_DOCKER_PASSWORD_{user}"
 SU_TARGET_USER = "fpsu"
 
@@ -102,9 +106,6 @@ class DockerTargetsPlugin:
                 targets.close()
             self.owner = None
             raise pytest.UsageError(f"--docker-targets: {exc}") from None
-        for target in self.targets.values():
-            for user, password in target.credentials.passwords.items():
-                os.environ[password_env(user)] = password  # inherited by xdist workers
 
     def _say(self, text: str) -> None:
         # configure time: the terminal reporter may not exist yet (or -p no:terminal)
@@ -130,6 +131,30 @@ class DockerTargetsPlugin:
     def host_specs(self) -> list[HostSpec]:
         return [host_spec(t) for t in self.targets.values()]
 
+    def placeholder_specs(self) -> list[HostSpec]:
+        """The targets' inventory entries before (without) starting them: for
+        ``--collect-only``, which lists ``[ubuntu]``/``[centos7]`` items and starts nothing."""
+        return [
+            HostSpec(
+                host="127.0.0.1",
+                user=LOGIN_USER,
+                alias=kind,
+                groups=frozenset({"docker"}),
+                tags=frozenset({"docker", kind}),
+                vars={"description": f"{kind} (not started: --collect-only)"},
+                source=SOURCE,
+            )
+            for kind in self.kinds
+        ]
+
+    def secret_env(self) -> dict[str, str]:
+        """The generated passwords under the variable names the targets' entries use."""
+        return {
+            password_env(user): password
+            for target in self.targets.values()
+            for user, password in target.credentials.passwords.items()
+        }
+
     def known_hosts_file(self) -> str | None:
         if self.owner is not None:
             return str(self.owner.known_hosts_path)
@@ -139,13 +164,16 @@ class DockerTargetsPlugin:
         return [line for t in self.targets.values() for line in t.known_hosts_lines]
 
     def header(self) -> str:
+        if not self.targets:
+            return f"fabricplus docker targets: {', '.join(self.kinds)} (not started)"
         shown = ", ".join(
             f"{t.name} = {t.description} at {t.host}:{t.port}" for t in self.targets.values()
         )
         return f"fabricplus docker targets: {shown}"
 
     def serialize(self) -> str:
-        return json.dumps([t.to_dict() for t in self.targets.values()])
+        # workerinput travels over execnet's pipe to the worker, not through its environment
+        return json.dumps([t.to_dict(include_secrets=True) for t in self.targets.values()])
 
     # -- hooks ----------------------------------------------------------------------------
     @pytest.hookimpl(optionalhook=True)
@@ -168,3 +196,18 @@ class DockerTargetsPlugin:
             with contextlib.suppress(ValueError):
                 signal.signal(signal.SIGTERM, self._old_sigterm)
             self._old_sigterm = None
+
+
+@pytest.fixture(scope="session")
+def docker_targets(pytestconfig: pytest.Config) -> dict[str, DockerTarget]:
+    """The started ``--docker-targets`` by alias (``ubuntu``, ``centos7``).
+
+    Each value has ``port``, ``container_id``, ``description``, ``password(user)`` and
+    ``ssh_command()``; control a container with the docker SDK
+    (``docker.from_env().containers.get(t.container_id).stop()``).
+    """
+    plugin = pytestconfig.pluginmanager.get_plugin("fabricplus-docker")
+    if plugin is None:
+        pytest.skip("no container targets: pass --docker-targets ubuntu,centos7")
+    targets: dict[str, DockerTarget] = plugin.targets
+    return targets

@@ -25,8 +25,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InventoryError
-from .hostspec import Address, HostSpec, assign_ids, parse_port, valid_alias
+from ..errors import InventoryError
+from ..runas import METHODS
+from ..secrets import ENV_NAME
+from .spec import Address, HostSpec, assign_ids, parse_port, valid_alias
 
 #: keys a host line (or a ``[group:vars]`` section) may carry, and the field each one sets
 KEY_FIELDS: Mapping[str, str] = {
@@ -61,7 +63,6 @@ SECRET_KEYS = frozenset(
         "ansible_su_pass",
     }
 )
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _GROUP_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _SECTION_RE = re.compile(r"^\[([^\]:]+)(?::(children|vars))?\]\s*(?:[#;].*)?$")
@@ -187,7 +188,7 @@ class _Parser:
             except ValueError as exc:
                 raise self.error(f"bad {key}: {exc}", number, raw) from None
         elif field_name in ("password_env",) or key in ("su_password_env", "sudo_password_env"):
-            if not _ENV_NAME_RE.match(value):
+            if not ENV_NAME.match(value):
                 raise self.error(
                     f"{key} must name an environment variable (letters, digits, _), got {value!r}",
                     number,
@@ -205,7 +206,7 @@ class _Parser:
                 Address.parse(value)
             except ValueError as exc:
                 raise self.error(f"bad jump host: {exc}", number, raw) from None
-        elif key == "su_method" and value not in ("auto", "su", "sudo"):
+        elif key == "su_method" and value not in METHODS:
             raise self.error(f"su_method must be auto, su or sudo, got {value!r}", number, raw)
         elif field_name == "host":
             try:

@@ -1,4 +1,9 @@
-"""``RunState``: what one pytest process knows about the run (no pytest import)."""
+"""``RunState``: what one process knows about the run (no pytest import).
+
+Settings, the inventory and its selection, the secrets read, and -- opened on first use --
+the connection registry and the pool threads. The plugin keeps one per pytest process; a
+plain script can build one the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, InventoryError
-from .hostspec import HostSpec, assign_ids
-from .inventory import looks_like_path, resolve_hosts
-from .selection import apply_limit, describe_choices, split_patterns, unmatched
-from .settings import Settings, check_password_variables
+from ..errors import ConfigError, InventoryError
+from ..hosts.inventory import looks_like_path, resolve_hosts
+from ..hosts.selection import apply_limit, describe_choices, split_patterns, unmatched
+from ..hosts.spec import HostSpec, assign_ids
+from ..secrets import SecretStore, check_password_variables, variables_named
+from ..settings import Settings
+from .pool import PoolThreads
 
 if TYPE_CHECKING:  # paramiko/Fabric load on first use: the xdist controller never connects
-    from .connection import ConnectionRegistry
+    from ..ssh.registry import ConnectionRegistry
 
 NO_HOSTS_REASON = (
     "no hosts to test: pass --hosts=INVENTORY_FILE or --hosts=user@host:port[,...] "
@@ -29,7 +36,9 @@ class RunState:
     selected: list[HostSpec] = field(default_factory=list)
     source: str = ""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    secrets: SecretStore = field(default_factory=SecretStore)
     _registry: ConnectionRegistry | None = None
+    _threads: PoolThreads | None = None
 
     @classmethod
     def build(
@@ -38,12 +47,18 @@ class RunState:
         env: Mapping[str, str] | None = None,
         extra_hosts: Sequence[HostSpec] = (),
         extra_source: str = "",
+        extra_env: Mapping[str, str] | None = None,
     ) -> RunState:
         """Read the inventory, apply ``--hosts-limit``, check password variables exist.
 
-        ``extra_hosts`` (e.g. started container targets) join the inventory's hosts.
+        ``extra_hosts`` (e.g. started container targets) join the inventory's hosts;
+        ``extra_env`` holds variables the run made itself (their generated passwords), seen
+        by this run only -- never put into ``os.environ``, which every child inherits.
         """
-        state = cls(settings=settings, env=dict(os.environ if env is None else env))
+        merged = {**(os.environ if env is None else env), **(extra_env or {})}
+        state = cls(settings=settings, env=merged, secrets=SecretStore(merged))
+        state.secrets.add(*(extra_env or {}).values())
+        state.secrets.add_variables(variables_named(settings, ()))
         if settings.hosts is None and not extra_hosts:
             return state
         sources = []
@@ -77,6 +92,7 @@ class RunState:
             # sorted ids, every N-th host: deterministic on every machine, sizes differ by <= 1
             state.selected = [h for i, h in enumerate(state.selected) if i % n == k - 1]
         check_password_variables(settings, state.env, state.selected)
+        state.secrets.add_variables(variables_named(settings, state.inventory))
         return state
 
     @property
@@ -90,27 +106,26 @@ class RunState:
     @property
     def registry(self) -> ConnectionRegistry:
         if self._registry is None:
-            from .connection import ConnectionRegistry, Connector
+            from ..ssh.connector import Connector
+            from ..ssh.registry import ConnectionRegistry
 
             aliases = {s.alias: s for s in self.inventory if s.alias}
             self._registry = ConnectionRegistry(
-                Connector(self.settings, self.env), {**self.by_id, **aliases}
+                Connector(self.settings, secrets=self.secrets), {**self.by_id, **aliases}
             )
         return self._registry
 
-    def secret_values(self) -> list[str]:
-        """Values of every password variable this run names (to redact from reports)."""
-        s = self.settings
-        names = {s.ssh_password_env, s.su_password_env, s.sudo_password_env}
-        for spec in self.inventory:
-            names |= {
-                spec.password_env,
-                spec.vars.get("su_password_env"),
-                spec.vars.get("sudo_password_env"),
-            }
-        return sorted({self.env[n] for n in names if n and self.env.get(n)}, key=len, reverse=True)
+    @property
+    def threads(self) -> PoolThreads:
+        """Worker threads for ``host_pool``, kept for the session."""
+        if self._threads is None:
+            self._threads = PoolThreads()
+        return self._threads
 
     def close(self) -> None:
+        if self._threads is not None:
+            self._threads.close()
+            self._threads = None
         if self._registry is not None:
             self._registry.close_all()
             self._registry = None

@@ -1,4 +1,10 @@
-"""Fixtures: ``host_spec``, ``connection`` and the session's connection registry."""
+"""Fixtures: ``host_spec``, ``connection``, ``run_as``, ``host_pool`` and the session's
+connection registry.
+
+Layered as in pytest-httpserver: the session resource (``fabricplus_registry``: one
+connection per host per process) feeds per-test views (``connection``, ``host_pool``) whose
+changes (cwd, prefixes, config, user) are undone after each test (``reset``).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +14,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .errors import HostUnreachable
-from .hostspec import HostSpec
-from .reporting import HOST_KEY_PROPERTY, PRIVILEGE_PROPERTY, UNREACHABLE_PROPERTY
-from .runas import SuUserRequest
-from .selection import apply_limit
-from .state import NO_HOSTS_REASON, RunState
+from ..errors import HostUnreachable
+from ..fleet.pool import HostPool
+from ..fleet.state import NO_HOSTS_REASON, RunState
+from ..hosts.selection import apply_limit
+from ..hosts.spec import HostSpec
+from .markers import run_as_request
+from .reporting import HOST_KEY_PROPERTY, RUN_AS_PROPERTY, UNREACHABLE_PROPERTY
 
 if TYPE_CHECKING:  # paramiko/Fabric load with the first connection, not with the plugin
-    from .connection import ConnectionRegistry, FabricPlusConnection
-    from .containers import DockerTarget
-    from .pool import HostPool
+    from ..ssh.connection import FabricPlusConnection
+    from ..ssh.registry import ConnectionRegistry
 
 STATE_KEY = pytest.StashKey[RunState]()
 
 
 def run_state(config: pytest.Config) -> RunState:
+    """This process's :class:`RunState` (built in ``pytest_sessionstart``)."""
     return config.stash[STATE_KEY]
 
 
@@ -65,11 +72,6 @@ def _open_or_report(
     pytest.fail(str(error), pytrace=False)
 
 
-def su_user_request(node: pytest.Item) -> SuUserRequest | None:
-    marker = node.get_closest_marker("su_user")
-    return None if marker is None else SuUserRequest.parse(marker.args, marker.kwargs)
-
-
 @pytest.fixture
 def connection(
     request: pytest.FixtureRequest, host_spec: HostSpec, fabricplus_registry: ConnectionRegistry
@@ -81,7 +83,7 @@ def connection(
     """
     conn = _open_or_report(request, fabricplus_registry, host_spec)
     conn.remember_state()  # what reset() restores after this test
-    wanted = su_user_request(request.node)
+    wanted = run_as_request(request.node)
     run_as = None
     if wanted is not None:
         run_as = fabricplus_registry.connector.run_as_for(
@@ -97,7 +99,7 @@ def connection(
         privilege = fabricplus_registry.connector.privilege
         described = {privilege.describe(host_spec, u.user, u.method) for u in conn.users_used}
         for choice in sorted(described):
-            request.node.user_properties.append((PRIVILEGE_PROPERTY, choice))
+            request.node.user_properties.append((RUN_AS_PROPERTY, choice))
         conn.reset()
 
 
@@ -127,7 +129,7 @@ def host_pool(
     hosts = hosts_for(request.node, state)
     if not hosts:
         pytest.skip("no selected host matches this test's @pytest.mark.hosts")
-    wanted = su_user_request(request.node)
+    wanted = run_as_request(request.node)
 
     def prepare(conn: FabricPlusConnection) -> None:
         conn.remember_state()  # what reset() restores after this test
@@ -138,26 +140,11 @@ def host_pool(
                 )
             )
 
-    from .pool import HostPool
-
-    pool = HostPool(fabricplus_registry, hosts, state.settings.max_connections, prepare)
+    pool = HostPool(
+        fabricplus_registry, hosts, state.settings.max_connections, prepare, state.threads
+    )
     try:
         yield pool
     finally:
         for conn in pool.connections():
             conn.reset()
-
-
-@pytest.fixture(scope="session")
-def docker_targets(pytestconfig: pytest.Config) -> dict[str, DockerTarget]:
-    """The started ``--docker-targets`` by alias (``ubuntu``, ``centos7``).
-
-    Each value has ``port``, ``container_id``, ``description``, ``password(user)`` and
-    ``ssh_command()``; control a container with the docker SDK
-    (``docker.from_env().containers.get(t.container_id).stop()``).
-    """
-    plugin = pytestconfig.pluginmanager.get_plugin("fabricplus-docker")
-    if plugin is None:
-        pytest.skip("no container targets: pass --docker-targets ubuntu,centos7")
-    targets: dict[str, DockerTarget] = plugin.targets
-    return targets

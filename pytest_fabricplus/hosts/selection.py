@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
-from .hostspec import HostSpec
+from .spec import HostSpec
 
 
 def _names(spec: HostSpec) -> list[str]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from .errors import FabricPlusError
-from .settings import OPTIONS, OptionSpec, Settings
+from ..errors import FabricPlusError
+from ..settings import OPTIONS, OptionSpec, Settings
 
 
 def _argparse_type(spec: OptionSpec) -> Callable[[str], Any]:
@@ -54,39 +53,24 @@ def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager)
     take_over_testinfra(parser, pluginmanager)
     group = parser.getgroup("fabricplus", "remote hosts over SSH (pytest-fabricplus)")
     for spec in OPTIONS:
-        group.addoption(
-            spec.flag,
-            dest=f"fabricplus_{spec.name}",
-            type=_argparse_type(spec),
-            default=None,
-            metavar=spec.metavar,
-            help=spec.help,
-        )
+        if spec.switch:
+            group.addoption(
+                spec.flag,
+                action="store_true",
+                default=None,
+                dest=f"fabricplus_{spec.name}",
+                help=spec.help,
+            )
+        else:
+            group.addoption(
+                spec.flag,
+                dest=f"fabricplus_{spec.name}",
+                type=_argparse_type(spec),
+                default=None,
+                metavar=spec.metavar,
+                help=spec.help,
+            )
         parser.addini(spec.ini, f"default for {spec.flag}: {spec.help}", default=None)
-    group.addoption(
-        "--skip-unreachable",
-        action="store_true",
-        default=None,
-        dest="fabricplus_skip_unreachable",
-        help="report the tests of hosts that cannot be reached as skipped, not as errors",
-    )
-    parser.addini(
-        "fabricplus_skip_unreachable", "default for --skip-unreachable", type="bool", default=False
-    )
-    group.addoption(
-        "--docker-targets-keep",
-        action="store_true",
-        default=None,
-        dest="fabricplus_docker_targets_keep",
-        help="keep the --docker-targets containers running after the session (for debugging) "
-        "and print how to connect",
-    )
-    parser.addini(
-        "fabricplus_docker_targets_keep",
-        "default for --docker-targets-keep",
-        type="bool",
-        default=False,
-    )
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -98,16 +82,6 @@ def read_settings(config: pytest.Config) -> Settings:
         if value:
             ini[spec.ini] = str(value)
     try:
-        settings = Settings.resolve(cli, ini, os.environ)
+        return Settings.resolve(cli, ini, os.environ)
     except FabricPlusError as exc:
         raise pytest.UsageError(str(exc)) from None
-
-    def flag(name: str) -> bool:
-        value = config.getoption(f"fabricplus_{name}")
-        return bool(config.getini(f"fabricplus_{name}") if value is None else value)
-
-    return dataclasses.replace(
-        settings,
-        docker_targets_keep=flag("docker_targets_keep"),
-        skip_unreachable=flag("skip_unreachable"),
-    )

@@ -44,8 +44,11 @@ from fabric.runners import Result
 from invoke.exceptions import Failure, ResponseNotAccepted, UnexpectedExit
 from invoke.watchers import FailingResponder, Responder
 
-from .errors import CommandTimeout, PrivilegeError
-from .runas import ENV_NAME, RunAs, redact
+from ..errors import CommandTimeout, PrivilegeError
+from ..runas import RunAs
+from ..secrets import ENV_NAME, redact
+from ..text import one_line
+from .channel import prefix_commands
 
 #: how long the one-time ``auto`` probe of a (host, user) may take
 PROBE_TIMEOUT = 15.0
@@ -94,11 +97,6 @@ def inner_command(command: str, marker: str) -> str:
     return f"printf '%s\\n' {marker}; {_WATCHDOG}; {command}"
 
 
-def _tail(text: str, limit: int = 300) -> str:
-    text = " ".join(text.strip().split())
-    return text if len(text) <= limit else "..." + text[-limit:]
-
-
 @dataclass
 class _Outcome:
     result: Any
@@ -115,9 +113,7 @@ def in_target_shell(conn: Any, command: str, env: Mapping[str, Any] | None = Non
     target user may enter failed before su even ran). Here they go inside, and
     :func:`_run_marked` keeps them off the outer line.
     """
-    prefix = getattr(conn, "_prefix_commands", None)
-    if callable(prefix):
-        command = prefix(command)
+    command = prefix_commands(conn, command)
     config_env = getattr(getattr(getattr(conn, "config", None), "run", None), "env", None)
     merged = {**(config_env or {}), **(env or {})}
     exports = [f"{k}={shlex.quote(str(v))}" for k, v in sorted(merged.items()) if ENV_NAME.match(k)]
@@ -234,7 +230,7 @@ class Su:
         # classify su's own words, then redact what is shown (a short password could
         # otherwise mask part of "does not exist")
         raw = re.sub(r"^\s*[Pp]assword: ?", "", result.stdout)
-        shown = _tail(redact(raw, run_as.secrets())) or "no output"
+        shown = one_line(redact(raw, run_as.secrets())) or "no output"
         user = run_as.user
         if "does not exist" in raw or "Unknown id" in raw or "unknown user" in raw:
             return f"su: user {user} does not exist on {host}"
@@ -250,7 +246,7 @@ class Su:
                 and "incorrect password" not in line
             ]
             if said:
-                why = _tail(redact(" ".join(said), run_as.secrets()))
+                why = one_line(redact(" ".join(said), run_as.secrets()))
                 return f"su as {user} on {host} was refused: {why}"
             return f"su authentication failed for {user} on {host} ({shown})"
         if "currently not available" in raw or "nologin" in raw:
@@ -339,7 +335,7 @@ class Sudo:
             return f"sudo: sudoers on {host} do not allow {conn.user} to run commands as {user}"
         if "command not found" in text or "sudo: not found" in text:
             return f"sudo is not installed on {host}"
-        return f"sudo as {user} on {host} failed before running the command: {_tail(text)}"
+        return f"sudo as {user} on {host} failed before running the command: {one_line(text)}"
 
 
 @dataclass
@@ -413,7 +409,7 @@ class PrivilegeRunner:
                 continue
             if result.exited == 0 and result.stdout.strip() == run_as.user:
                 return Choice(name, reasons)
-            reasons[name] = f"probe printed {_tail(result.stdout)!r}, exit {result.exited}"
+            reasons[name] = f"probe printed {one_line(result.stdout)!r}, exit {result.exited}"
         return Choice("none", reasons)
 
     def describe(self, spec: Any, user: str, method: str | None = None) -> str:

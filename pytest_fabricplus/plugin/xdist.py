@@ -1,73 +1,55 @@
-"""Pre-flight: open a process's hosts concurrently at session start; host affinity plans.
+"""pytest-xdist integration: whole hosts per worker, planned alike by controller and workers.
 
-A host that cannot be reached costs one connect timeout for the whole session: the registry
-remembers the failure and every later use re-raises it at once.
+:class:`XdistHooks` is registered only when xdist is installed; the scheduler
+(:mod:`.xdist_scheduler`) is used when ``--dist`` is ``load`` (what ``-n N`` implies) and is
+imported only by the controller, when it schedules. Each worker computes the same
+:func:`plan` from the same collection, so it knows its hosts at start and pre-flights them.
+
+:func:`host_of_nodeid` reads the host id back from a test id's parameter part. It is a
+heuristic (``web`` vs ``web-1``: longest id wins) and only decides *where* an item runs, never
+*whether* it runs correctly: an item it cannot place runs on whichever worker is lightest.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from .errors import HostUnreachable
-from .hostspec import HostSpec
+import pytest
 
-
-@dataclass
-class PreflightReport:
-    total: int
-    seconds: float
-    unreachable: dict[str, HostUnreachable] = field(default_factory=dict)
-
-    def summary(self) -> str:
-        ok = self.total - len(self.unreachable)
-        text = f"{ok}/{self.total} hosts connected in {self.seconds:.1f}s"
-        if self.unreachable:
-            dead = ", ".join(f"{h} ({e.cause})" for h, e in sorted(self.unreachable.items()))
-            text += f"; unreachable: {dead}"
-        return text
+#: workerinput key telling workers that hosts are planned per worker (they pre-flight theirs)
+AFFINITY_KEY = "fabricplus_host_affinity"
 
 
-def preflight(
-    registry: object,
-    hosts: Sequence[HostSpec],
-    max_workers: int,
-    progress: Callable[[int, int], None] | None = None,
-) -> PreflightReport:
-    """Open every host through ``registry.get`` concurrently (bounded by ``max_workers``)."""
-    started = time.monotonic()
-    report = PreflightReport(total=len(hosts), seconds=0.0)
-    if not hosts:
-        return report
-    done = 0
-    lock = threading.Lock()
-    get: Callable[[HostSpec], object] = registry.get  # type: ignore[attr-defined]
+class XdistHooks:
+    """Registered at configure time when xdist is installed (before xdist's own ``DSession``
+    is, so that our ``trylast`` scheduler hook is asked before xdist's default); the hosts
+    are known from ``pytest_sessionstart`` on, before any node is configured."""
 
-    def one(spec: HostSpec) -> None:
-        nonlocal done
-        try:
-            get(spec)
-        except HostUnreachable as exc:
-            with lock:
-                report.unreachable[spec.id or spec.name] = exc
-        finally:
-            with lock:
-                done += 1
-                if progress is not None:
-                    progress(done, len(hosts))
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.host_ids: list[str] = []
+        self.active = False
 
-    with ThreadPoolExecutor(
-        min(max(1, max_workers), len(hosts)), thread_name_prefix="fabricplus-preflight"
-    ) as ex:
-        list(ex.map(one, hosts))
-    report.seconds = time.monotonic() - started
-    return report
+    def set_hosts(self, host_ids: list[str]) -> None:
+        self.host_ids = host_ids
+        # workers see dist="no": decide here, on the controller, and tell them
+        self.active = bool(host_ids) and self.config.getvalue("dist") == "load"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[AFFINITY_KEY] = self.active
+
+    @pytest.hookimpl(trylast=True, optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if not self.active:
+            return None
+        # xdist's scheduler modules (execnet, ~0.1 s) load in the controller only, when needed
+        from .xdist_scheduler import HostAffinityScheduling
+
+        return HostAffinityScheduling(config, log, self.host_ids)
 
 
-# -- host affinity for xdist ----------------------------------------------------------------
 def host_of_nodeid(nodeid: str, host_ids: Iterable[str]) -> str | None:
     """The host id in a test id's parameter part (``test_x[web1-3]`` -> ``web1``).
 

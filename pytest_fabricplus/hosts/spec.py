@@ -12,7 +12,7 @@ DEFAULT_SSH_PORT = 22
 
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@\-]*$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_USER_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.\-$]*$")
+USER_NAME = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.\-$]*$")
 
 
 def parse_port(text: str) -> int:
@@ -45,7 +45,7 @@ class Address:
         user: str | None = None
         if "@" in raw:
             user, _, raw = raw.rpartition("@")
-            if not user or not _USER_RE.match(user):
+            if not user or not USER_NAME.match(user):
                 raise ValueError(f"invalid user name {user!r}")
         port: int | None = None
         if raw.startswith("["):

@@ -1,0 +1,48 @@
+"""The pytest plugin (the ``pytest11`` entry point): hooks that delegate to the core.
+
+Everything that imports pytest lives in this sub-package: options (``options``), markers
+(``markers``), fixtures (``fixtures``, and the integrations' in ``docker`` and
+``testinfra``), per-host reporting (``reporting``), xdist host affinity (``xdist``) and the
+session machinery (``session``), which holds every side effect and starts them in
+``pytest_sessionstart``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import markers, options
+from .docker import docker_targets
+from .fixtures import (
+    connection,
+    fabricplus_registry,
+    host_pool,
+    host_spec,
+    run_as,
+    run_state,
+)
+from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
+from .testinfra import testinfra_host
+from .xdist import XdistHooks
+
+__all__ = [
+    "connection",
+    "docker_targets",
+    "fabricplus_registry",
+    "host_pool",
+    "host_spec",
+    "run_as",
+    "run_state",
+    "testinfra_host",
+]
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    options.addoptions(parser, pluginmanager)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    markers.register(config)
+    config.pluginmanager.register(FabricPlusSession(config), PLUGIN_NAME)
+    if config.pluginmanager.has_plugin("xdist"):
+        config.pluginmanager.register(XdistHooks(config), XDIST_PLUGIN)

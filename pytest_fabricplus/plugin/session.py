@@ -1,0 +1,221 @@
+"""``FabricPlusSession``: the plugin's machinery for one pytest process (as xdist's DSession).
+
+Registered at configure time, where it does nothing else: ``pytest --help``, ``--version``
+and ``--markers`` touch no file, network or container. Its ``pytest_sessionstart`` (first,
+before xdist starts its workers and before collection) reads the settings and inventory,
+starts the ``--docker-targets`` (the controller; workers receive them through
+``workerinput``; ``--collect-only`` starts nothing), and builds the process's
+:class:`~pytest_fabricplus.fleet.state.RunState`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from ..errors import FabricPlusError
+from ..fleet.preflight import preflight
+from ..fleet.state import RunState
+from ..hosts.spec import HostSpec
+from ..secrets import RedactingFilter
+from ..settings import Settings
+from . import markers, options
+from .fixtures import STATE_KEY, hosts_for
+from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redact_report
+from .xdist import AFFINITY_KEY, XdistHooks, plan, worker_ids
+
+PLUGIN_NAME = "fabricplus-session"
+XDIST_PLUGIN = "fabricplus-xdist"
+DOCKER_PLUGIN = "fabricplus-docker"
+
+
+def item_host(item: pytest.Item) -> HostSpec | None:
+    """The host an item was parametrized with, if any."""
+    callspec = getattr(item, "callspec", None)
+    spec = callspec.params.get("host_spec") if callspec is not None else None
+    return spec if isinstance(spec, HostSpec) else None
+
+
+class FabricPlusSession:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.state: RunState | None = None
+        self._log_filter: RedactingFilter | None = None
+
+    # -- session start: every side effect of the plugin begins here ------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        config = self.config
+        settings = options.read_settings(config)
+        extra: list[HostSpec] = []
+        extra_env: dict[str, str] = {}
+        source = ""
+        if settings.docker_targets:
+            settings, extra, extra_env, source = self._docker(settings)
+        try:
+            state = RunState.build(
+                settings, extra_hosts=extra, extra_source=source, extra_env=extra_env
+            )
+        except FabricPlusError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.state = config.stash[STATE_KEY] = state
+        self._redact_logs(state)
+        if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+            config.pluginmanager.register(
+                HostReporter(
+                    state.secrets.redact,
+                    state.settings.report,
+                    {"inventory": state.source, "selected": [h.id for h in state.selected]},
+                ),
+                "fabricplus-reporter",
+            )
+        xdist_hooks = config.pluginmanager.get_plugin(XDIST_PLUGIN)
+        if isinstance(xdist_hooks, XdistHooks) and state.has_hosts:
+            xdist_hooks.set_hosts([h.id for h in state.selected])
+
+    def _docker(self, settings: Settings) -> tuple[Settings, list[HostSpec], dict[str, str], str]:
+        # the Docker side (docker SDK, image builds) loads only when asked for
+        from .docker import SOURCE, DockerTargetsPlugin
+
+        kinds = settings.docker_targets or ()
+        docker = DockerTargetsPlugin(self.config, kinds, settings.docker_targets_keep)
+        self.config.pluginmanager.register(docker, DOCKER_PLUGIN)
+        if self.config.option.collectonly:  # ids are known without any container
+            return settings, docker.placeholder_specs(), {}, SOURCE
+        docker.start()
+        known = docker.known_hosts_file()
+        if not known:  # an xdist worker: write the verified keys it received
+            known = str(self._write_known_hosts(docker.known_hosts_lines()))
+        settings = dataclasses.replace(settings, extra_known_hosts=(known,))
+        return settings, docker.host_specs(), docker.secret_env(), SOURCE
+
+    def _write_known_hosts(self, lines: list[str]) -> Path:
+        fd, name = tempfile.mkstemp(prefix="fabricplus-known_hosts-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+        self.config.add_cleanup(lambda: Path(name).unlink(missing_ok=True))
+        return Path(name)
+
+    def _redact_logs(self, state: RunState) -> None:
+        """Log records lose the run's secrets before any handler formats them."""
+        self._log_filter = RedactingFilter(state.secrets)
+        logging_plugin = self.config.pluginmanager.get_plugin("logging-plugin")
+        for name in ("caplog_handler", "report_handler", "log_file_handler", "log_cli_handler"):
+            handler = getattr(logging_plugin, name, None)
+            if isinstance(handler, logging.Handler):
+                handler.addFilter(self._log_filter)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        if self.state is None:
+            return []
+        lines = [self.state.header()]
+        docker = config.pluginmanager.get_plugin(DOCKER_PLUGIN)
+        if docker is not None:
+            lines.append(docker.header())
+        return lines
+
+    # -- collection ---------------------------------------------------------------------
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        state = self.state
+        if state is None:
+            return
+        markers.check_su_user(metafunc.definition, state)
+        markers.check_hosts(metafunc.definition, state)
+        if "host_spec" not in metafunc.fixturenames or not state.has_hosts:
+            return  # without hosts, the host_spec fixture skips saying how to pass them
+        specs = hosts_for(metafunc.definition, state)
+        if not specs:
+            marker = metafunc.definition.get_closest_marker("hosts")
+            args = tuple(marker.args) if marker else ()
+            why = (
+                f"no selected host matches @pytest.mark.hosts{args!r} "
+                "(--hosts-limit, --hosts-shard)"
+            )
+            skip = pytest.param(None, marks=pytest.mark.skip(reason=why), id="no-matching-host")
+            metafunc.parametrize("host_spec", [skip])
+            return
+        metafunc.parametrize("host_spec", specs, ids=[s.id for s in specs])
+
+    # -- running ------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        spec = item_host(item)
+        if spec is not None:
+            item.user_properties.append((HOST_PROPERTY, spec.id))
+            item.user_properties.append((ADDRESS_PROPERTY, str(spec.address)))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if self.state is not None:
+            redact_report(report, self.state.secrets)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Pre-flight: open this process's hosts concurrently at the start of the test loop.
+
+        With a terminal (no xdist) it blocks and shows progress; an xdist worker (no
+        terminal) runs it in the background, so its first test starts as soon as *its* host
+        is open (``registry.get`` waits on that host's lock).
+        """
+        state = self.state
+        if state is None or not state.has_hosts or session.config.option.collectonly:
+            return (yield)
+        if not session.items:
+            return (yield)
+        hosts = self.preflight_hosts(session, state)
+        limit = state.settings.max_connections
+        if hasattr(session.config, "workerinput"):
+            worker = threading.Thread(
+                target=preflight, args=(state.registry, hosts, limit), name="fabricplus-preflight"
+            )
+            worker.start()
+            try:
+                return (yield)
+            finally:  # every host was used by now; bounded anyway
+                worker.join(state.settings.connect_timeout + 5)
+        writer = session.config.get_terminal_writer()
+
+        def progress(done: int, total: int) -> None:
+            if writer.hasmarkup:
+                writer.write(f"\rfabricplus: connecting {done}/{total} hosts...", flush=True)
+
+        report = preflight(state.registry, hosts, limit, progress)
+        if hosts:
+            writer.write("\r" if writer.hasmarkup else "")
+            writer.line(f"fabricplus: {state.secrets.redact(report.summary())}")
+        return (yield)
+
+    def preflight_hosts(self, session: pytest.Session, state: RunState) -> list[HostSpec]:
+        """Hosts whose items this process will run (its share of the plan under xdist)."""
+        workerinput = getattr(session.config, "workerinput", None)
+        items = session.items
+        if workerinput is not None and workerinput.get(AFFINITY_KEY):
+            ids = [h.id for h in state.selected]
+            mine = plan([i.nodeid for i in items], ids, worker_ids(int(workerinput["workercount"])))
+            items = [items[i] for i in mine.get(workerinput["workerid"], [])]
+        wanted: dict[str, HostSpec] = {}
+        for item in items:
+            spec = item_host(item)
+            if spec is not None:
+                wanted.setdefault(spec.id, spec)
+        return [wanted[k] for k in sorted(wanted)]
+
+    # -- the end ------------------------------------------------------------------------
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        state = config.stash.get(STATE_KEY, None)
+        if state is not None:
+            state.close()
+        docker = config.pluginmanager.get_plugin(DOCKER_PLUGIN)
+        if docker is not None:
+            docker.close()

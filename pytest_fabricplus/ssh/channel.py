@@ -1,0 +1,367 @@
+"""Every use of paramiko's, invoke's and fabricplus' private internals, in one place.
+
+Why they are used: speed (one SSH round trip per command instead of two, no invoke runner
+threads per command) and correctness (killing a timed-out command on the host). Each use is
+pinned by the version caps in pyproject.toml and by tests (``tests/integration/
+test_core_api.py`` compares the direct path with invoke's runner; ``tests/integration/
+test_fast_path.py`` runs the same checks with the switch off).
+
+``FABRICPLUS_FAST_PATH=0`` turns the speed-only internals off and uses the libraries' public
+API instead: invoke's runner for every command, Fabric's ``create_session`` (no spare
+channel), invoke's own timer and polling, a config clone on every reset, paramiko loading
+known_hosts itself. Use it when a new paramiko/invoke/fabricplus release breaks something
+here, and report it. Killing a timed-out command (an SSH "signal" request, which paramiko
+has no API for) stays on: without it the command keeps running on the host.
+
+Upstream behaviour worked around here:
+
+* invoke's runner polls for the exit status every 10 ms (``input_sleep``), starts a timer
+  thread per command, and only closes the channel on timeout: :class:`FastRemote` waits on
+  paramiko's exit-status event, keeps the deadline itself and sends ``KILL`` first.
+* invoke's runner starts three IO threads and merges its configuration per command:
+  :func:`run_direct` reads the channel itself for the common call.
+* paramiko's ``open_session`` blocks for the open confirmation: :class:`Spare` sends the
+  request ahead of time (the first half of ``Transport.open_channel``).
+* fabricplus' ``__init__`` assigns ``_scp`` / ``__scp``; invoke's DataProxy turns an
+  assignment to a name that is not a real attribute into a config key, re-merging the whole
+  configuration each time (:class:`PlainAttributes` declares them).
+* paramiko's ``SSHClient`` has no setter for its parsed system host keys.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import sys
+import threading
+import time
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import paramiko
+from fabric.runners import Remote, Result
+from invoke.exceptions import UnexpectedExit
+from invoke.runners import default_encoding, normalize_hide
+from paramiko.message import Message
+
+from ..errors import CommandTimeout
+
+#: the environment variable that turns the speed-only internals off ("0")
+FAST_PATH_ENV = "FABRICPLUS_FAST_PATH"
+
+
+def fast_path_enabled(env: Mapping[str, str] | None = None) -> bool:
+    value = (os.environ if env is None else env).get(FAST_PATH_ENV, "1").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+class PlainAttributes:
+    """fabricplus' ``__init__`` assigns these two (one name-mangled): as class attributes
+    they stay plain attributes instead of becoming invoke config keys."""
+
+    _scp: Any = None
+    _ConnectionPlus__scp: Any = None
+
+
+def set_system_host_keys(client: paramiko.SSHClient, keys: paramiko.HostKeys) -> None:
+    """paramiko's ``SSHClient`` reads "system" host keys from this attribute."""
+    client._system_host_keys = keys  # type: ignore[attr-defined]
+
+
+def missing_key_policy(client: Any) -> Any:
+    """The client's missing-host-key policy (paramiko has no getter)."""
+    return getattr(client, "_policy", None)
+
+
+def prefix_commands(conn: Any, command: str) -> str:
+    """``command`` with invoke's ``cd()``/``prefix()`` state (``Context._prefix_commands``)."""
+    prefix = getattr(conn, "_prefix_commands", None)
+    return prefix(command) if callable(prefix) else command
+
+
+#: invoke's Config layers (merged result first): a test changed the config iff one differs
+_CONFIG_LAYERS = (
+    "_config",
+    "_modifications",
+    "_deletions",
+    "_overrides",
+    "_runtime",
+    "_env",
+    "_collection",
+)
+
+
+def config_changed(config: Any, pristine: Any) -> bool:
+    """Whether ``config`` differs from ``pristine`` in any of invoke's layers."""
+    return any(
+        getattr(config, layer, None) != getattr(pristine, layer, None) for layer in _CONFIG_LAYERS
+    )
+
+
+def run_settings(config: Any) -> Mapping[str, Any]:
+    """invoke's merged ``run`` configuration as a plain dict (one DataProxy read, not a dozen)."""
+    merged = getattr(config, "_config", None)
+    run = merged.get("run") if isinstance(merged, dict) else None
+    return run if isinstance(run, dict) else dict(config.run)
+
+
+def send_signal(channel: paramiko.Channel, name: str) -> None:
+    """Send an RFC 4254 "signal" request (paramiko has no API for it; OpenSSH >= 7.9 acts)."""
+    msg = Message()
+    msg.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST
+    msg.add_int(channel.remote_chanid)
+    msg.add_string("signal")
+    msg.add_boolean(False)
+    msg.add_string(name)
+    transport: Any = channel.get_transport()
+    transport._send_user_message(msg)
+
+
+class KillingRemote(Remote):  # type: ignore[misc]
+    """Fabric's runner; on timeout the command is killed on the host, not just abandoned."""
+
+    def kill(self) -> None:
+        # invoke only closes the channel; a command without a pty keeps running on the host
+        with contextlib.suppress(Exception):
+            send_signal(self.channel, "KILL")
+        super().kill()
+
+
+class FastRemote(KillingRemote):
+    """... and without invoke's polling delays and timer thread."""
+
+    _killed = False
+    _deadline: float | None = None
+
+    def start_timer(self, timeout: float | None) -> None:
+        # invoke starts a threading.Timer per command; wait() below keeps the deadline instead
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+
+    def wait(self) -> None:
+        # invoke polls process_is_finished every input_sleep (10 ms); block on the event
+        # paramiko sets when the exit status arrives, still noticing dead IO threads.
+        status = self.channel.status_event
+        while True:
+            step = 0.05
+            if self._deadline is not None:
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    self.kill()
+                    return
+                step = min(step, remaining)
+            if status.wait(step) or self.has_dead_threads:
+                return
+
+    @property
+    def timed_out(self) -> bool:
+        # invoke decides "timed out" by its timer thread having ended; we have none
+        return self._killed
+
+    def kill(self) -> None:
+        self._killed = True
+        super().kill()
+
+
+#: run() keywords the direct channel path handles; any other keyword goes through invoke
+DIRECT_KWARGS = frozenset({"hide", "warn", "timeout", "encoding"})
+
+
+def direct_ok(conn: Any, kwargs: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
+    """Whether :func:`run_direct` can serve this call exactly as invoke's runner would."""
+    if not DIRECT_KWARGS.issuperset(kwargs) or conn.forward_agent:
+        return False
+    get = run.get
+    return not (
+        get("pty")
+        or get("echo")
+        or get("env")
+        or get("watchers")
+        or get("asynchronous")
+        or get("disown")
+        or get("dry")
+        or get("out_stream") is not None
+        or get("err_stream") is not None
+    )
+
+
+class _Stream:
+    """One output stream of a channel: kept as bytes, echoed decoded unless hidden."""
+
+    def __init__(self, recv: Callable[[int], bytes], echo: Any, encoding: str) -> None:
+        self.recv = recv
+        self.chunks: list[bytes] = []
+        self.echo = echo
+        self.encoding = encoding
+        self.decoder: codecs.IncrementalDecoder | None = None
+        if echo is not None:
+            with contextlib.suppress(LookupError):  # a codec without an incremental decoder
+                self.decoder = codecs.getincrementaldecoder(encoding)("replace")
+
+    def read(self) -> bool:
+        """Read what is there (blocking up to the channel's timeout); False at EOF."""
+        data = self.recv(65536)
+        if not data:
+            return False
+        self.chunks.append(data)
+        if self.echo is not None:
+            if self.decoder is not None:
+                text = self.decoder.decode(data)
+            else:
+                text = data.decode(self.encoding, "replace")
+            self.echo.write(text)
+            self.echo.flush()
+        return True
+
+    def text(self) -> str:
+        if self.decoder is not None and self.echo is not None:
+            tail = self.decoder.decode(b"", final=True)
+            if tail:
+                self.echo.write(tail)
+                self.echo.flush()
+        return b"".join(self.chunks).decode(self.encoding, "replace")
+
+
+def run_direct(
+    conn: Any,
+    command: str,
+    config: Mapping[str, Any],
+    hide: Any = None,
+    warn: bool | None = None,
+    timeout: float | None = None,
+    encoding: str | None = None,
+) -> Any:
+    """Run ``command`` on ``conn`` reading the channel directly: the same :class:`Result`
+    and errors as invoke's runner, output streamed to ``sys.stdout``/``sys.stderr`` unless
+    hidden, multibyte characters split across packets decoded whole."""
+    __tracebackhide__ = True
+    hidden = normalize_hide(config.get("hide") if hide is None else hide)
+    warn = bool(config.get("warn") if warn is None else warn)
+    encoding = encoding or config.get("encoding") or default_encoding()
+    limit = conn.command_timeout if timeout is None else timeout
+    deadline = None if limit is None else time.monotonic() + limit
+    if not conn.is_connected:
+        conn.open()
+    channel = conn.create_session()  # takes the spare, requests the next one
+    out = _Stream(channel.recv, None if "stdout" in hidden else sys.stdout, encoding)
+    err = _Stream(channel.recv_stderr, None if "stderr" in hidden else sys.stderr, encoding)
+    try:
+        # paramiko waits for the exec request's reply: the next spare, requested just
+        # before, is confirmed during that round trip
+        channel.exec_command(prefix_commands(conn, command))
+        status = channel.status_event
+        while True:
+            flowing = False
+            while channel.recv_ready():
+                flowing = out.read()
+            while channel.recv_stderr_ready():
+                flowing = err.read()
+            if status.is_set():
+                break
+            step = 0.002 if flowing else 0.05
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    with contextlib.suppress(Exception):
+                        send_signal(channel, "KILL")
+                    raise CommandTimeout(conn.spec.describe(), command, limit or 0)
+                step = min(step, remaining)
+            status.wait(step)
+        # the exit status can precede the last output: read both streams to their EOF
+        channel.settimeout(max(1.0, (deadline - time.monotonic()) if deadline else 30.0))
+        while out.read():
+            pass
+        while err.read():
+            pass
+        exited = channel.recv_exit_status()
+    except (EOFError, OSError, paramiko.SSHException) as exc:
+        conn.raise_if_lost(command, exc)
+        raise
+    finally:
+        channel.close()
+    result = Result(
+        stdout=out.text(),
+        stderr=err.text(),
+        encoding=encoding,
+        command=command,
+        shell=config.get("shell"),
+        env={},
+        exited=exited,
+        pty=False,
+        hide=hidden,
+        connection=conn,
+    )
+    conn.check_alive(command, result)
+    if exited != 0 and not warn:
+        raise UnexpectedExit(result)
+    return result
+
+
+class Spare:
+    """A session channel requested ahead of time: CHANNEL_OPEN sent, confirmation pending.
+
+    Opening a channel costs a round trip (CHANNEL_OPEN -> OPEN_CONFIRMATION) before the exec
+    request's; with a spare ready, ``run()`` costs one round trip instead of two.
+    paramiko's ``Transport.open_session`` sends the request and then blocks until the server
+    confirms. This does its first half (the same steps, under the transport's lock) and
+    returns at once; the transport thread records the confirmation, :meth:`take` waits for
+    it. No thread per command: starting one waited for the GIL on the command's path.
+    If paramiko's internals differ (another version), the request is simply not made and
+    the caller opens a channel the usual way.
+    """
+
+    def __init__(self, transport: paramiko.Transport) -> None:
+        self.transport = transport
+        self.chanid: int | None = None
+        self.event: threading.Event | None = None
+        # paramiko's channel map holds weak references: keep the channel alive until taken
+        self.channel: Any = None
+        with contextlib.suppress(Exception):  # transport closing, or other paramiko internals
+            self._request()
+
+    def _request(self) -> None:
+        t: Any = self.transport
+        with t.lock:  # as paramiko's Transport.open_channel("session")
+            window = t._sanitize_window_size(None)
+            packet = t._sanitize_packet_size(None)
+            chanid = t._next_channel()
+            msg = Message()
+            msg.add_byte(bytes([90]))  # SSH_MSG_CHANNEL_OPEN
+            msg.add_string("session")
+            msg.add_int(chanid)
+            msg.add_int(window)
+            msg.add_int(packet)
+            channel: Any = paramiko.Channel(chanid)
+            t._channels.put(chanid, channel)
+            t.channel_events[chanid] = event = threading.Event()
+            t.channels_seen[chanid] = True
+            channel._set_transport(t)
+            channel._set_window(window, packet)
+        self.channel = channel
+        t._send_user_message(msg)
+        self.chanid, self.event = chanid, event
+
+    def take(self, timeout: float | None) -> paramiko.Channel | None:
+        """The confirmed channel, or None (refused, transport gone, not confirmed in time)."""
+        if self.event is None:
+            return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.event.wait(0.1):  # as paramiko: notice a transport that died
+            if not self.transport.is_active():
+                return None
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+        channel, self.channel = self.channel, None
+        if channel is None or channel.closed or not channel.active:
+            return None  # refused: paramiko dropped it from its map and set the event
+        return typing.cast(paramiko.Channel, channel)
+
+    def discard(self) -> None:
+        """Close the channel if the server confirmed it; never wait (the connection is closing,
+        and a hung host must not hold ``close_all`` up)."""
+        channel, self.channel = self.channel, None
+        confirmed = self.event is not None and self.event.is_set()
+        if channel is not None and confirmed and channel.active and not channel.closed:
+            with contextlib.suppress(Exception):
+                channel.close()

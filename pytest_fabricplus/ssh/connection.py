@@ -1,0 +1,266 @@
+"""``FabricPlusConnection``: the ``connection`` fixture's object, a fabricplus ``ConnectionPlus``.
+
+Adds to ``ConnectionPlus``: the host's :class:`HostSpec`, a default command timeout whose
+expiry raises :class:`CommandTimeout` naming host and command, a lost connection reported as
+:class:`ConnectionLost`, running as another user (``as_user``, the ``su_user`` marker), a
+corrected ``su()``, and :meth:`reset` of per-test state. The private-API fast paths it uses
+live in :mod:`.channel`.
+
+Upstream behaviour worked around here:
+
+* fabricplus' ``su()`` runs the command through the login user's shell (backticks, ``$HOME``
+  and quoting go wrong), shows the password prompt in the output and turns a wrong password
+  into a bare ``UnexpectedExit``: :meth:`FabricPlusConnection.su` is our ``Su`` strategy.
+* Fabric's ``close()`` only acts after a *successful* connect and leaves ProxyJump gateways
+  open: :meth:`FabricPlusConnection.close` closes every hop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import paramiko
+from fabric.runners import Remote
+from fabricplus.connection import ConnectionPlus
+from invoke.exceptions import CommandTimedOut, UnexpectedExit
+
+from ..errors import CommandTimeout, ConnectionLost
+from ..hosts.spec import HostSpec
+from ..runas import RunAs
+from ..secrets import Secret, SecretStore
+from . import channel
+from .hostkeys import accepted_warnings, hops
+
+if TYPE_CHECKING:
+    from .privilege import PrivilegeRunner
+
+_T = TypeVar("_T")
+
+
+class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
+    """The ``connection`` fixture's object: a ``ConnectionPlus`` for one inventory host.
+
+    Adds: the host's :class:`HostSpec`, a default command timeout whose expiry raises
+    :class:`CommandTimeout` naming host and command, and :meth:`reset` of per-test state.
+    """
+
+    spec: HostSpec
+    command_timeout: float | None
+    # per-connection state, declared so that reads are plain attribute reads (set with _set:
+    # invoke's DataProxy turns other assignments into config keys)
+    _run_as: RunAs | None = None
+    _privilege: PrivilegeRunner
+    _resolve_run_as: Callable[..., RunAs]
+    _secrets: SecretStore | None = None
+    _fast: bool = True
+    _spare: channel.Spare | None = None
+    _pristine: Any = None
+    _users_used: tuple[RunAs, ...] = ()
+
+    def _remote_runner(self) -> Remote:
+        runner = channel.FastRemote if self._fast else channel.KillingRemote
+        return runner(context=self, inline_env=self.inline_ssh_env)
+
+    def _timed(self, call: Callable[..., _T], command: str, kwargs: dict[str, Any]) -> _T:
+        __tracebackhide__ = True  # pytest: show the test's line, not ours
+        kwargs.setdefault("timeout", self.command_timeout)
+        try:
+            result = call(command, **kwargs)
+        except CommandTimedOut as exc:
+            raise CommandTimeout(self.spec.describe(), command, exc.timeout) from None
+        except UnexpectedExit as exc:
+            self.check_alive(command, exc.result)
+            raise
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            self.raise_if_lost(command, exc)
+            raise
+        self.check_alive(command, result)
+        return result
+
+    def raise_if_lost(self, command: str, exc: BaseException) -> None:
+        """An I/O error on a dead transport is a lost connection; on a live one, the caller
+        re-raises it as it is."""
+        if not self._transport_alive():
+            raise ConnectionLost(
+                self.spec.describe(), command, f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    def _transport_alive(self) -> bool:
+        transport = self.transport
+        return transport is not None and bool(transport.is_active())
+
+    def check_alive(self, command: str, result: Any) -> None:
+        # A channel cut by a dying connection ends with exit status -1: that is no answer
+        if getattr(result, "exited", None) == -1 and not self._transport_alive():
+            raise ConnectionLost(self.spec.describe(), command, "the SSH connection closed")
+
+    def run(self, command: str, **kwargs: Any) -> Any:
+        """Fabric's ``run``; as another user while :meth:`as_user` (or ``su_user``) is active.
+
+        The common call (keywords among hide, warn, timeout, encoding; no pty, echo, env,
+        watchers or streams configured) reads the channel directly instead of through
+        invoke's runner: same :class:`Result`, same errors, output still streamed to
+        ``sys.stdout``/``sys.stderr`` unless hidden. invoke starts three IO threads and
+        merges its configuration per command (~3 ms of CPU); over a fleet, in threads
+        sharing the GIL, that is most of a check's time.
+        """
+        __tracebackhide__ = True
+        run_as = self._run_as
+        if run_as is not None:
+            return self._privilege.run(self, run_as, command, **kwargs)
+        if self._fast:
+            run = channel.run_settings(self.config)
+            if channel.direct_ok(self, kwargs, run):
+                return channel.run_direct(self, command, run, **kwargs)
+        return self._timed(super().run, command, kwargs)
+
+    @property
+    def host_key_warnings(self) -> list[str]:
+        """Unknown host keys accepted under ``--host-key-policy=warn`` (this hop and gateways)."""
+        return accepted_warnings(self)
+
+    def run_plain(self, command: str, **kwargs: Any) -> Any:
+        """``run`` as the login user, whatever user is active."""
+        __tracebackhide__ = True
+        return self._timed(super().run, command, kwargs)
+
+    @contextlib.contextmanager
+    def as_user(
+        self,
+        user: str,
+        method: str | None = None,
+        password_env: str | None = None,
+        login: bool = True,
+    ) -> Iterator[FabricPlusConnection]:
+        """Run this block's ``run()`` calls as ``user`` (su, sudo, or auto-detected)."""
+        previous = self._run_as
+        run_as = self._resolve_run_as(self.spec, user, method, password_env, login)
+        self._note_user(run_as)
+        self._set(_run_as=run_as)
+        try:
+            yield self
+        finally:
+            self._set(_run_as=previous)
+
+    @property
+    def run_as(self) -> RunAs | None:
+        return self._run_as
+
+    def set_run_as(self, run_as: RunAs | None) -> None:
+        if run_as is not None:
+            self._note_user(run_as)
+        self._set(_run_as=run_as)
+
+    def _note_user(self, run_as: RunAs) -> None:
+        self._set(_users_used=(*self._users_used, run_as))
+
+    @property
+    def users_used(self) -> list[RunAs]:
+        """Every user this test's commands were set to run as (marker, ``as_user``)."""
+        return list(self._users_used)
+
+    def sudo(self, command: str, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        return self._timed(super().sudo, command, kwargs)
+
+    def su(
+        self,
+        command: str,
+        user: str,
+        password: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """fabricplus' ``su()``, corrected: our :class:`~pytest_fabricplus.privilege.Su`.
+
+        Same arguments; the password defaults to the configured su password (inventory,
+        ``--su-password-env``), then, as fabricplus does, to the login password. The command
+        is quoted for the target user's shell, the output has no prompt and no CRLF, and a
+        wrong password is a ``PrivilegeError`` naming user and host.
+        """
+        __tracebackhide__ = True
+        run_as = self._resolve_run_as(self.spec, user, "su")
+        secret = password or run_as.su_password or self.connect_kwargs.get("password")
+        if secret and self._secrets is not None:
+            self._secrets.add(secret)  # redacted wherever it could show up
+        run_as = dataclasses.replace(run_as, su_password=Secret(secret) if secret else None)
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        return self._privilege.run(self, run_as, command, **kwargs)
+
+    def attach(
+        self,
+        spec: HostSpec,
+        command_timeout: float | None,
+        privilege: PrivilegeRunner,
+        resolve_run_as: Callable[..., RunAs],
+        secrets: SecretStore | None = None,
+        fast: bool = True,
+    ) -> None:
+        # invoke's DataProxy turns unknown attribute sets into config keys: use _set
+        self._set(
+            spec=spec,
+            command_timeout=command_timeout,
+            _privilege=privilege,
+            _resolve_run_as=resolve_run_as,
+            _run_as=None,
+            _secrets=secrets,
+            _fast=fast,
+        )
+
+    def remember_state(self) -> None:
+        """Snapshot the configuration :meth:`reset` restores; once, before a test first gets
+        the connection (the fixtures call it), not while opening: a clone is ~1 ms of CPU
+        that pre-flight of many hosts need not pay."""
+        if self._pristine is None:
+            self._set(_pristine=self.config.clone())
+
+    def reset(self) -> None:
+        """Forget what a test changed: cwd (``cd``), prefixes, config (env, sudo password)."""
+        # _set: invoke's DataProxy.__setattr__ costs a dir() per attribute
+        self._set(command_cwds=[], command_prefixes=[], _run_as=None, _users_used=())
+        pristine = self._pristine
+        if pristine is not None and (
+            not self._fast or channel.config_changed(self.config, pristine)
+        ):
+            self._set(config=pristine.clone())  # only when needed: a clone is costly
+
+    # -- a session channel opened ahead of time: one round trip less per command ------------
+    def create_session(self) -> Any:
+        """A new session channel; the next one is requested meanwhile (:class:`.channel.Spare`)."""
+        if self.forward_agent or not self._fast:
+            return super().create_session()  # Fabric wires agent forwarding per channel
+        spare = self._spare
+        self._set(_spare=None)
+        channel = spare.take(timeout=self.connect_timeout) if spare is not None else None
+        if channel is None:
+            channel = super().create_session()
+        self._prefetch()
+        return channel
+
+    def _prefetch(self) -> None:
+        transport = self.transport
+        if transport is not None and transport.is_active():
+            self._set(_spare=channel.Spare(transport))
+
+    def close(self) -> None:
+        spare = self._spare
+        if spare is not None:
+            spare.discard()
+            self._set(_spare=None)
+        # Fabric's close() only acts when ``transport`` was set, i.e. after a *successful*
+        # connect: a handshake that failed (host key, auth) leaves paramiko's transport thread
+        # and socket open. It also leaves a ProxyJump gateway open. Close all of them.
+        super().close()
+        for hop in hops(self):
+            client = getattr(hop, "client", None)
+            if client is not None:
+                client.close()
+            if hop is not self and hasattr(hop, "close"):
+                hop.close()
+
+    def __repr__(self) -> str:
+        return f"<FabricPlusConnection {self.spec.describe()}>"

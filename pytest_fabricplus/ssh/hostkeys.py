@@ -1,0 +1,178 @@
+"""Host keys: our missing-key policy, a shared known_hosts cache, fingerprints, gateway hops.
+
+Upstream behaviour worked around here:
+
+* fabricplus' ``ConnectionPlus.__init__`` installs paramiko's ``WarningPolicy`` (accept any
+  host key) and Fabric's ``Connection`` installs ``AutoAddPolicy`` on ProxyJump gateways:
+  :func:`apply_host_key_policy` replaces both with the policy the user chose (``reject`` by
+  default) on the connection and on every gateway.
+* paramiko re-parses every known_hosts file for every client: :class:`KnownHostsCache`
+  parses them once per process (the keys are only read).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import paramiko
+
+from ..errors import ConfigError, HostKeyError
+from ..hosts.spec import DEFAULT_SSH_PORT
+from ..settings import Settings
+from .channel import missing_key_policy, set_system_host_keys
+
+log = logging.getLogger("pytest_fabricplus")
+
+
+def fingerprint_of(blob: bytes) -> str:
+    """OpenSSH's ``SHA256:...`` fingerprint of a public key blob."""
+    digest = hashlib.sha256(blob).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    return fingerprint_of(key.asbytes())
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    """How known_hosts spells a host: ``host`` on port 22, else ``[host]:port``."""
+    return host if port == DEFAULT_SSH_PORT else f"[{host}]:{port}"
+
+
+def hops(conn: Any) -> Iterator[Any]:
+    """``conn`` and each ProxyJump gateway behind it (Fabric's ``gateway`` chain).
+
+    A gateway given as a string is a ProxyCommand, not a connection: the walk stops there.
+    """
+    while conn is not None and not isinstance(conn, str):
+        yield conn
+        conn = getattr(conn, "gateway", None)
+
+
+class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """What to do with a host key that no known_hosts file lists."""
+
+    def __init__(self, policy: str, known_hosts: list[str]) -> None:
+        self.policy = policy
+        self.known_hosts = known_hosts
+        self.accepted: list[str] = []  # warnings given under "warn", shown in the summary
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        if self.policy == "accept":
+            return
+        text = f"{key.get_name()} key {fingerprint(key)} of {hostname}"
+        if self.policy == "warn":
+            message = f"accepting unknown host key: {text} (--host-key-policy=warn)"
+            log.warning(message)
+            self.accepted.append(message)
+            return
+        host, _, port = hostname.strip("[").partition("]:")
+        scan = f"ssh-keyscan{' -p ' + port if port else ''} {host}"
+        searched = (
+            f"not in {', '.join(self.known_hosts)}" if self.known_hosts else "no known_hosts file"
+        )
+        raise HostKeyError(
+            hostname,
+            f"unknown host key ({text}; {searched}). Verify the fingerprint, then add it "
+            f"with `{scan} >> ~/.ssh/known_hosts` or pass --known-hosts FILE; "
+            "--host-key-policy=accept skips the check (not recommended)",
+        )
+
+
+def changed_key_message(exc: paramiko.BadHostKeyException, name: str, files: list[str]) -> str:
+    return (
+        f"host key CHANGED for {name}: known_hosts has {exc.expected_key.get_name()} "
+        f"{fingerprint(exc.expected_key)}, the server sent {exc.key.get_name()} "
+        f"{fingerprint(exc.key)}. This can mean a man-in-the-middle attack. If the change is "
+        f"expected, remove the old key with `ssh-keygen -R '{name}'"
+        + (f" -f {files[-1]}" if files else "")
+        + "` and add the new one"
+    )
+
+
+def accepted_warnings(conn: Any) -> list[str]:
+    """Unknown host keys accepted under ``--host-key-policy=warn`` on ``conn``'s hops."""
+    found: list[str] = []
+    for hop in hops(conn):
+        client = getattr(hop, "client", None)
+        policy = missing_key_policy(client)
+        found.extend(getattr(policy, "accepted", []))
+    return found
+
+
+class KnownHostsCache:
+    """known_hosts files parsed once per process (per set of files and their mtimes).
+
+    paramiko re-parses a known_hosts file for every client (~40 ms for 200 lines, under the
+    logging lock): with hundreds of hosts opened concurrently that dominated pre-flight. The
+    parsed keys are only read (our policies never add keys), so one object serves all clients.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[tuple[str, float], ...], paramiko.HostKeys] = {}
+        self._lock = threading.Lock()
+
+    def get(self, files: list[str]) -> tuple[paramiko.HostKeys, list[str]]:
+        found: list[tuple[str, float]] = []
+        for path in files:
+            full = os.path.expanduser(path)
+            if os.path.isfile(full) and full not in (f for f, _ in found):
+                found.append((full, os.stat(full).st_mtime))
+        key = tuple(found)
+        with self._lock:
+            keys = self._cache.get(key)
+            if keys is None:
+                keys = paramiko.HostKeys()
+                for full, _ in found:
+                    try:
+                        keys.load(full)
+                    except (OSError, paramiko.SSHException) as exc:
+                        raise ConfigError(f"cannot read known_hosts file {full}: {exc}") from None
+                self._cache[key] = keys
+        return keys, [f for f, _ in found]
+
+
+def apply_host_key_policy(conn: Any, settings: Settings, cache: KnownHostsCache | None) -> None:
+    """Install our policy and known_hosts on ``conn`` and on any ProxyJump gateway chain.
+
+    Without a ``cache`` (``FABRICPLUS_FAST_PATH=0``) paramiko loads the files itself
+    (``SSHClient.load_host_keys``, per connection).
+    """
+    for hop in hops(conn):
+        if not hasattr(hop, "client"):
+            break
+        ssh_config: Mapping[str, Any] = getattr(hop, "ssh_config", {}) or {}
+        files = ["~/.ssh/known_hosts"]
+        for key in ("userknownhostsfile", "globalknownhostsfile"):
+            value = ssh_config.get(key)
+            files.extend(value if isinstance(value, list) else str(value).split() if value else [])
+        if settings.known_hosts:
+            files.append(settings.known_hosts)
+        files.extend(settings.extra_known_hosts)
+        if cache is not None:
+            keys, loaded = cache.get(files)
+            set_system_host_keys(hop.client, keys)
+        else:
+            loaded = _load_each(hop.client, files)
+        hop.client.set_missing_host_key_policy(HostKeyPolicy(settings.host_key_policy, loaded))
+
+
+def _load_each(client: paramiko.SSHClient, files: list[str]) -> list[str]:
+    loaded: list[str] = []
+    for path in files:
+        full = os.path.expanduser(path)
+        if os.path.isfile(full) and full not in loaded:
+            try:
+                client.load_host_keys(full)
+            except (OSError, paramiko.SSHException) as exc:
+                raise ConfigError(f"cannot read known_hosts file {full}: {exc}") from None
+            loaded.append(full)
+    return loaded
