@@ -31,11 +31,11 @@ class HostUnreachable(FabricPlusError):
     ``dns``, ``auth``, ``host-key``, ``jump``, ``ssh`` (protocol error), ``closed``.
     """
 
-    def __init__(self, host: str, cause: str, detail: str) -> None:
+    def __init__(self, host: str, cause: str, detail: str, message: str | None = None) -> None:
         self.host = host
         self.cause = cause
         self.detail = detail
-        super().__init__(f"cannot connect to {host}: {detail}")
+        super().__init__(message or f"cannot connect to {host}: {detail}")
 
 
 class HostKeyError(HostUnreachable):
@@ -50,10 +50,12 @@ class ConnectionLost(HostUnreachable):
 
     def __init__(self, host: str, command: str, detail: str) -> None:
         self.command = command
-        FabricPlusError.__init__(
-            self, f"connection to {host} was lost while running {command!r}: {detail}"
+        super().__init__(
+            host,
+            "closed",
+            detail,
+            f"connection to {host} was lost while running {command!r}: {detail}",
         )
-        self.host, self.cause, self.detail = host, "closed", detail
 
 
 class CommandTimeout(FabricPlusError):

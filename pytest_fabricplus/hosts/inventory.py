@@ -49,7 +49,7 @@ KEY_FIELDS: Mapping[str, str] = {
     "ansible_ssh_private_key_file": "identity_file",
 }
 #: keys kept in ``HostSpec.vars`` for features that read them (privilege strategies)
-VAR_KEYS = frozenset({"su_method", "su_password_env", "sudo_password_env", "become_user"})
+VAR_KEYS = frozenset({"su_method", "su_password_env", "sudo_password_env"})
 #: keys whose value is a secret written in clear: refused, and never echoed
 SECRET_KEYS = frozenset(
     {

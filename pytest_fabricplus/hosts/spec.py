@@ -124,14 +124,6 @@ class HostSpec:
     def sort_key(self) -> tuple[str, str, int, str]:
         return (self.alias or "", self.host, self.port or DEFAULT_SSH_PORT, self.user or "")
 
-    def with_defaults(self, *, user: str | None, port: int | None) -> HostSpec:
-        """Fill ``user``/``port`` from run-wide defaults where the entry gave none."""
-        return replace(
-            self,
-            user=self.user if self.user is not None else user,
-            port=self.port if self.port is not None else port,
-        )
-
 
 def _candidate(spec: HostSpec, with_user: bool, with_port: bool) -> str:
     host = f"[{spec.host}]" if ":" in spec.host else spec.host

@@ -104,7 +104,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         watchers or streams configured) reads the channel directly instead of through
         invoke's runner: same :class:`Result`, same errors, output still streamed to
         ``sys.stdout``/``sys.stderr`` unless hidden. invoke starts three IO threads and
-        merges its configuration per command (~3 ms of CPU); over a fleet, in threads
+        merges its configuration per command; over a fleet, in threads
         sharing the GIL, that is most of a check's time.
         """
         __tracebackhide__ = True
@@ -163,7 +163,11 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         return list(self._users_used)
 
     def sudo(self, command: str, **kwargs: Any) -> Any:
+        """Fabric's ``sudo``; a password given to it (``password=`` or ``config.sudo.password``)
+        is redacted like every other."""
         __tracebackhide__ = True
+        if self._secrets is not None:
+            self._secrets.add(kwargs.get("password"), self.config.sudo.password)
         return self._timed(super().sudo, command, kwargs)
 
     def su(
@@ -213,7 +217,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     def remember_state(self) -> None:
         """Snapshot the configuration :meth:`reset` restores; once, before a test first gets
-        the connection (the fixtures call it), not while opening: a clone is ~1 ms of CPU
+        the connection (the fixtures call it), not while opening: a clone costs CPU
         that pre-flight of many hosts need not pay."""
         if self._pristine is None:
             self._set(_pristine=self.config.clone())

@@ -111,9 +111,9 @@ def accepted_warnings(conn: Any) -> list[str]:
 class KnownHostsCache:
     """known_hosts files parsed once per process (per set of files and their mtimes).
 
-    paramiko re-parses a known_hosts file for every client (~40 ms for 200 lines, under the
-    logging lock): with hundreds of hosts opened concurrently that dominated pre-flight. The
-    parsed keys are only read (our policies never add keys), so one object serves all clients.
+    paramiko re-parses a known_hosts file for every client (under the logging lock): with
+    hundreds of hosts opened concurrently that dominated pre-flight. The parsed keys are only
+    read (our policies never add keys), so one object serves all clients.
     """
 
     def __init__(self) -> None:

@@ -38,7 +38,7 @@ import sys
 import threading
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fabric.runners import Result
 from invoke.exceptions import Failure, ResponseNotAccepted, UnexpectedExit
@@ -52,6 +52,20 @@ from .channel import prefix_commands
 
 #: how long the one-time ``auto`` probe of a (host, user) may take
 PROBE_TIMEOUT = 15.0
+
+
+class SwitchingConnection(Protocol):
+    """What the strategies need of a connection (``FabricPlusConnection``, or a stand-in that
+    runs commands locally, as the unit tests use)."""
+
+    user: str
+    command_cwds: list[str]
+    command_prefixes: list[str]
+
+    @property
+    def spec(self) -> Any: ...
+
+    def run_plain(self, command: str, **kwargs: Any) -> Any: ...
 
 
 class _Once(Responder):
@@ -103,7 +117,9 @@ class _Outcome:
     started: bool  # whether the user's command ran (the marker was seen)
 
 
-def in_target_shell(conn: Any, command: str, env: Mapping[str, Any] | None = None) -> str:
+def in_target_shell(
+    conn: SwitchingConnection, command: str, env: Mapping[str, Any] | None = None
+) -> str:
     """``command`` with the connection's ``cd()``/``prefix()`` and ``env`` for the target shell.
 
     Upstream behaviour: invoke's ``Context._prefix_commands`` and Fabric's inline env put
@@ -121,10 +137,10 @@ def in_target_shell(conn: Any, command: str, env: Mapping[str, Any] | None = Non
 
 
 @contextlib.contextmanager
-def _outer_line_unprefixed(conn: Any) -> Iterator[None]:
+def _outer_line_unprefixed(conn: SwitchingConnection) -> Iterator[None]:
     """Fabric's ``cd()``/``prefix()`` state off while su/sudo's own line is sent."""
-    cwds = getattr(conn, "command_cwds", None)
-    prefixes = getattr(conn, "command_prefixes", None)
+    cwds: list[str] = getattr(conn, "command_cwds", None) or []
+    prefixes: list[str] = getattr(conn, "command_prefixes", None) or []
     if not cwds and not prefixes:
         yield
         return
@@ -136,7 +152,7 @@ def _outer_line_unprefixed(conn: Any) -> Iterator[None]:
 
 
 def _run_marked(
-    conn: Any,
+    conn: SwitchingConnection,
     wrapped: str,
     user_command: str,
     marker: str,
@@ -171,7 +187,9 @@ def _run_marked(
     return _Outcome(result, started)
 
 
-def _finish(conn: Any, outcome: _Outcome, command: str, kwargs: dict[str, Any], pty: bool) -> Any:
+def _finish(
+    conn: SwitchingConnection, outcome: _Outcome, command: str, kwargs: dict[str, Any], pty: bool
+) -> Any:
     raw = outcome.result
     result = Result(
         stdout=raw.stdout,
@@ -210,7 +228,7 @@ class Su:
             f"-c {shlex.quote(inner)}"
         )
 
-    def run(self, conn: Any, run_as: RunAs, command: str, **kwargs: Any) -> Any:
+    def run(self, conn: SwitchingConnection, run_as: RunAs, command: str, **kwargs: Any) -> Any:
         host = conn.spec.describe()
         if run_as.su_password is None:
             raise PrivilegeError(
@@ -283,7 +301,7 @@ class Sudo:
             tail = f"sh -c {shlex.quote(inner)}"
         return f"LC_ALL=C sudo {auth} -H -u {shlex.quote(run_as.user)} -- {tail}"
 
-    def run(self, conn: Any, run_as: RunAs, command: str, **kwargs: Any) -> Any:
+    def run(self, conn: SwitchingConnection, run_as: RunAs, command: str, **kwargs: Any) -> Any:
         host = conn.spec.describe()
         marker = _marker()
         prompt = f"[fabricplus:{secrets.token_hex(4)}] sudo password: "
@@ -319,7 +337,7 @@ class Sudo:
             raise PrivilegeError(self.why(conn, run_as, host, text))
         raise PrivilegeError(f"sudo as {run_as.user} on {host} failed")  # pragma: no cover
 
-    def why(self, conn: Any, run_as: RunAs, host: str, text: str) -> str:
+    def why(self, conn: SwitchingConnection, run_as: RunAs, host: str, text: str) -> str:
         user = run_as.user
         if "unknown user" in text or "does not exist" in text:
             return f"sudo: user {user} does not exist on {host}"
@@ -372,7 +390,7 @@ class PrivilegeRunner:
         text = f"{run_as.su_password or ''}\0{run_as.sudo_password or ''}"
         return hmac.new(self._digest_key, text.encode(), hashlib.sha256).digest()
 
-    def method_for(self, conn: Any, run_as: RunAs) -> str:
+    def method_for(self, conn: SwitchingConnection, run_as: RunAs) -> str:
         if run_as.method != "auto":
             return run_as.method
         key = (conn.spec.id or conn.spec.name, run_as.user)
@@ -392,7 +410,7 @@ class PrivilegeRunner:
             )
         return choice.method
 
-    def _probe(self, conn: Any, run_as: RunAs) -> Choice:
+    def _probe(self, conn: SwitchingConnection, run_as: RunAs) -> Choice:
         reasons: dict[str, str] = {}
         # short: the run's command timeout when that is shorter than PROBE_TIMEOUT
         limit = getattr(conn, "command_timeout", None)
@@ -424,7 +442,7 @@ class PrivilegeRunner:
         choice = self.choices.get((spec.id or spec.name, user))
         return f"{user} via {choice.describe()}" if choice else f"{user} (method given)"
 
-    def run(self, conn: Any, run_as: RunAs, command: str, **kwargs: Any) -> Any:
+    def run(self, conn: SwitchingConnection, run_as: RunAs, command: str, **kwargs: Any) -> Any:
         method = self.method_for(conn, run_as)
         command = in_target_shell(conn, command, kwargs.get("env"))
         try:

@@ -1,0 +1,59 @@
+"""``HostOutcome`` reads like the ``Result`` of Fabric's ``GroupResult``."""
+
+from __future__ import annotations
+
+import pytest
+from invoke.exceptions import UnexpectedExit
+from invoke.runners import Result
+
+from pytest_fabricplus import HostOutcome, HostUnreachable, PoolError, PoolResult
+from pytest_fabricplus.fleet.pool import HostRaised
+from pytest_fabricplus.hosts.spec import HostSpec
+
+WEB = HostSpec("10.0.0.1", id="web1", user="deploy")
+DB = HostSpec("10.0.0.2", id="db1", user="deploy")
+
+
+def test_a_returned_result_answers_like_fabric() -> None:
+    outcome = HostOutcome(WEB, value=Result(stdout="deploy\n", stderr="", exited=0, command="id"))
+    assert (outcome.stdout, outcome.stderr, outcome.exited, outcome.return_code) == (
+        "deploy\n",
+        "",
+        0,
+        0,
+    )
+    assert outcome.ok and not outcome.failed and outcome.command == "id"
+
+
+def test_a_nonzero_exit_answers_from_its_result_raised_or_not() -> None:
+    warned = HostOutcome(WEB, value=Result(stdout="", stderr="no\n", exited=3, command="x"))
+    raised = HostOutcome(
+        WEB, error=UnexpectedExit(Result(stdout="", stderr="no\n", exited=3, command="x"))
+    )
+    for outcome in (warned, raised):
+        assert outcome.failed and not outcome.ok
+        assert (outcome.exited, outcome.stderr, outcome.command) == (3, "no\n", "x")
+        assert outcome.describe() == "exit 3: no"
+
+
+def test_a_host_that_raised_says_what_it_raised() -> None:
+    outcome = HostOutcome(DB, error=HostUnreachable("db1 (deploy@10.0.0.2)", "refused", "nope"))
+    assert outcome.failed and outcome.exited is None and outcome.return_code is None
+    with pytest.raises(HostRaised) as info:
+        _ = outcome.stdout
+    assert str(info.value) == (
+        "db1 (deploy@10.0.0.2) has no stdout: it raised unreachable (refused): nope"
+    )
+    assert isinstance(info.value, AttributeError)  # getattr(outcome, "stdout", None) works
+
+
+def test_pool_result_is_a_mapping_in_host_order_with_one_error() -> None:
+    ok = HostOutcome(WEB, value=Result(stdout="1\n", exited=0))
+    bad = HostOutcome(DB, value=Result(stdout="", stderr="inactive\n", exited=3))
+    results = PoolResult("`x`", [ok, bad])
+    assert list(results) == ["web1", "db1"]
+    assert [o.stdout for o in results.values()] == ["1\n", ""]
+    assert list(results.failed) == ["db1"] and list(results.succeeded) == ["web1"]
+    with pytest.raises(PoolError) as info:
+        results.raise_on_failure()
+    assert str(info.value) == "1 of 2 hosts failed `x`:\n  db1 (deploy@10.0.0.2): exit 3: inactive"
