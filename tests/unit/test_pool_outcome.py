@@ -22,7 +22,9 @@ def test_a_returned_result_answers_like_fabric() -> None:
         0,
         0,
     )
-    assert outcome.ok and not outcome.failed and outcome.command == "id"
+    assert outcome.ok
+    assert not outcome.failed
+    assert outcome.command == "id"
 
 
 def test_a_nonzero_exit_answers_from_its_result_raised_or_not() -> None:
@@ -31,14 +33,17 @@ def test_a_nonzero_exit_answers_from_its_result_raised_or_not() -> None:
         WEB, error=UnexpectedExit(Result(stdout="", stderr="no\n", exited=3, command="x"))
     )
     for outcome in (warned, raised):
-        assert outcome.failed and not outcome.ok
+        assert outcome.failed
+        assert not outcome.ok
         assert (outcome.exited, outcome.stderr, outcome.command) == (3, "no\n", "x")
         assert outcome.describe() == "exit 3: no"
 
 
 def test_a_host_that_raised_says_what_it_raised() -> None:
     outcome = HostOutcome(DB, error=HostUnreachable("db1 (deploy@10.0.0.2)", "refused", "nope"))
-    assert outcome.failed and outcome.exited is None and outcome.return_code is None
+    assert outcome.failed
+    assert outcome.exited is None
+    assert outcome.return_code is None
     with pytest.raises(HostRaised) as info:
         _ = outcome.stdout
     assert str(info.value) == (
@@ -53,7 +58,8 @@ def test_pool_result_is_a_mapping_in_host_order_with_one_error() -> None:
     results = PoolResult("`x`", [ok, bad])
     assert list(results) == ["web1", "db1"]
     assert [o.stdout for o in results.values()] == ["1\n", ""]
-    assert list(results.failed) == ["db1"] and list(results.succeeded) == ["web1"]
+    assert list(results.failed) == ["db1"]
+    assert list(results.succeeded) == ["web1"]
     with pytest.raises(PoolError) as info:
         results.raise_on_failure()
     assert str(info.value) == "1 of 2 hosts failed `x`:\n  db1 (deploy@10.0.0.2): exit 3: inactive"
