@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .hosts.spec import USER_NAME
-from .secrets import ENV_NAME
+from .hosts.spec import SU_METHODS, USER_NAME
+from .text import ENV_NAME
 
-METHODS = ("auto", "su", "sudo")
+METHODS = SU_METHODS
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ No paramiko, no pytest: the xdist controller uses this without loading the SSH s
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
     from .hosts.spec import HostSpec
     from .settings import Settings
 
-#: what an environment variable name may look like (options, inventory, markers)
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MASK = "********"
 #: the passwords a run can need, in the words used in messages
 KINDS = {"login": "login password", "su": "su password", "sudo": "sudo password"}

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .hosts.spec import Address, parse_port
-from .runas import METHODS
-from .secrets import ENV_NAME
+from .hosts.spec import SU_METHODS, Address, parse_port
+from .text import ENV_NAME
 
 HOST_KEY_POLICIES = ("reject", "warn", "accept")
 #: the shipped container targets (``containers/<kind>/Dockerfile``), for ``--docker-targets``
@@ -55,8 +54,8 @@ def policy(text: str) -> str:
 
 
 def su_method(text: str) -> str:
-    if text not in METHODS:
-        raise ValueError(f"{text!r} is not one of {', '.join(METHODS)}")
+    if text not in SU_METHODS:
+        raise ValueError(f"{text!r} is not one of {', '.join(SU_METHODS)}")
     return text
 
 

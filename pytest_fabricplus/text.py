@@ -1,6 +1,11 @@
-"""Small text helpers for messages (no dependencies)."""
+"""Small text helpers for messages and names (no dependencies)."""
 
 from __future__ import annotations
+
+import re
+
+#: what an environment variable name may look like (options, inventory, markers)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def one_line(text: object, limit: int = 300, keep: str = "end") -> str:

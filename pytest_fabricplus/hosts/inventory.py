@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InventoryError
-from ..runas import METHODS
-from ..secrets import ENV_NAME
-from .spec import Address, HostSpec, assign_ids, parse_port, valid_alias
+from ..text import ENV_NAME
+from .spec import SU_METHODS, Address, HostSpec, assign_ids, parse_port, valid_alias
 
 #: keys a host line (or a ``[group:vars]`` section) may carry, and the field each one sets
 KEY_FIELDS: Mapping[str, str] = {
@@ -206,7 +205,7 @@ class _Parser:
                 Address.parse(value)
             except ValueError as exc:
                 raise self.error(f"bad jump host: {exc}", number, raw) from None
-        elif key == "su_method" and value not in METHODS:
+        elif key == "su_method" and value not in SU_METHODS:
             raise self.error(f"su_method must be auto, su or sudo, got {value!r}", number, raw)
         elif field_name == "host":
             try:

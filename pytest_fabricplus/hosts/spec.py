@@ -12,6 +12,8 @@ DEFAULT_SSH_PORT = 22
 
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@\-]*$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+#: how "run as" switches user (``su_method``, the marker's ``method=``)
+SU_METHODS: tuple[str, ...] = ("auto", "su", "sudo")
 USER_NAME = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.\-$]*$")
 
 

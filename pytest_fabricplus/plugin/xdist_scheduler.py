@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from .xdist import plan
+from ..fleet.affinity import plan
 
 
 class HostAffinityScheduling(LoadScheduling):  # type: ignore[misc]

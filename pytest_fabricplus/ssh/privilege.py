@@ -46,8 +46,8 @@ from invoke.watchers import FailingResponder, Responder
 
 from ..errors import CommandTimeout, PrivilegeError
 from ..runas import RunAs
-from ..secrets import ENV_NAME, redact
-from ..text import one_line
+from ..secrets import redact
+from ..text import ENV_NAME, one_line
 from .channel import prefix_commands
 
 #: how long the one-time ``auto`` probe of a (host, user) may take

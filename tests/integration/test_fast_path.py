@@ -32,7 +32,7 @@ channel.run_direct = counting
 def record(request):
     seen = {}
     yield seen
-    path = os.path.join(os.environ["FP_OUT"], request.node.name + ".json")
+    path = os.path.join(os.environ["FP_OUT"], request.node.originalname + ".json")
     with open(path, "w") as handle:
         json.dump(seen, handle, sort_keys=True)
 

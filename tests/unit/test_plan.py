@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_fabricplus.plugin.xdist import host_of_nodeid, plan, worker_ids
+from pytest_fabricplus.fleet.affinity import host_of_nodeid, plan, worker_ids
 
 HOSTS = ["web", "web-1", "db1", "[::1]"]
 
