@@ -43,6 +43,16 @@ def item_host(item: pytest.Item) -> HostSpec | None:
     return spec if isinstance(spec, HostSpec) else None
 
 
+def _only_listing(config: pytest.Config) -> bool:
+    """``--collect-only``, ``--fixtures``, ``--fixtures-per-test``: nothing runs, nothing starts."""
+    option = config.option
+    return bool(
+        getattr(option, "collectonly", False)
+        or getattr(option, "showfixtures", False)
+        or getattr(option, "show_fixtures_per_test", False)
+    )
+
+
 class FabricPlusSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -87,7 +97,7 @@ class FabricPlusSession:
         kinds = settings.docker_targets or ()
         docker = DockerTargetsPlugin(self.config, kinds, settings.docker_targets_keep)
         self.config.pluginmanager.register(docker, DOCKER_PLUGIN)
-        if self.config.option.collectonly:  # ids are known without any container
+        if _only_listing(self.config):  # ids are known without any container
             return settings, docker.placeholder_specs(), {}, SOURCE
         docker.start()
         known = docker.known_hosts_file()
