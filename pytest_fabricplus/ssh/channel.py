@@ -38,7 +38,7 @@ import threading
 import time
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import paramiko
 from fabric.runners import Remote, Result
@@ -47,6 +47,27 @@ from invoke.runners import default_encoding, normalize_hide
 from paramiko.message import Message
 
 from ..errors import CommandTimeout
+
+class DirectConnection(Protocol):
+    """What :func:`run_direct` needs of a connection (``FabricPlusConnection``)."""
+
+    command_timeout: float | None
+    forward_agent: bool
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    @property
+    def spec(self) -> Any: ...
+
+    def open(self) -> Any: ...
+
+    def create_session(self) -> Any: ...
+
+    def raise_if_lost(self, command: str, exc: BaseException) -> None: ...
+
+    def check_alive(self, command: str, result: Any) -> None: ...
+
 
 #: the environment variable that turns the speed-only internals off ("0")
 FAST_PATH_ENV = "FABRICPLUS_FAST_PATH"
@@ -168,7 +189,7 @@ class FastRemote(KillingRemote):
 DIRECT_KWARGS = frozenset({"hide", "warn", "timeout", "encoding"})
 
 
-def direct_ok(conn: Any, kwargs: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
+def direct_ok(conn: DirectConnection, kwargs: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
     """Whether :func:`run_direct` can serve this call exactly as invoke's runner would."""
     if not DIRECT_KWARGS.issuperset(kwargs) or conn.forward_agent:
         return False
@@ -224,7 +245,7 @@ class _Stream:
 
 
 def run_direct(
-    conn: Any,
+    conn: DirectConnection,
     command: str,
     config: Mapping[str, Any],
     hide: Any = None,
