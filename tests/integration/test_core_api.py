@@ -19,7 +19,7 @@ from pytest_fabricplus import (
     resolve_hosts,
 )
 from pytest_fabricplus.ssh.channel import FastRemote
-from tests.support.sshd import free_port
+from testing.sshd import free_port
 
 
 def settings_for(target: Target, **kw: object) -> Settings:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Target
-from tests.support.sshd import sudoers_dropin
+from testing.sshd import sudoers_dropin
 
 
 def test_wrong_key_is_an_auth_error_naming_the_host(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import PASSWORD_ENV, Target
-from tests.support.sshd import free_port
+from testing.sshd import free_port
 
 WRONG = "Wr0ng-su-Passw0rd-xyz"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORD_ENV, Target
-from tests.support.sshd import free_port
+from testing.sshd import free_port
 
 
 def test_json_and_junit_reports(
