@@ -273,6 +273,26 @@ Subsystem sftp internal-sftp
             shutil.rmtree(self.keys_dir, ignore_errors=True)
             self.keys_dir = None
 
+    def connections_logged(self) -> list[str]:
+        """The log's ``Connection from`` lines, up to and including one made now as a marker.
+
+        sshd logs a connection (in the child it forks per connection, in accept order)
+        before it sends its banner. This makes a marker connection of its own and reads the
+        banner, so its line is in the log; connections accepted before it have been logged
+        too. No sleep: "nothing connected since" is ``lines[before:-1] == []``.
+        """
+        with socket.create_connection((self.host, self.port), timeout=10) as marker:
+            port = marker.getsockname()[1]
+            if not marker.recv(64).startswith(b"SSH-"):
+                raise SetupError(f"sshd on {self.host}:{self.port} sent no banner")
+        needle = f"Connection from {self.host} port {port} "
+        lines = [
+            line for line in self.log_path.read_text().splitlines() if "Connection from" in line
+        ]
+        if not lines or needle not in lines[-1]:
+            raise SetupError(f"the marker connection ({needle!r}) is not the last one logged")
+        return lines
+
     def connection_count(self) -> int:
         """Established TCP connections to this server (counted with ``ss``)."""
         out = run(["ss", "-Htn", "state", "established", f"( sport = :{self.port} )"]).stdout
