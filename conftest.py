@@ -1,6 +1,6 @@
 """The project's own test harness: real sshd targets on 127.0.0.1, an isolated HOME.
 
-Fixtures here start real OpenSSH servers (tests/support/sshd.py) with real system users,
+Fixtures here start real OpenSSH servers (testing/sshd.py) with real system users,
 generated keys and random passwords, and write a known_hosts file for them. They need root
 (to create users) and openssh-server; the README's test command sets both up.
 """
@@ -21,7 +21,7 @@ import pytest
 # supported" in the next run). Importing the SSH stack here, in the outer process, keeps
 # one copy for every in-process run.
 import pytest_fabricplus.ssh.connector  # noqa: F401
-from tests.support.sshd import (
+from testing.sshd import (
     LOGIN_USER,
     OTHER_USER,
     SERVICE_USER,
@@ -91,11 +91,20 @@ class Target:
     def address(self) -> str:
         return f"{self.user.name}@{self.host}:{self.port}"
 
-    def args(self, *extra: str, hosts: str | None = None) -> list[str]:
-        """Command-line arguments for an inner pytest run against this target."""
+    def args(
+        self, *extra: str, hosts: str | Path | None = None, known_hosts: Path | None = None
+    ) -> list[str]:
+        """Command-line arguments for an inner pytest run against this target.
+
+        ``hosts`` (a host list or an inventory file) replaces this target's address and
+        ``known_hosts`` its known_hosts file: each option is passed exactly once (not
+        overridden by a later ``--hosts=`` in ``extra``, which argparse order would let win).
+        """
+        repeated = [a for a in extra if a.split("=")[0] in ("--hosts", "--known-hosts")]
+        assert not repeated, f"pass hosts= / known_hosts= instead of {repeated}"
         return [
             f"--hosts={hosts or self.address}",
-            f"--known-hosts={self.known_hosts}",
+            f"--known-hosts={known_hosts or self.known_hosts}",
             f"--ssh-identity-file={self.user.key_path}",
             "-p",
             "no:cacheprovider",

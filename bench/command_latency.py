@@ -1,6 +1,6 @@
 """Median time of one remote command: pytest-fabricplus vs raw paramiko vs plain Fabric.
 
-Starts a real sshd on 127.0.0.1 (tests/support/sshd.py; needs root), then times, in one run,
+Starts a real sshd on 127.0.0.1 (testing/sshd.py; needs root), then times, in one run,
 ``run("true")`` on each of:
 
 * raw paramiko ``exec_command`` on a transport whose socket has TCP_NODELAY (the floor),
@@ -24,9 +24,10 @@ from pathlib import Path
 import fabric
 import paramiko
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as ``python bench/NAME.py`` (bench/README.md): the repo root's
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench, testing packages
 from pytest_fabricplus import Connector, HostSpec, Settings
-from tests.support.sshd import LOGIN_USER, SshdServer, ensure_user
+from testing.sshd import LOGIN_USER, SshdServer, ensure_user
 
 
 def timed(fn: Callable[[], object], n: int, warmup: int = 10) -> list[float]:

@@ -1,6 +1,6 @@
 """Time each fault scenario end to end: how long until the user sees the error, and which.
 
-Starts a real sshd on 127.0.0.1 (tests/support/sshd.py, needs root) and drives the core
+Starts a real sshd on 127.0.0.1 (testing/sshd.py, needs root) and drives the core
 (Connector, ConnectionRegistry, PrivilegeRunner) as the plugin does. Prints one row per
 scenario: seconds, the exception type and the first line of its message.
 
@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as ``python bench/NAME.py`` (bench/README.md): the repo root's
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench, testing packages
 from pytest_fabricplus import Connector, HostSpec, Settings
 from pytest_fabricplus.runas import RunAs
-from tests.support.sshd import LOGIN_USER, OTHER_USER, SshdServer, ensure_user, free_port
+from testing.sshd import LOGIN_USER, OTHER_USER, SshdServer, ensure_user, free_port
 
 
 def timed(name: str, fn: Callable[[], object]) -> tuple[str, float, str]:

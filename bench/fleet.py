@@ -57,9 +57,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from delay_proxy import ProxyProcess
-from targets import (
+if not __package__:  # run as ``python bench/NAME.py`` (bench/README.md): the repo root's
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench, testing packages
+from bench.delay_proxy import ProxyProcess
+from bench.targets import (
     LOGIN_USER,
     Targets,
     as_text,

@@ -1,6 +1,6 @@
 """One ``host_pool`` check over N connections: the direct channel path vs invoke's runner.
 
-Opens N connections (``--hosts``, default 20) to one local sshd (tests/support/sshd.py, needs
+Opens N connections (``--hosts``, default 20) to one local sshd (testing/sshd.py, needs
 root), then times ``HostPool.run("true")`` (``connection.run``'s direct channel path) against
 ``pool.map(lambda c: c.run("true", hide=True, warn=True, pty=False))`` (``pty=`` routes the
 call through invoke's runner), medians of ``--n`` checks. On one machine the sshd side (a fork/exec per command) shares the CPU, so this
@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as ``python bench/NAME.py`` (bench/README.md): the repo root's
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench, testing packages
 from pytest_fabricplus import (
     ConnectionRegistry,
     Connector,
@@ -28,7 +29,7 @@ from pytest_fabricplus import (
     assign_ids,
     preflight,
 )
-from tests.support.sshd import LOGIN_USER, SshdServer, ensure_user
+from testing.sshd import LOGIN_USER, SshdServer, ensure_user
 
 
 def main() -> int:

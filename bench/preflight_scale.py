@@ -33,9 +33,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from delay_proxy import ProxyProcess
-from targets import (
+if not __package__:  # run as ``python bench/NAME.py`` (bench/README.md): the repo root's
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench, testing packages
+from bench.delay_proxy import ProxyProcess
+from bench.targets import (
     LOGIN_USER,
     MAX_PORTS_PER_SSHD,
     Targets,
@@ -43,7 +44,6 @@ from targets import (
     source_state,
     stop_on_sigterm,
 )
-
 from pytest_fabricplus import ConnectionRegistry, Connector, HostSpec, Settings
 from pytest_fabricplus.fleet.preflight import preflight
 

@@ -1,6 +1,6 @@
 """Real sshd targets on 127.0.0.1 for the fleet benchmarks (shared by bench/*.py).
 
-Wraps tests/support/sshd.py: one ``sshd -D`` per :class:`SshdServer`, each listening on up to
+Wraps testing/sshd.py: one ``sshd -D`` per :class:`SshdServer`, each listening on up to
 16 ports (OpenSSH's MAX_LISTEN_SOCKS), all logging at VERBOSE so that
 ``Connection from ... on 127.0.0.1 port P`` lines count TCP connections per target port.
 
@@ -23,11 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.support.sshd import (  # noqa: E402
+from testing.sshd import (
     LOGIN_USER,
     SshdServer,
     User,
@@ -37,6 +33,8 @@ from tests.support.sshd import (  # noqa: E402
     run,
     wait_for_banner,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = [
     "LOGIN_USER",

@@ -4,7 +4,7 @@
 # sshd servers the tests start themselves. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FABRICPLUS_NEED_DOCKER=1  # container targets are part of the suite
+export FABRICPLUS_NEED_DOCKER=1  # container targets are part of the suite: no daemon is a failure
 . scripts/setup.sh
 setup_all
 trap stop_docker_if_started EXIT

@@ -48,6 +48,7 @@ from paramiko.message import Message
 
 from ..errors import CommandTimeout
 
+
 class DirectConnection(Protocol):
     """What :func:`run_direct` needs of a connection (``FabricPlusConnection``)."""
 

@@ -19,7 +19,7 @@ from pytest_fabricplus import (
     resolve_hosts,
 )
 from pytest_fabricplus.ssh.channel import FastRemote
-from tests.support.sshd import free_port
+from testing.sshd import free_port
 
 
 def settings_for(target: Target, **kw: object) -> Settings:
@@ -45,15 +45,25 @@ def test_script_usage_without_pytest(sshd: Target) -> None:
 
 def test_failed_host_is_not_retried(sshd: Target) -> None:
     spec = HostSpec("127.0.0.1", free_port(), "fptest", id="dead")
-    registry = ConnectionRegistry(Connector(settings_for(sshd)))
+    connector = Connector(settings_for(sshd))
+    opened: list[HostSpec] = []
+    real_open = connector.open
+
+    def counting_open(spec: HostSpec, jump: object = None) -> object:
+        opened.append(spec)
+        return real_open(spec, jump)  # type: ignore[arg-type]
+
+    connector.open = counting_open  # type: ignore[method-assign,assignment]
+    registry = ConnectionRegistry(connector)
     with pytest.raises(HostUnreachable) as first:
         registry.get(spec)
     assert first.value.cause == "refused"
-    start = time.monotonic()
+    assert opened == [spec]
     with pytest.raises(HostUnreachable) as second:
         registry.get(spec)
-    assert time.monotonic() - start < 0.05
+    assert opened == [spec]  # the second request re-raised the cause without connecting
     assert str(second.value) == str(first.value)
+    assert second.value.cause == first.value.cause
 
 
 def test_dropped_connection_is_reopened_once(sshd: Target) -> None:

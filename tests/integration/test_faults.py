@@ -7,6 +7,7 @@ timeouts in test_connection_fixture.py; the inventory fuzzer in tests/unit.)
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Target
-from tests.support.sshd import sudoers_dropin
+from testing.sshd import sudoers_dropin
 
 
 def test_wrong_key_is_an_auth_error_naming_the_host(
@@ -57,27 +58,19 @@ def test_worker_that_dies_does_not_lose_other_hosts(
         *sshd.args(
             "-n",
             "2",
-            f"--known-hosts={both_known_hosts}",
             hosts=f"{sshd.address},{sshd2.address}",
+            known_hosts=both_known_hosts,
         ),
         timeout=180,
     )
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) >= 4  # sshd's 3 and sshd2's first, at least
-    assert outcomes.get("failed", 0) == 1  # the crashed item
+    # sshd's 3, sshd2's first and (on the replacement worker) its last; the crashed item fails
+    result.assert_outcomes(passed=5, failed=1)
     result.stdout.fnmatch_lines(["*worker * crashed while running*", "*results per host*"])
     result.stdout.fnmatch_lines([f"127.0.0.1:{sshd.port} * 3 * 0 * 0 * 0"], consecutive=False)
 
 
-docker = pytest.importorskip("docker")
-
-
 @pytest.mark.docker
-def test_sshd_killed_mid_test(pytester: pytest.Pytester) -> None:
-    try:
-        docker.from_env(timeout=10).ping()
-    except Exception as exc:
-        pytest.skip(f"no Docker daemon answers ({exc}); ./scripts/run-tests.sh starts one")
+def test_sshd_killed_mid_test(pytester: pytest.Pytester, require_docker: None) -> None:
     pytester.makepyfile(
         """
         import threading, time
@@ -114,12 +107,21 @@ def test_sshd_killed_mid_test(pytester: pytest.Pytester) -> None:
             "'sleep 30'*",
         ]
     )
-    result.stdout.fnmatch_lines(
-        [
-            "*ERROR at setup of test_2_after[[]ubuntu]*",
-            "cannot connect to ubuntu (fpuser@127.0.0.1:*): connection refused on 127.0.0.1:*",
-        ]
+    # The reconnect finds no sshd: usually "connection refused"; but docker-proxy may still
+    # accept the TCP connection on the published port and then say nothing, which is "no
+    # SSH answer" within the connect timeout. Either way one error naming the host, reused
+    # for the next test on it (no second attempt, no timeout per test).
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_2_after[[]ubuntu]*"])
+    causes = re.findall(
+        r"^cannot connect to ubuntu \(fpuser@127\.0\.0\.1:\d+\): (.*)$",
+        result.stdout.str(),
+        re.MULTILINE,
     )
+    assert len(causes) == 2, causes  # test_2_after and test_3_after on ubuntu
+    assert causes[0] == causes[1], causes
+    assert re.fullmatch(
+        r"connection refused on 127\.0\.0\.1:\d+|no SSH answer within 5s", causes[0]
+    ), causes
     result.stdout.fnmatch_lines(["centos7 * 3 * 0 * 0 * 0*"])
     assert elapsed < 60, elapsed  # no 30 s sleep waited out, no timeout per test
 

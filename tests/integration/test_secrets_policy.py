@@ -9,11 +9,6 @@ stdout, stderr, the log file, JUnit XML and the JSON report for every one of the
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from conftest import Target
@@ -57,7 +52,6 @@ WRONG = "Wr0ng-literal-pw-4711"
 def test_passwords_read_at_run_time_are_redacted_everywhere(
     pytester: pytest.Pytester,
     sshd: Target,
-    sudoers: Path,
     monkeypatch: pytest.MonkeyPatch,
     workers: str,
 ) -> None:
@@ -125,19 +119,3 @@ def test_docker_target_passwords_never_reach_child_environments(
         "--docker-targets=ubuntu", "-n", "2", "-p", "no:cacheprovider", timeout=300
     )
     result.assert_outcomes(passed=1)
-
-
-@pytest.fixture
-def require_docker() -> None:
-    """Docker is part of the suite under the test command (FABRICPLUS_NEED_DOCKER=1)."""
-    probe = subprocess.run(
-        [sys.executable, "-c", "import docker; docker.from_env(timeout=5).ping()"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if probe.returncode != 0:
-        message = f"no Docker daemon answers: {probe.stderr.strip().splitlines()[-1:]}"
-        if os.environ.get("FABRICPLUS_NEED_DOCKER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)

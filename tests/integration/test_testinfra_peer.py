@@ -38,12 +38,11 @@ import pytest
 from pytest_fabricplus import ConnectionRegistry, Connector, FabricPlusConnection, Settings
 from pytest_fabricplus.integrations.docker.targets import (
     TARGET_KINDS,
-    DockerError,
     DockerTarget,
     DockerTargets,
-    DockerTargetsConfig,
 )
 from pytest_fabricplus.plugin.docker import host_spec, password_env
+from tests.conftest import kind_id
 
 # testinfra is optional: without it, skip (a name not starting with "test": not collected)
 host_over = pytest.importorskip("pytest_fabricplus.integrations.testinfra").testinfra_host
@@ -379,45 +378,49 @@ class Peer:
     theirs: Any
     theirs_fpsu: Any
     theirs_nopass: Any
+    #: the sshd session process of ``connection`` when the fixture opened it
+    session_pid: str
+
+
+#: the pid of the sshd process serving the SSH connection a command arrives on: the first
+#: ``sshd`` among the command shell's ancestors (one per connection: ``sshd: USER@notty``)
+SSH_SESSION_PID = (
+    'p=$$; while [ "$(ps -o comm= -p $p)" != sshd ]; do p=$(ps -o ppid= -p $p); done; echo $p'
+)
 
 
 @pytest.fixture(scope="module")
-def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Peer]]:
-    try:
-        targets = DockerTargets(DockerTargetsConfig())
-        targets.ping()
-    except DockerError as exc:
-        pytest.skip(f"no Docker daemon answers: {exc}")
+def peers(
+    session_targets: DockerTargets, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Peer]]:
+    """Ours and testinfra's own backends on the session's shared targets (tests/conftest.py)."""
     ssh_config = tmp_path_factory.mktemp("peer") / "ssh_config"
     ssh_config.write_text("Host *\n    StrictHostKeyChecking no\n")
     hosts: list[Any] = []
-    registry: ConnectionRegistry | None = None
+    started = dict(session_targets.targets)
+    env = {password_env(u): t.password(u) for t in started.values() for u in t.users}
+    settings = Settings(known_hosts=str(session_targets.known_hosts_path))
+    registry = ConnectionRegistry(Connector(settings, env=env))
     try:
-        targets.remove_leftovers()
-        started = targets.start(TARGET_KINDS)
-        env = {password_env(u): t.password(u) for t in started.values() for u in t.users}
-        settings = Settings(known_hosts=str(targets.known_hosts_path))
-        registry = ConnectionRegistry(Connector(settings, env=env))
         result: dict[str, Peer] = {}
         for kind, target in started.items():
             conn = registry.get(host_spec(target))
             conn.run(SETUP, hide=True)
+            session_pid = conn.run(SSH_SESSION_PID, hide=True).stdout.strip()
             hosts += [
                 paramiko_host(target, "fpuser", ssh_config),
                 paramiko_host(target, "fpsu", ssh_config),
                 paramiko_host(target, "fpnopass", ssh_config),
             ]
-            result[kind] = Peer(target, conn, host_over(conn), *hosts[-3:])
+            result[kind] = Peer(target, conn, host_over(conn), *hosts[-3:], session_pid)
         yield result
     finally:
         for host in hosts:
             host.backend.client.close()
-        if registry is not None:
-            registry.close_all()
-        targets.close()
+        registry.close_all()
 
 
-@pytest.fixture(params=TARGET_KINDS)
+@pytest.fixture(params=TARGET_KINDS, ids=kind_id)
 def peer(request: pytest.FixtureRequest, peers: dict[str, Peer]) -> Peer:
     return peers[request.param]
 
@@ -452,9 +455,14 @@ def test_host_sudo_matches_testinfras_sudo(peer: Peer) -> None:
 
 
 def test_one_ssh_connection_per_target(peer: Peer) -> None:
-    """Everything above went through the fixture's connection: still one transport."""
+    """Everything above went through the fixture's connection: still the same SSH session.
+
+    (The targets are shared by the session, so other tests' fpuser connections exist too: the
+    check follows this connection's own sshd process instead of counting them.)
+    """
     assert peer.ours.backend.connection is peer.connection
     assert peer.connection.is_connected
-    out = peer.ours.check_output("ps -eo user,args | grep -c '^fpuser *sshd: fpuser@notty' || true")
-    # one sshd session process per SSH connection of fpuser: ours and testinfra's peer
-    assert out == "2"
+    assert peer.ours.check_output(SSH_SESSION_PID) == peer.session_pid
+    assert peer.ours.check_output(f"ps -o args= -p {peer.session_pid}") == "sshd: fpuser@notty"
+    # testinfra's own backend arrives on a connection of its own: the check can tell them apart
+    assert peer.theirs.check_output(SSH_SESSION_PID) != peer.session_pid

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import Target
-from tests.support.sshd import free_port
+from testing.sshd import free_port
 
 TESTS = """
 def test_one(connection): pass

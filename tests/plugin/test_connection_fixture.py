@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import Target
-from tests.support.sshd import own_connections
+from testing.sshd import own_connections
 
 
 def test_one_connection_per_host_reused_and_closed_at_the_end(

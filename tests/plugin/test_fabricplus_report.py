@@ -9,13 +9,24 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORD_ENV, Target
-from tests.support.sshd import free_port
+from testing.sshd import free_port
+
+
+class PhaseDurations:
+    """A plugin for the in-process inner run: each test's phase durations as reported."""
+
+    def __init__(self) -> None:
+        self.durations: dict[str, list[tuple[str, float]]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.durations.setdefault(report.nodeid, []).append((report.when, report.duration))
 
 
 def test_json_and_junit_reports(
     pytester: pytest.Pytester, sshd: Target, login_password: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dead = free_port()
+    phases = PhaseDurations()
     pytester.makepyfile(
         f"""
         import os
@@ -38,6 +49,7 @@ def test_json_and_junit_reports(
         f"--ssh-password-env={PASSWORD_ENV}",
         f"--fabricplus-report={report}",
         f"--junitxml={junit}",
+        plugins=[phases],
     )
     result.assert_outcomes(passed=1, failed=1, errors=2)
     doc = json.loads(report.read_text())
@@ -49,7 +61,14 @@ def test_json_and_junit_reports(
     assert web["counts"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0}
     outcomes = {t["nodeid"].split("::")[1]: t for t in web["tests"]}
     assert outcomes["test_ok[web1]"]["outcome"] == "passed"
-    assert outcomes["test_ok[web1]"]["duration"] >= 0
+    # the sum of the test's setup, call and teardown durations as pytest reported them
+    ok_phases = phases.durations["test_json_and_junit_reports.py::test_ok[web1]"]
+    assert [when for when, _ in ok_phases] == ["setup", "call", "teardown"]
+    expected = 0.0
+    for _, duration in ok_phases:
+        expected = round(expected + duration, 6)
+    assert expected > 0
+    assert outcomes["test_ok[web1]"]["duration"] == expected
     failed = outcomes["test_fails_showing_the_password[web1]"]
     assert failed["outcome"] == "failed"
     assert "********" in failed["message"]
@@ -77,9 +96,9 @@ def test_report_is_written_by_the_xdist_controller(
         *sshd.args(
             "-n",
             "2",
-            f"--known-hosts={both_known_hosts}",
             f"--fabricplus-report={report}",
             hosts=f"{sshd.address},{sshd2.address}",
+            known_hosts=both_known_hosts,
         ),
         timeout=120,
     )

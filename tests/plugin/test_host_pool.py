@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from conftest import Target
-from tests.support.sshd import free_port
+from testing.sshd import free_port
 
 
-def inventory(path: Path, *targets: Target, dead_port: int | None = None) -> str:
+def inventory(path: Path, *targets: Target, dead_port: int | None = None) -> Path:
     lines = ["[web]"]
     for i, t in enumerate(targets, start=1):
         lines.append(f"web{i} ansible_host=127.0.0.1 ansible_port={t.port} ansible_user=fptest")
@@ -20,7 +20,7 @@ def inventory(path: Path, *targets: Target, dead_port: int | None = None) -> str
             f"dead ansible_host=127.0.0.1 ansible_port={dead_port} ansible_user=fptest",
         ]
     path.write_text("\n".join(lines) + "\n")
-    return f"--hosts={path}"
+    return path
 
 
 def test_run_on_all_hosts_with_per_host_results(
@@ -66,7 +66,7 @@ def test_run_on_all_hosts_with_per_host_results(
         """
     )
     inv = inventory(pytester.path / "inv.ini", sshd, sshd2)
-    result = pytester.runpytest(*sshd.args(f"--known-hosts={both_known_hosts}", hosts="x"), inv)
+    result = pytester.runpytest(*sshd.args(hosts=inv, known_hosts=both_known_hosts))
     result.assert_outcomes(passed=5)
 
 
@@ -81,7 +81,7 @@ def test_failure_lists_every_failing_host_with_exit_code_and_stderr(
         """
     )
     inv = inventory(pytester.path / "inv.ini", sshd, sshd2, dead_port=port)
-    result = pytester.runpytest(*sshd.args(f"--known-hosts={both_known_hosts}", hosts="x"), inv)
+    result = pytester.runpytest(*sshd.args(hosts=inv, known_hosts=both_known_hosts))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -107,7 +107,7 @@ def test_marker_limits_the_pool(
         """
     )
     inv = inventory(pytester.path / "inv.ini", sshd, sshd2)
-    result = pytester.runpytest(*sshd.args(f"--known-hosts={both_known_hosts}", hosts="x"), inv)
+    result = pytester.runpytest(*sshd.args(hosts=inv, known_hosts=both_known_hosts))
     result.assert_outcomes(passed=1)
 
 

@@ -92,7 +92,7 @@ def test_two_real_hosts_report_per_host(
 ) -> None:
     pytester.makepyfile(TESTS)
     hosts = f"{sshd.address},{sshd2.address}"
-    result = pytester.runpytest(*sshd.args(f"--known-hosts={both_known_hosts}", hosts=hosts))
+    result = pytester.runpytest(*sshd.args(hosts=hosts, known_hosts=both_known_hosts))
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(
         [

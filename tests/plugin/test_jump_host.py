@@ -21,7 +21,7 @@ def test_jump_host_option(
 ) -> None:
     pytester.makepyfile(TEST)
     result = pytester.runpytest(
-        *sshd2.args(f"--known-hosts={both_known_hosts}", f"--jump-host={sshd.address}")
+        *sshd2.args(f"--jump-host={sshd.address}", known_hosts=both_known_hosts)
     )
     result.assert_outcomes(passed=1)
 
@@ -47,12 +47,12 @@ def test_inventory_jump_by_alias(
 def test_unreachable_jump_host_names_both(
     pytester: pytest.Pytester, sshd2: Target, both_known_hosts: Path
 ) -> None:
-    from tests.support.sshd import free_port
+    from testing.sshd import free_port
 
     port = free_port()
     pytester.makepyfile(TEST)
     result = pytester.runpytest(
-        *sshd2.args(f"--known-hosts={both_known_hosts}", f"--jump-host=fptest@127.0.0.1:{port}")
+        *sshd2.args(f"--jump-host=fptest@127.0.0.1:{port}", known_hosts=both_known_hosts)
     )
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(

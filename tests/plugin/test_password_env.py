@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import pytest_fabricplus.ssh.connector as connector_module
 from conftest import PASSWORD_ENV, Target
+from pytest_fabricplus.ssh.connector import Connector
 
 FAILING = """
 def test_login(connection):
@@ -53,6 +56,21 @@ def test_missing_variable_is_a_usage_error_before_connecting(
     pytester: pytest.Pytester, sshd: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NOT_SET_PW", raising=False)
+    # the inner run is in-process: every connection attempt goes through Connector.open
+    # (and its TCP connect), counted here
+    attempts: list[str] = []
+    real_open, real_tcp = Connector.open, connector_module.tcp_connect
+
+    def counting_open(self: Connector, spec: Any, jump: Any = None) -> Any:
+        attempts.append(f"open {spec}")
+        return real_open(self, spec, jump)
+
+    def counting_tcp(name: str, *args: Any) -> Any:
+        attempts.append(f"tcp {name}")
+        return real_tcp(name, *args)
+
+    monkeypatch.setattr(Connector, "open", counting_open)
+    monkeypatch.setattr(connector_module, "tcp_connect", counting_tcp)
     pytester.makepyfile("def test_login(connection): connection.run('true')")
     Path(pytester.path / "inv.txt").write_text(
         f"{sshd.address} alias=web1 password_env=NOT_SET_PW\n"
@@ -65,7 +83,12 @@ def test_missing_variable_is_a_usage_error_before_connecting(
             "web1 but is not set"
         ]
     )
-    assert sshd.server.log_path.read_text().count("Connection from") >= 0  # no crash reading
+    assert attempts == []  # failed before any connection was tried
+    # the counters do see a connection when there is one: the same run with the variable set
+    monkeypatch.setenv("NOT_SET_PW", sshd.user.password)
+    result = pytester.runpytest("--hosts=inv.txt", f"--known-hosts={sshd.known_hosts}")
+    result.assert_outcomes(passed=1)
+    assert [a.split()[0] for a in attempts] == ["open", "tcp"]
 
 
 def test_bad_variable_name_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 
 from conftest import Target
-from tests.support.sshd import free_port
+from testing.sshd import free_port
 
 TESTS = "\n".join(f"def test_{i}(connection): connection.run('true')" for i in range(5))
 
 
-def inventory(path: Path, healthy: Target, dead_ports: list[int]) -> str:
+def inventory(path: Path, healthy: Target, dead_ports: list[int]) -> Path:
     lines = [f"ok ansible_host=127.0.0.1 ansible_port={healthy.port} ansible_user=fptest"]
     lines += [
         f"dead{i} ansible_host=127.0.0.1 ansible_port={p} ansible_user=fptest"
         for i, p in enumerate(dead_ports)
     ]
     path.write_text("\n".join(lines) + "\n")
-    return f"--hosts={path}"
+    return path
 
 
 def test_dead_hosts_cost_one_timeout_together(pytester: pytest.Pytester, sshd: Target) -> None:
@@ -34,7 +34,7 @@ def test_dead_hosts_cost_one_timeout_together(pytester: pytest.Pytester, sshd: T
         pytester.makepyfile(TESTS)
         inv = inventory(pytester.path / "inv.ini", sshd, ports)
         start = time.monotonic()
-        result = pytester.runpytest(*sshd.args("--connect-timeout=2", hosts="x"), inv)
+        result = pytester.runpytest(*sshd.args("--connect-timeout=2", hosts=inv))
         elapsed = time.monotonic() - start
     finally:
         for hole in holes:
@@ -56,7 +56,7 @@ def test_dead_hosts_cost_one_timeout_together(pytester: pytest.Pytester, sshd: T
 def test_skip_unreachable(pytester: pytest.Pytester, sshd: Target) -> None:
     pytester.makepyfile(TESTS)
     inv = inventory(pytester.path / "inv.ini", sshd, [free_port()])
-    result = pytester.runpytest(*sshd.args("--skip-unreachable", "-rs", hosts="x"), inv)
+    result = pytester.runpytest(*sshd.args("--skip-unreachable", "-rs", hosts=inv))
     result.assert_outcomes(passed=5, skipped=5)
     result.stdout.fnmatch_lines(
         ["SKIPPED * cannot connect to dead0 (*): connection refused on * (--skip-unreachable)"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import Target
-from tests.support.sshd import own_connections
+from testing.sshd import own_connections
 
 
 def test_hostname_user_port_identityfile_from_ssh_config(

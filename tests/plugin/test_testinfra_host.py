@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Target, installed_sudoers
-from tests.support.sshd import LOGIN_USER, OTHER_USER, User
+from testing.sshd import LOGIN_USER, OTHER_USER, User
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("testinfra") is None, reason="pytest-testinfra not installed"
@@ -100,7 +100,7 @@ def test_parametrized_exactly_like_connection(
         """
     )
     hosts = f"{sshd.address},{sshd2.address}"
-    args = sshd.args(f"--known-hosts={both_known_hosts}", hosts=hosts)
+    args = sshd.args(hosts=hosts, known_hosts=both_known_hosts)
     collected = pytester.runpytest(*args, "--collect-only", "-q")
     ran = pytester.runpytest(*args)
     ids = [line for line in collected.outlines if "::" in line]
@@ -346,7 +346,7 @@ def test_xdist_two_workers(
         """
     )
     hosts = f"{sshd.address},{sshd2.address}"
-    args = sshd.args(f"--known-hosts={both_known_hosts}", "-n", "2", hosts=hosts)
+    args = sshd.args("-n", "2", hosts=hosts, known_hosts=both_known_hosts)
     pytester.runpytest(*args).assert_outcomes(passed=8)
 
 

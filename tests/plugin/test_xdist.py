@@ -23,7 +23,7 @@ def test_two_workers_two_hosts(
     pytester.makepyfile(TESTS)
     hosts = f"{sshd.address},{sshd2.address}"
     result = pytester.runpytest_subprocess(
-        *sshd.args("-n", "2", f"--known-hosts={both_known_hosts}", hosts=hosts), timeout=120
+        *sshd.args("-n", "2", hosts=hosts, known_hosts=both_known_hosts), timeout=120
     )
     result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(["*fabricplus: results per host*"])

@@ -45,7 +45,7 @@ def test_one_worker_and_one_connection_per_host(
     before = {t.port: connections_logged(t) for t in (sshd, sshd2)}
     hosts = f"{sshd.address},{sshd2.address}"
     result = pytester.runpytest_subprocess(
-        *sshd.args("-n", workers, f"--known-hosts={both_known_hosts}", hosts=hosts), timeout=180
+        *sshd.args("-n", workers, hosts=hosts, known_hosts=both_known_hosts), timeout=180
     )
     result.assert_outcomes(passed=13)
     owners: dict[str, set[str]] = {}

@@ -1,4 +1,11 @@
-"""Building connections (no network): per-host cost stays flat however many hosts."""
+"""Building connections (no network): per-host cost stays flat however many hosts.
+
+Performance-regression tests, coupled to internals on purpose: they read
+``Connector._config`` (Fabric's ``base_ssh_config``) and paramiko's
+``SSHClient._system_host_keys``, the only places where the growth and the sharing they pin
+are visible. A change of those internals (ours, Fabric's or paramiko's) breaks them without
+any user-visible change: then follow the rename, or measure the same thing another way.
+"""
 
 from __future__ import annotations
 

@@ -1,13 +1,23 @@
-"""Container targets for the integration tests: one set per session (per xdist worker).
+"""Fixtures shared by tests/integration and tests/upstream: Docker and the container targets.
 
-``privilege_targets`` starts the ``ubuntu`` and ``centos7`` targets of ``containers/`` with
-generated passwords and key, and removes them at the end. The tests are skipped, with the
-reason, only when no Docker daemon answers; any other failure (image build, sshd not coming
-up) is an error that says what went wrong.
+* ``require_docker`` (session) is the one place that decides "no Docker daemon": under
+  ``FABRICPLUS_NEED_DOCKER=1`` (exported by scripts/run-tests.sh, the test command) a missing
+  daemon fails every test that needs one; otherwise those tests are skipped, with the reason.
+* ``session_targets`` (session) starts the ``ubuntu`` and ``centos7`` targets of
+  ``containers/`` once per test session (per process), with generated passwords and key,
+  and removes them at the end. test_containers.py, test_testinfra_peer.py and the privilege
+  fixtures below share it; a test that stops, restarts or removes a container starts a set
+  of its own instead.
+* ``privilege_targets`` / ``target_registry`` / ``open_target``: the same targets through the
+  core API (Connector, ConnectionRegistry), no pytest plugin.
+
+Other than a missing daemon, any failure (image build, sshd not coming up) is an error that
+says what went wrong.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +34,48 @@ from pytest_fabricplus.integrations.docker.targets import (
     DockerTargetsConfig,
 )
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
+
+#: set to 1 by scripts/run-tests.sh: the container tests are part of the suite
+NEED_DOCKER_ENV = "FABRICPLUS_NEED_DOCKER"
+
+
+def kind_id(kind: str) -> str:
+    """A target kind as a test id: ``centos7`` is ``centos7-el7emu``. On a registry-free base
+    its su refusal is the project's own PAM emulation (containers/el7-su-emulation), so what
+    those tests check there is our handling of the refusal, not CentOS 7 itself."""
+    return "centos7-el7emu" if kind == "centos7" else kind
+
+
+@pytest.fixture(scope="session")
+def require_docker() -> None:
+    """A Docker daemon answers; else a failure under ``FABRICPLUS_NEED_DOCKER=1``, a skip
+    otherwise (a green run of the test command means the container tests ran)."""
+    probe = DockerTargets()
+    try:
+        probe.ping()
+    except DockerError as exc:
+        if os.environ.get(NEED_DOCKER_ENV) == "1":
+            pytest.fail(
+                f"no Docker daemon answers, and {NEED_DOCKER_ENV}=1 says the container tests "
+                f"must run: {exc}",
+                pytrace=False,
+            )
+        pytest.skip(f"no Docker daemon answers ({NEED_DOCKER_ENV}=1 makes this a failure): {exc}")
+    finally:
+        probe.close()
+
+
+@pytest.fixture(scope="session")
+def session_targets(require_docker: None) -> Iterator[DockerTargets]:
+    """The ``ubuntu`` and ``centos7`` targets, started once for the whole session."""
+    targets = DockerTargets(DockerTargetsConfig())
+    try:
+        targets.remove_leftovers()  # containers of crashed runs (dead owner pid) only
+        targets.ensure_images(TARGET_KINDS)
+        targets.start(TARGET_KINDS)
+        yield targets
+    finally:
+        targets.close()
 
 
 def password_env(user: str) -> str:
@@ -84,25 +136,17 @@ class PrivilegeTargets:
 
 
 @pytest.fixture(scope="session")
-def privilege_targets() -> Iterator[PrivilegeTargets]:
-    docker = DockerTargets(DockerTargetsConfig())
-    try:
-        docker.ping()
-    except DockerError as exc:
-        docker.close()
-        pytest.skip(f"no Docker daemon answers: {exc}")
-    try:
-        started = docker.start(TARGET_KINDS)
-        credentials = docker.credentials
-        env = {password_env(user): credentials.password(user) for user in TEST_USERS}
-        settings = Settings(
-            known_hosts=str(docker.known_hosts_path),
-            ssh_identity_file=started["ubuntu"].key_filename,
-            command_timeout=30.0,
-        )
-        yield PrivilegeTargets(docker, started, settings, env)
-    finally:
-        docker.close()
+def privilege_targets(session_targets: DockerTargets) -> PrivilegeTargets:
+    """The session's container targets as the core API (no pytest plugin) reaches them."""
+    docker = session_targets
+    credentials = docker.credentials
+    env = {password_env(user): credentials.password(user) for user in TEST_USERS}
+    settings = Settings(
+        known_hosts=str(docker.known_hosts_path),
+        ssh_identity_file=docker.targets["ubuntu"].key_filename,
+        command_timeout=30.0,
+    )
+    return PrivilegeTargets(docker, dict(docker.targets), settings, env)
 
 
 @pytest.fixture(scope="session")
