@@ -101,6 +101,13 @@ class HostSpec:
     jump: str | None = None
     groups: frozenset[str] = frozenset()
     tags: frozenset[str] = frozenset()
+    #: OpenSSH client arguments for this host (``-o Key=Value``, ``-J``, ``-i``, ``-p``, ``-l``),
+    #: already split: from ``ansible_ssh_common_args``/``ansible_ssh_extra_args``, testinfra's
+    #: ``ssh_extra_args``; resolved together with the ssh config (``ssh -G``)
+    ssh_args: tuple[str, ...] = ()
+    #: how the host is reached: ``ssh`` (our connection); anything else (``local``,
+    #: ``docker``, ``podman``, ``kubectl``, ...) is a testinfra backend name for ``host``
+    transport: str = "ssh"
     vars: Mapping[str, str] = field(default_factory=lambda: _frozen(None), compare=False)
     source: str = field(default="", compare=False)
     id: str = field(default="", compare=False)
