@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from ..hosts.spec import HostSpec
-from ..integrations.docker.targets import (
+from ..integrations.docker import (
     LOGIN_USER,
     DockerError,
     DockerTarget,

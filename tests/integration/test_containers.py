@@ -19,7 +19,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from pytest_fabricplus.integrations.docker.targets import (
+from pytest_fabricplus.integrations.docker import (
     LABEL_COMMON,
     LABEL_KEEP,
     LABEL_OWNER_HOST,
