@@ -176,6 +176,18 @@ def test_docker_targets_from_an_empty_folder(venv: Path, tmp_path: Path) -> None
     project = tmp_path / "empty"
     project.mkdir()
     (project / "test_os.py").write_text(TEST_OS)
+    # the documented first step without a registry: the shipped builder (instant when the
+    # base image exists, as after scripts/setup.sh)
+    base = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pytest_fabricplus", "build-base"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=900,
+    )
+    assert base.returncode == 0, base.stdout + base.stderr
+    assert "base image fabricplus-base/debian:bookworm" in base.stdout
     result = subprocess.run(
         [str(venv / "bin" / "pytest"), "--docker-targets", "ubuntu,centos7", "-v"],
         cwd=project,
