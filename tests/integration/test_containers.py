@@ -2,7 +2,7 @@
 
 Everything talks to 127.0.0.1 only (published ports).  The module is skipped, with the
 reason, only when no Docker daemon answers.  Without an image registry the base image
-``fabricplus-base/debian:bookworm`` must exist (``sudo scripts/build-base-images.sh``);
+``fabricplus-base/debian:bookworm`` must exist (``python -m pytest_fabricplus build-base``);
 otherwise the build fails with a message saying exactly that.
 """
 
