@@ -234,12 +234,16 @@ class DockerTargets:
         self.config = config or DockerTargetsConfig()
         self._client_factory = client_factory
         self._client: DockerClient = None
-        self.image_builder = images or ImageBuilder(
-            lambda: self.client,
-            base_images=self.config.base_images,
-            pull=self.config.pull,
-            context_dir=self.config.context_dir,
-            label_value=self.config.label_value,
+        self.image_builder = (
+            images
+            if images is not None
+            else ImageBuilder(
+                lambda: self.client,
+                base_images=self.config.base_images,
+                pull=self.config.pull,
+                context_dir=self.config.context_dir,
+                label_value=self.config.label_value,
+            )
         )
         """Builds or finds the images :meth:`start` runs (by default one sharing this
         lifecycle's client and configured from :attr:`config`)."""
