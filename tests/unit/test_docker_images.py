@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from pytest_fabricplus.integrations.docker import (  # noqa: E402  (after the sk
 
 class FakeImages:
     def __init__(self, present: set[str], pullable: set[str]) -> None:
-        self.present = set(present)
+        self.present = present
         self.pullable = pullable
         self.pulled: list[str] = []
 
@@ -36,7 +37,7 @@ class FakeImages:
 
 
 class FakeClient:
-    def __init__(self, present: set[str] = frozenset(), pullable: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, present: Iterable[str] = (), pullable: Iterable[str] = ()) -> None:
         self.images = FakeImages(set(present), set(pullable))
 
 
