@@ -23,7 +23,7 @@ if not __package__:  # run as ``python bench/NAME.py`` (bench/README.md): the re
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench, testing packages
 from bench.targets import source_state, stop_on_sigterm
 from pytest_fabricplus import Connector, Settings
-from pytest_fabricplus.integrations.docker.targets import DockerTargets, DockerTargetsConfig
+from pytest_fabricplus.integrations.docker import DockerTargets, DockerTargetsConfig
 from pytest_fabricplus.plugin.docker import host_spec, password_env
 
 

@@ -82,7 +82,8 @@ setup_all() {
   if [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ]; then
     ensure_docker
     if [ "$FABRICPLUS_DOCKER_PULL" = 0 ]; then
-      "$ROOT/scripts/build-base-images.sh" >&2
+      # the builder shipped in the package (pip users run the same command)
+      "$VENV/bin/python" -m pytest_fabricplus build-base >&2
     fi
   fi
 }

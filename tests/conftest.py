@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from pytest_fabricplus import ConnectionRegistry, Connector, HostSpec, Settings
-from pytest_fabricplus.integrations.docker.targets import (
+from pytest_fabricplus.integrations.docker import (
     TARGET_KINDS,
     TEST_USERS,
     DockerError,

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from ..hosts.spec import HostSpec
-from ..integrations.docker.targets import (
+from ..integrations.docker import (
     LOGIN_USER,
     DockerError,
     DockerTarget,
@@ -108,7 +108,7 @@ class DockerTargetsPlugin:
             raise pytest.UsageError(f"--docker-targets: {exc}") from None
 
     def _say(self, text: str) -> None:
-        # configure time: the terminal reporter may not exist yet (or -p no:terminal)
+        # no terminal reporter with -p no:terminal (or before it is registered): stderr
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(f"fabricplus: {text}")

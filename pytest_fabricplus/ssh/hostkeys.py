@@ -12,8 +12,6 @@ Upstream behaviour worked around here:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import os
 import threading
@@ -23,26 +21,27 @@ from typing import Any
 import paramiko
 
 from ..errors import ConfigError, HostKeyError
-from ..hosts.spec import DEFAULT_SSH_PORT
+from ..hosts.keys import fingerprint_of, known_hosts_name
 from ..settings import Settings
 from .channel import missing_key_policy, set_system_host_keys
+
+__all__ = [  # fingerprint_of and known_hosts_name live in the paramiko-free hosts/keys.py
+    "HostKeyPolicy",
+    "KnownHostsCache",
+    "accepted_warnings",
+    "apply_host_key_policy",
+    "changed_key_message",
+    "fingerprint",
+    "fingerprint_of",
+    "hops",
+    "known_hosts_name",
+]
 
 log = logging.getLogger("pytest_fabricplus")
 
 
-def fingerprint_of(blob: bytes) -> str:
-    """OpenSSH's ``SHA256:...`` fingerprint of a public key blob."""
-    digest = hashlib.sha256(blob).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
 def fingerprint(key: paramiko.PKey) -> str:
     return fingerprint_of(key.asbytes())
-
-
-def known_hosts_name(host: str, port: int) -> str:
-    """How known_hosts spells a host: ``host`` on port 22, else ``[host]:port``."""
-    return host if port == DEFAULT_SSH_PORT else f"[{host}]:{port}"
 
 
 def hops(conn: Any) -> Iterator[Any]:

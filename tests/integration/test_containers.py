@@ -5,8 +5,9 @@ session's shared set (``session_targets``, tests/conftest.py); tests that stop, 
 remove containers start their own.  No Docker daemon: ``require_docker`` fails these tests
 under ``FABRICPLUS_NEED_DOCKER=1`` (the test command), skips them otherwise.  On a
 registry-free machine ``centos7``'s su refusal is the project's own emulation
-(containers/el7-su-emulation; ``centos7-el7emu`` in the ids).  Without an image registry the base image
-``fabricplus-base/debian:bookworm`` must exist (``sudo scripts/build-base-images.sh``);
+(containers/el7-su-emulation; ``centos7-el7emu`` in the ids).  Without an image registry the
+base image ``fabricplus-base/debian:bookworm`` must exist (``python -m pytest_fabricplus
+build-base``);
 otherwise the build fails with a message saying exactly that.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from pytest_fabricplus.integrations.docker.targets import (
+from pytest_fabricplus.integrations.docker import (
     LABEL_COMMON,
     LABEL_KEEP,
     LABEL_OWNER_HOST,

@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from pytest_fabricplus import ConnectionRegistry, Connector, FabricPlusConnection, Settings
-from pytest_fabricplus.integrations.docker.targets import (
+from pytest_fabricplus.integrations.docker import (
     TARGET_KINDS,
     DockerTarget,
     DockerTargets,

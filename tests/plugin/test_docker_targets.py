@@ -1,13 +1,17 @@
-"""--docker-targets: one container set per run (also with xdist), removed afterwards."""
+"""--docker-targets: one container set per run (also with xdist), removed afterwards;
+``--help``/``--version``/``--collect-only`` with targets configured touch no Docker."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,10 @@ def _client() -> object:
         client = docker.from_env(timeout=10)
         client.ping()
     except Exception as exc:  # no daemon
-        pytest.skip(f"no Docker daemon answers ({exc}); ./scripts/run-tests.sh starts one")
+        why = f"no Docker daemon answers ({exc}); ./scripts/run-tests.sh starts one"
+        if os.environ.get("FABRICPLUS_NEED_DOCKER") == "1":
+            pytest.fail(why + " (FABRICPLUS_NEED_DOCKER=1: a missing daemon is a failure)")
+        pytest.skip(why)
     return client
 
 
@@ -161,10 +168,158 @@ def test_unknown_kind_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_progress_before_the_terminal_exists(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Images are built at configure time, when the terminal reporter may not exist yet."""
+    """Progress is written even when the terminal reporter does not exist (-p no:terminal)."""
     from pytest_fabricplus.plugin.docker import DockerTargetsPlugin
 
     config = pytester.parseconfig()  # not configured: no terminal reporter registered
     assert config.pluginmanager.get_plugin("terminalreporter") is None
     DockerTargetsPlugin(config, ("ubuntu",), keep=False)._say("building target images ubuntu")
     assert "fabricplus: building target images ubuntu" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# --help / --version / --collect-only: with targets configured in the ini file they touch
+# no Docker daemon at all (not even a ping), build and start nothing.
+# --------------------------------------------------------------------------------------
+
+
+class RecordingDaemon:
+    """A unix socket standing in for the Docker daemon: it records every connection and
+    answers none (a client that tried would fail)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.connections = 0
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(path))
+        self._server.listen(8)
+        self._server.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:  # timeout: look at the stop flag again
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._server.close()
+
+
+@pytest.fixture
+def recording_daemon(tmp_path: Path) -> Iterator[RecordingDaemon]:
+    # AF_UNIX paths are limited to ~107 bytes: pytest's tmp_path can be longer
+    short = Path(f"/tmp/fp-docker-{os.getpid()}-{tmp_path.name[-20:]}.sock")
+    short.unlink(missing_ok=True)
+    daemon = RecordingDaemon(short)
+    try:
+        yield daemon
+    finally:
+        daemon.close()
+        short.unlink(missing_ok=True)
+
+
+OS_TEST = """
+def test_os(connection):
+    assert connection.run("id -un", hide=True).stdout.strip() == "fpuser"
+"""
+
+
+def _configured(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nfabricplus_docker_targets = ubuntu,centos7\n")
+    pytester.makepyfile(test_os=OS_TEST)
+
+
+def _run(
+    pytester: pytest.Pytester, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_touch_no_docker(
+    pytester: pytest.Pytester, recording_daemon: RecordingDaemon, flag: str
+) -> None:
+    _configured(pytester)
+    env = {
+        "DOCKER_HOST": f"unix://{recording_daemon.path}",
+        # a build context lookup would fail loudly with this
+        "FABRICPLUS_CONTAINERS_DIR": str(pytester.path / "no-such-context"),
+    }
+    result = _run(pytester, env, flag)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback (most recent call last)" not in output
+    assert "fabricplus" in output if flag == "--help" else "pytest" in output
+    assert recording_daemon.connections == 0
+
+
+def test_collect_only_lists_the_target_items_and_touches_no_docker(
+    pytester: pytest.Pytester, recording_daemon: RecordingDaemon
+) -> None:
+    _configured(pytester)
+    env = {
+        "DOCKER_HOST": f"unix://{recording_daemon.path}",
+        "FABRICPLUS_CONTAINERS_DIR": str(pytester.path / "no-such-context"),
+    }
+    result = _run(pytester, env, "--collect-only", "-q")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback (most recent call last)" not in output
+    assert "test_os.py::test_os[ubuntu]" in result.stdout
+    assert "test_os.py::test_os[centos7]" in result.stdout
+    assert "2 tests collected" in result.stdout
+    assert recording_daemon.connections == 0
+
+
+def test_collect_only_against_the_real_daemon_creates_no_container(
+    pytester: pytest.Pytester, client: object
+) -> None:
+    """The same run with the real daemon reachable: the daemon's event log shows no
+    container created by that process while it ran (containers carry their pytest
+    process's pid as a label; a started set would be removed again by the end, so looking
+    at ``docker ps`` afterwards alone could not tell)."""
+    _configured(pytester)
+    started = int(time.time()) - 1
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out, _ = proc.communicate(timeout=300)
+    ended = int(time.time()) + 1
+    assert proc.returncode == 0, out
+    assert "test_os.py::test_os[ubuntu]" in out
+    assert "test_os.py::test_os[centos7]" in out
+    label = f"label=pytest-fabricplus.owner-pid={proc.pid}"
+    events = subprocess.run(
+        [
+            *("docker", "events", "--since", str(started), "--until", str(ended)),
+            *("--filter", "type=container", "--filter", "event=create", "--filter", label),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert events.stdout.strip() == ""
+    docker_ps = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True, check=True
+    )
+    assert docker_ps.stdout.strip() == ""

@@ -27,6 +27,7 @@ LAYERS = {
     "plugin": 6,
     "__init__": 7,
     "__main__": 7,
+    "cli": 7,
 }
 #: the only places that may load these libraries (others: lazily, in these layers)
 HEAVY = {

@@ -20,7 +20,7 @@ from fabricplus.connection import ConnectionPlus
 from invoke.exceptions import UnexpectedExit
 
 from pytest_fabricplus import PrivilegeError
-from pytest_fabricplus.integrations.docker.targets import TARGET_KINDS, DockerTargets
+from pytest_fabricplus.integrations.docker import TARGET_KINDS, DockerTargets
 from tests.conftest import PrivilegeTargets, kind_id
 
 pytestmark = pytest.mark.docker

@@ -1,13 +1,16 @@
-"""Docker target lifecycle: build the images under ``containers/``, run them, wait for sshd.
+"""Docker target lifecycle: run the target images, wait for sshd, verify it, remove it.
 
 Usable without pytest::
 
-    from pytest_fabricplus.containers import DockerTargets, DockerTargetsConfig
+    from pytest_fabricplus.integrations.docker import DockerTargets, DockerTargetsConfig
 
     with DockerTargets(DockerTargetsConfig()) as targets:
         targets.ping()
         for target in targets.start(("ubuntu", "centos7")).values():
             print(target.name, target.port, target.description)
+
+Images come from an :class:`~.images.ImageBuilder` (``images.py``); the daemon, banner and
+host-key probes are in ``probe.py``; passwords and the login key in ``credentials.py``.
 
 Everything listens on 127.0.0.1 only: sshd is published on a docker-chosen free port of
 the loopback interface, and we never talk to container bridge addresses.  Host keys are
@@ -16,205 +19,64 @@ public key file read from inside the container through the Docker API.
 
 Containers carry the label ``pytest-fabricplus=1`` plus a per-session label, so a later
 run can remove what a crashed or interrupted run left behind (:meth:`remove_leftovers`).
+
+The docker SDK loads with the first client; importing this module loads only the standard
+library (the plugin imports it in every process, for the ``docker_targets`` fixture).
 """
 
 from __future__ import annotations
 
-import base64
-import collections
 import contextlib
-import hashlib
-import importlib
 import os
-import re
-import secrets
 import shutil
 import socket
-import string
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ...settings import DOCKER_TARGET_KINDS
 from ...text import one_line
-
-if TYPE_CHECKING:  # imported where used: the plugin loads this module in every process
-    import paramiko
+from .common import (
+    LABEL_COMMON,
+    LABEL_KIND,
+    LABEL_SESSION,
+    LOOPBACK,
+    TARGET_KINDS,
+    ClientSource,
+    DockerClient,
+    DockerError,
+    load_docker,
+    unique_kinds,
+)
+from .credentials import LOGIN_USER, TEST_USERS, TargetCredentials
+from .images import BuiltImage, ImageBuilder, OutputCallback, pull_by_default
+from .probe import (
+    DAEMON_HINT,
+    daemon_address,
+    probe_daemon_socket,
+    verified_known_hosts,
+    wait_for_ssh_banner,
+)
 
 __all__ = [
-    "DEFAULT_BASE_IMAGES",
-    "LABEL_COMMON",
-    "LABEL_KIND",
-    "LABEL_SESSION",
-    "LOGIN_USER",
-    "REGISTRY_FREE_BASE_IMAGE",
-    "TARGET_KINDS",
-    "TEST_USERS",
-    "BuiltImage",
-    "DockerError",
+    "LABEL_KEEP",
+    "LABEL_OWNER_HOST",
+    "LABEL_OWNER_PID",
+    "MARKER_FILE",
     "DockerTarget",
     "DockerTargets",
     "DockerTargetsConfig",
-    "TargetCredentials",
-    "containers_dir",
-    "fetch_host_key",
-    "image_tag",
-    "wait_for_ssh_banner",
 ]
 
-#: Target kinds shipped under ``containers/<kind>/Dockerfile``.
-TARGET_KINDS: tuple[str, ...] = DOCKER_TARGET_KINDS
-
-#: The bases the Dockerfiles default to (need an image registry).
-DEFAULT_BASE_IMAGES: Mapping[str, str] = {"ubuntu": "ubuntu:22.04", "centos7": "centos:7"}
-
-#: Built by ``scripts/build-base-images.sh`` from Debian's archive (no registry needed).
-REGISTRY_FREE_BASE_IMAGE = "fabricplus-base/debian:bookworm"
-
-#: Users created by ``containers/provision.sh``.
-TEST_USERS: tuple[str, ...] = ("fpuser", "fpsu", "fpsudo", "fpnopass")
-#: The login user (key + password; sudoer with password).
-LOGIN_USER = "fpuser"
-
-LABEL_COMMON = "pytest-fabricplus"
-LABEL_SESSION = "pytest-fabricplus.session"
-LABEL_KIND = "pytest-fabricplus.kind"
 LABEL_KEEP = "pytest-fabricplus.keep"
 LABEL_OWNER_HOST = "pytest-fabricplus.owner-host"
 LABEL_OWNER_PID = "pytest-fabricplus.owner-pid"
-LABEL_IMAGE_HASH = "pytest-fabricplus.context-hash"
-LABEL_IMAGE_BASE = "pytest-fabricplus.base-image"
-LABEL_IMAGE_BASE_ID = "pytest-fabricplus.base-image-id"
-
-IMAGE_REPOSITORY = "pytest-fabricplus"
+#: What a target is (``centos7 (el7-emulated on debian base)``), written by provision.sh.
 MARKER_FILE = "/etc/fabricplus-target"
-HOST_KEY_TYPES: tuple[str, ...] = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa")
-_HOST_KEY_FILES: Mapping[str, str] = {
-    "ssh-ed25519": "/etc/ssh/ssh_host_ed25519_key.pub",
-    "ecdsa-sha2-nistp256": "/etc/ssh/ssh_host_ecdsa_key.pub",
-    "ssh-rsa": "/etc/ssh/ssh_host_rsa_key.pub",
-}
-# Bump when the way images are built changes in a way the file hash cannot see.
-_HASH_VERSION = "1"
-# Files in containers/ that never influence an image.
-_HASH_SKIP_SUFFIXES = (".md", ".rst", ".txt")
-_HASH_SKIP_NAMES = frozenset(
-    {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
-)
-_LOOPBACK = "127.0.0.1"
-_LAYER_LINE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
-_BUILD_LOG_TAIL = 40
-
-DockerClient = Any  # docker.DockerClient; the docker SDK ships no type information.
-ClientFactory = Callable[[], DockerClient]
-OutputCallback = Callable[[str], None]
-
-_DAEMON_HINT = (
-    "Start a Docker daemon, e.g. 'sudo systemctl start docker' (systemd) or "
-    "'sudo dockerd >/tmp/dockerd.log 2>&1 &', make sure your user may use its socket "
-    "(the 'docker' group), or point DOCKER_HOST at a running daemon."
-)
-
-
-class DockerError(Exception):
-    """Docker is unreachable, an image build failed, or a target did not come up.
-
-    The message says what failed and, where it helps, what to do about it.
-    """
-
-
-# --------------------------------------------------------------------------------------
-# Credentials
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TargetCredentials:
-    """Passwords and the login key for the test users of one run.
-
-    Passwords and the private key never appear in ``repr()``.  They are handed to the
-    containers through environment variables read by ``containers/entrypoint.sh``.
-    """
-
-    passwords: Mapping[str, str] = field(repr=False)
-    public_key: str | None = None
-    private_key_path: Path | None = None
-    generated: bool = False
-
-    ENV_PREFIX = "FABRICPLUS_PASSWORD_"
-    ENV_AUTHORIZED_KEYS = "FABRICPLUS_AUTHORIZED_KEYS"
-
-    @classmethod
-    def test_only_defaults(cls) -> TargetCredentials:
-        """The TEST-ONLY passwords baked into the images (``<user>-test-only``), no key."""
-        return cls(passwords={user: f"{user}-test-only" for user in TEST_USERS})
-
-    @classmethod
-    def generate(cls, key_dir: Path) -> TargetCredentials:
-        """Fresh random passwords for every test user and an ed25519 login key.
-
-        The private key is written to ``key_dir/id_ed25519`` (mode 0600).
-        """
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-        alphabet = string.ascii_letters + string.digits
-        passwords = {
-            user: "fp-" + "".join(secrets.choice(alphabet) for _ in range(20))
-            for user in TEST_USERS
-        }
-        key = Ed25519PrivateKey.generate()
-        private = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption(),
-        )
-        public = (
-            key.public_key()
-            .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-            .decode("ascii")
-        )
-        key_dir.mkdir(parents=True, exist_ok=True)
-        key_path = key_dir / "id_ed25519"
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(private)
-        public_line = f"{public} pytest-fabricplus-test-only"
-        (key_dir / "id_ed25519.pub").write_text(public_line + "\n", encoding="ascii")
-        return cls(
-            passwords=passwords, public_key=public_line, private_key_path=key_path, generated=True
-        )
-
-    def password(self, user: str) -> str:
-        try:
-            return self.passwords[user]
-        except KeyError:
-            raise DockerError(
-                f"no password known for user {user!r}; test users are {', '.join(TEST_USERS)}"
-            ) from None
-
-    def environment(self) -> dict[str, str]:
-        """The container environment that applies these credentials at start."""
-        env: dict[str, str] = {}
-        for user, password in sorted(self.passwords.items()):
-            if not password or "\n" in password or "\r" in password or "\0" in password:
-                raise DockerError(
-                    f"invalid password for test user {user!r}: empty or contains a newline/NUL"
-                )
-            env[self.ENV_PREFIX + user.upper()] = password
-        if self.public_key:
-            env[self.ENV_AUTHORIZED_KEYS] = self.public_key
-        return env
-
-
-# --------------------------------------------------------------------------------------
-# Targets
-# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -235,7 +97,7 @@ class DockerTarget:
     credentials: TargetCredentials = field(repr=False, compare=False)
     known_hosts_lines: tuple[str, ...] = ()
     """Every verified host key of the target (ed25519 first)."""
-    host: str = _LOOPBACK
+    host: str = LOOPBACK
     login_user: str = LOGIN_USER
     users: tuple[str, ...] = TEST_USERS
 
@@ -315,23 +177,10 @@ class DockerTarget:
             description=str(data["description"]),
             credentials=credentials,
             known_hosts_lines=tuple(data.get("known_hosts_lines") or (data["known_hosts_line"],)),
-            host=str(data.get("host", _LOOPBACK)),
+            host=str(data.get("host", LOOPBACK)),
             login_user=str(data.get("login_user", LOGIN_USER)),
             users=tuple(data.get("users") or TEST_USERS),
         )
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    """Result of :meth:`DockerTargets.ensure_images` for one kind."""
-
-    kind: str
-    tag: str
-    image_id: str
-    base_image: str
-    built: bool
-    """True when this call built the image, False when it was already there."""
-    seconds: float
 
 
 def _new_session_id() -> str:
@@ -340,12 +189,16 @@ def _new_session_id() -> str:
 
 @dataclass(frozen=True)
 class DockerTargetsConfig:
-    """How targets are built and run.  All fields have working defaults."""
+    """How targets are built and run.  All fields have working defaults.
+
+    ``base_images``, ``pull``, ``context_dir`` and ``label_value`` configure the default
+    :class:`~.images.ImageBuilder`.
+    """
 
     base_images: Mapping[str, str] | None = None
     """Base image per kind.  None: use the Dockerfile default (``ubuntu:22.04``,
     ``centos:7``) when it is local or can be pulled, else :data:`REGISTRY_FREE_BASE_IMAGE`."""
-    pull: bool = field(default_factory=lambda: os.environ.get("FABRICPLUS_DOCKER_PULL") != "0")
+    pull: bool = field(default_factory=pull_by_default)
     """May missing registry bases be pulled?  False on machines without a registry (the
     environment variable ``FABRICPLUS_DOCKER_PULL=0`` sets that default: no pull is even
     attempted, so no traffic leaves the machine)."""
@@ -365,174 +218,39 @@ class DockerTargetsConfig:
     """Docker API read timeout in seconds (a quiet build step must fit in it)."""
 
 
-# --------------------------------------------------------------------------------------
-# Helpers (module level, usable on their own)
-# --------------------------------------------------------------------------------------
-
-
-def containers_dir() -> Path:
-    """Find the ``containers/`` build context.
-
-    ``$FABRICPLUS_CONTAINERS_DIR`` wins; then a copy shipped inside the package; then the
-    source checkout next to the package.
-    """
-    env = os.environ.get("FABRICPLUS_CONTAINERS_DIR")
-    candidates = [Path(env)] if env else []
-    package = Path(__file__).resolve().parents[2]  # pytest_fabricplus/
-    candidates += [package / "containers", package.parent / "containers"]
-    for candidate in candidates:
-        if (candidate / "provision.sh").is_file():
-            return candidate
-    raise DockerError(
-        "cannot find the containers/ build context (looked in "
-        + ", ".join(str(c) for c in candidates)
-        + "); set FABRICPLUS_CONTAINERS_DIR to the directory holding provision.sh"
-    )
-
-
-def _context_hash(context: Path, kind: str, base_image: str) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"v{_HASH_VERSION}\0{kind}\0{base_image}\0".encode())
-    files = []
-    for path in sorted(context.rglob("*")):
-        if not path.is_file():
-            continue
-        relpath = path.relative_to(context)
-        if path.name in _HASH_SKIP_NAMES or path.suffix in _HASH_SKIP_SUFFIXES:
-            continue
-        # Another kind's directory does not influence this kind's image.
-        if len(relpath.parts) > 1 and relpath.parts[0] != kind:
-            continue
-        files.append((relpath.as_posix(), path))
-    if not any(rel == f"{kind}/Dockerfile" for rel, _ in files):
-        raise DockerError(
-            f"no Dockerfile for target kind {kind!r} in {context} (expected {kind}/Dockerfile)"
-        )
-    for rel, path in files:
-        digest.update(rel.encode() + b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def image_tag(kind: str, base_image: str, context: Path | None = None) -> str:
-    """``pytest-fabricplus/<kind>:<hash>`` — changes whenever the build inputs change."""
-    digest = _context_hash(context or containers_dir(), kind, base_image)
-    return f"{IMAGE_REPOSITORY}/{kind}:{digest[:16]}"
-
-
-def wait_for_ssh_banner(
-    port: int,
-    host: str = _LOOPBACK,
-    timeout: float = 30.0,
-    max_attempts: int = 300,
-    alive: Callable[[], str | None] | None = None,
-) -> str:
-    """Wait until ``host:port`` sends an ``SSH-2.0`` banner; return the banner line.
-
-    Bounded by ``timeout`` seconds and ``max_attempts`` connection attempts.  ``alive`` is
-    called between attempts and may return an error text to stop waiting early (e.g. the
-    container exited).
-    """
-    if host != _LOOPBACK:
-        raise DockerError(f"refusing to probe {host}: targets are only reached on {_LOOPBACK}")
-    deadline = time.monotonic() + timeout
-    last_error = "no attempt made"
-    delay = 0.05
-    for _attempt in range(max_attempts):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            with socket.create_connection((host, port), timeout=min(2.0, remaining)) as sock:
-                sock.settimeout(min(2.0, max(0.1, deadline - time.monotonic())))
-                data = b""
-                while b"\n" not in data and len(data) < 256:
-                    chunk = sock.recv(256)
-                    if not chunk:
-                        break
-                    data += chunk
-            line = data.split(b"\n", 1)[0].strip().decode("ascii", "replace")
-            if line.startswith("SSH-2.0"):
-                return line
-            last_error = (
-                f"unexpected answer {line!r}" if line else "connection closed without a banner"
-            )
-        except OSError as exc:
-            last_error = f"{type(exc).__name__}: {exc}"
-        if alive is not None:
-            problem = alive()
-            if problem:
-                raise DockerError(f"sshd on {host}:{port} did not come up: {problem}")
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.5)
-    raise DockerError(
-        f"no SSH banner from {host}:{port} within {timeout:.0f}s (last: {last_error})"
-    )
-
-
-def fetch_host_key(
-    port: int, key_type: str = "ssh-ed25519", host: str = _LOOPBACK, timeout: float = 10.0
-) -> paramiko.PKey:
-    """The host key sshd presents for ``key_type`` (key exchange only, no authentication)."""
-    if host != _LOOPBACK:
-        raise DockerError(f"refusing to contact {host}: targets are only reached on {_LOOPBACK}")
-    import paramiko
-
-    sock = socket.create_connection((host, port), timeout=timeout)
-    transport = paramiko.Transport(sock)
-    try:
-        transport.banner_timeout = timeout
-        options = transport.get_security_options()
-        options.key_types = (
-            [key_type] if key_type != "ssh-rsa" else ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]
-        )
-        transport.start_client(timeout=timeout)
-        return transport.get_remote_server_key()
-    except paramiko.SSHException as exc:
-        raise DockerError(
-            f"SSH key exchange with {host}:{port} for {key_type} failed: {exc}"
-        ) from exc
-    finally:
-        transport.close()
-        sock.close()
-
-
-def _known_hosts_line(host: str, port: int, key_type: str, key_b64: str) -> str:
-    host_part = host if port == 22 else f"[{host}]:{port}"
-    return f"{host_part} {key_type} {key_b64}"
-
-
-def _load_docker() -> Any:
-    try:
-        return importlib.import_module("docker")
-    except ImportError as exc:
-        raise DockerError(
-            "the 'docker' Python package is required for Docker targets: pip install docker"
-        ) from exc
-
-
-# --------------------------------------------------------------------------------------
-# Lifecycle
-# --------------------------------------------------------------------------------------
-
-
 class DockerTargets:
-    """Build, run, verify and remove the SSH target containers of one session."""
+    """Run, verify, stop and remove the SSH target containers of one session.
+
+    Images come from an :class:`~.images.ImageBuilder` (given, or made from the config);
+    :meth:`ensure_images` and friends are the builder's, here for convenience.
+    """
 
     def __init__(
         self,
         config: DockerTargetsConfig | None = None,
-        client_factory: ClientFactory | None = None,
+        client_factory: ClientSource | None = None,
+        images: ImageBuilder | None = None,
     ) -> None:
         self.config = config or DockerTargetsConfig()
         self._client_factory = client_factory
         self._client: DockerClient = None
+        self.image_builder = (
+            images
+            if images is not None
+            else ImageBuilder(
+                lambda: self.client,
+                base_images=self.config.base_images,
+                pull=self.config.pull,
+                context_dir=self.config.context_dir,
+                label_value=self.config.label_value,
+            )
+        )
+        """Builds or finds the images :meth:`start` runs (by default one sharing this
+        lifecycle's client and configured from :attr:`config`)."""
         self._run_dir: Path | None = None
         self._owns_run_dir = False
         self._credentials: TargetCredentials | None = None
         self.targets: dict[str, DockerTarget] = {}
-        self.images: dict[str, BuiltImage] = {}
 
     # -- context manager ----------------------------------------------------------
     def __enter__(self) -> DockerTargets:
@@ -554,15 +272,15 @@ class DockerTargets:
                 if self._client_factory is not None:
                     self._client = self._client_factory()
                 else:
-                    docker = _load_docker()
-                    _probe_daemon_socket(_daemon_address())
+                    docker = load_docker()
+                    probe_daemon_socket(daemon_address())
                     self._client = docker.from_env(timeout=self.config.api_timeout)
             except DockerError:
                 raise
             except Exception as exc:  # the SDK raises DockerException, requests errors, OSError
                 raise DockerError(
-                    f"cannot connect to the Docker daemon ({_daemon_address()}): {exc}. "
-                    + _DAEMON_HINT
+                    f"cannot connect to the Docker daemon ({daemon_address()}): {exc}. "
+                    + DAEMON_HINT
                 ) from exc
         return self._client
 
@@ -574,11 +292,11 @@ class DockerTargets:
             raise
         except Exception as exc:
             raise DockerError(
-                f"no Docker daemon answers at {_daemon_address()}: {exc}. {_DAEMON_HINT}"
+                f"no Docker daemon answers at {daemon_address()}: {exc}. {DAEMON_HINT}"
             ) from exc
         if not ok:
             raise DockerError(
-                f"the Docker daemon at {_daemon_address()} did not answer ping. {_DAEMON_HINT}"
+                f"the Docker daemon at {daemon_address()} did not answer ping. {DAEMON_HINT}"
             )
 
     # -- run directory / credentials ----------------------------------------------
@@ -609,168 +327,25 @@ class DockerTargets:
         """A known_hosts file with the verified keys of all started targets."""
         return self.run_dir / "known_hosts"
 
-    # -- images -------------------------------------------------------------------
+    # -- images (the builder's) ---------------------------------------------------
+    @property
+    def images(self) -> dict[str, BuiltImage]:
+        """The images :meth:`ensure_images` built or found, by kind."""
+        return self.image_builder.images
+
     def resolve_base_image(self, kind: str) -> str:
-        """The base image a kind is built on (see :attr:`DockerTargetsConfig.base_images`)."""
-        _check_kind(kind)
-        configured = (self.config.base_images or {}).get(kind)
-        if configured:
-            return configured
-        default = DEFAULT_BASE_IMAGES[kind]
-        if self._image_exists(default):
-            return default
-        pull_error = "pulling disabled"
-        if self.config.pull:
-            try:
-                self.client.images.pull(default)
-                return default
-            except Exception as exc:  # registry unreachable, unknown image, auth...
-                pull_error = f"pull failed: {one_line(exc, keep='start')}"
-        if self._image_exists(REGISTRY_FREE_BASE_IMAGE):
-            return REGISTRY_FREE_BASE_IMAGE
-        raise DockerError(
-            f"no base image for target {kind!r}: {default} is not available locally "
-            f"({pull_error}) and the registry-free base {REGISTRY_FREE_BASE_IMAGE} does not "
-            "exist. Build it with 'sudo scripts/build-base-images.sh' (debootstrap from "
-            "Debian's archive), or configure a base image."
-        )
+        return self.image_builder.resolve_base_image(kind)
 
     def image_ready(self, kind: str) -> bool:
-        """Whether :meth:`ensure_images` would reuse an image for ``kind`` (no build)."""
-        context = self.config.context_dir or containers_dir()
-        try:
-            tag = image_tag(kind, self.resolve_base_image(kind), context)
-        except DockerError:
-            return False
-        return self._get_image(tag) is not None
+        return self.image_builder.image_ready(kind)
 
     def ensure_images(
         self, kinds: Iterable[str] = TARGET_KINDS, on_output: OutputCallback | None = None
     ) -> dict[str, BuiltImage]:
-        """Build every missing target image; reuse images whose build inputs did not change."""
-        context = self.config.context_dir or containers_dir()
-        result: dict[str, BuiltImage] = {}
-        for kind in _unique_kinds(kinds):
-            started = time.monotonic()
-            base = self.resolve_base_image(kind)
-            tag = image_tag(kind, base, context)
-            base_id = self._image_id(base)
-            existing = self._get_image(tag)
-            if existing is not None:
-                labels = (existing.attrs.get("Config") or {}).get("Labels") or {}
-                recorded_base = labels.get(LABEL_IMAGE_BASE_ID)
-                if base_id is None or recorded_base in (None, base_id):
-                    result[kind] = BuiltImage(
-                        kind, tag, existing.id, base, False, time.monotonic() - started
-                    )
-                    continue
-                # The base was rebuilt (e.g. build-base-images.sh --force): rebuild on top of it.
-            image_id = self._build(context, kind, base, tag, base_id, on_output)
-            result[kind] = BuiltImage(kind, tag, image_id, base, True, time.monotonic() - started)
-        self.images.update(result)
-        return result
-
-    def _build(
-        self,
-        context: Path,
-        kind: str,
-        base: str,
-        tag: str,
-        base_id: str | None,
-        on_output: OutputCallback | None,
-    ) -> str:
-        labels = {
-            LABEL_COMMON + ".image": self.config.label_value,
-            LABEL_KIND: kind,
-            LABEL_IMAGE_HASH: tag.rsplit(":", 1)[1],
-            LABEL_IMAGE_BASE: base,
-        }
-        if base_id:
-            labels[LABEL_IMAGE_BASE_ID] = base_id
-        tail: collections.deque[str] = collections.deque(maxlen=_BUILD_LOG_TAIL)
-        error: str | None = None
-        last_layer: str | None = None  # the classic builder's " ---> <id>" after each step
-        try:
-            stream = self.client.api.build(
-                path=str(context),
-                dockerfile=f"{kind}/Dockerfile",
-                tag=tag,
-                buildargs={"BASE_IMAGE": base},
-                labels=labels,
-                rm=True,
-                forcerm=True,
-                pull=False,
-                decode=True,
-            )
-            for chunk in stream:
-                if not isinstance(chunk, dict):
-                    continue
-                text = chunk.get("stream") or chunk.get("status") or ""
-                if text:
-                    for line in str(text).splitlines():
-                        layer = _LAYER_LINE.match(line)
-                        if layer:
-                            last_layer = layer.group(1)
-                        if line.strip():
-                            tail.append(line.rstrip())
-                            if on_output is not None:
-                                on_output(line.rstrip())
-                if "error" in chunk or "errorDetail" in chunk:
-                    detail = chunk.get("errorDetail") or {}
-                    error = str(chunk.get("error") or detail.get("message") or chunk)
-                    tail.append(error)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        if error is None:
-            image = self._get_image(tag)
-            if image is not None:
-                return str(image.id)
-            error = f"the build finished but image {tag} does not exist"
-        self._remove_failed_layers(last_layer, base_id)
-        log = "\n".join(f"    {line}" for line in tail) or "    (no output)"
-        raise DockerError(
-            f"building the {kind} target image {tag} (FROM {base}, context {context}, "
-            f"Dockerfile {kind}/Dockerfile) failed: {error}\n"
-            f"  last {len(tail)} lines of the build log:\n{log}"
-        )
-
-    def _remove_failed_layers(self, layer: str | None, base_id: str | None) -> None:
-        """Drop the untagged image a failed build left on top of its last good step.
-
-        Docker prunes its untagged, childless parents with it; tagged images (the base)
-        and layers other images build on are never touched.
-        """
-        if not layer or (base_id and base_id.split(":")[-1].startswith(layer)):
-            return
-        with contextlib.suppress(Exception):
-            image = self._get_image(layer)
-            if image is not None and not image.tags:
-                self.client.images.remove(image.id, noprune=False)
+        return self.image_builder.ensure_images(kinds, on_output)
 
     def remove_stale_images(self, kinds: Iterable[str] = TARGET_KINDS) -> list[str]:
-        """Remove this project's images of ``kinds`` other than the current ones.
-
-        Call after :meth:`ensure_images`.  Images still used by a container (another
-        session) are left alone.  Returns the removed tags.
-        """
-        removed: list[str] = []
-        for kind in _unique_kinds(kinds):
-            current = self.images.get(kind)
-            if current is None:
-                continue
-            for image in self.client.images.list(filters={"label": f"{LABEL_KIND}={kind}"}):
-                labels = image.labels or {}
-                if LABEL_IMAGE_HASH not in labels or image.id == current.image_id:
-                    continue
-                for tag in image.tags:
-                    if not tag.startswith(f"{IMAGE_REPOSITORY}/{kind}:"):
-                        continue
-                    try:
-                        self.client.images.remove(tag, noprune=False)
-                    except Exception:  # in use by a container: keep it
-                        continue
-                    removed.append(tag)
-        return removed
+        return self.image_builder.remove_stale_images(kinds)
 
     # -- containers ---------------------------------------------------------------
     def start(self, kinds: Iterable[str] = TARGET_KINDS) -> dict[str, DockerTarget]:
@@ -779,7 +354,7 @@ class DockerTargets:
         Returns the started targets by name.  On any failure the containers started by
         this call are removed before the error propagates.
         """
-        wanted = _unique_kinds(kinds)
+        wanted = unique_kinds(kinds)
         missing = [k for k in wanted if k not in self.images]
         if missing:
             self.ensure_images(missing)
@@ -797,7 +372,7 @@ class DockerTargets:
                     name=self._container_name(kind),
                     labels=self._labels(kind),
                     environment=env,
-                    ports={"22/tcp": (_LOOPBACK, None)},
+                    ports={"22/tcp": (LOOPBACK, None)},
                     hostname=kind,
                     init=False,
                 )
@@ -823,27 +398,11 @@ class DockerTargets:
 
         wait_for_ssh_banner(port, timeout=self.config.startup_timeout, alive=alive)
         description = self._exec(container, ["cat", MARKER_FILE]).strip() or kind
-        lines = []
-        for key_type in HOST_KEY_TYPES:
-            expected = self._exec(
-                container, ["cat", _HOST_KEY_FILES[key_type]], check=False
-            ).split()
-            if len(expected) < 2:
-                if key_type == "ssh-ed25519":
-                    raise DockerError(
-                        f"{kind}: container {container.name} has no {_HOST_KEY_FILES[key_type]}"
-                    )
-                continue
-            presented = fetch_host_key(port, key_type)
-            presented_b64 = presented.get_base64()
-            if presented_b64 != expected[1]:
-                raise DockerError(
-                    f"{kind}: the {key_type} host key presented on {_LOOPBACK}:{port} "
-                    f"({_fingerprint(presented_b64)}) differs from the container's own "
-                    f"{_HOST_KEY_FILES[key_type]} ({_fingerprint(expected[1])}); "
-                    "refusing to trust it"
-                )
-            lines.append(_known_hosts_line(_LOOPBACK, port, expected[0], presented_b64))
+        lines = verified_known_hosts(
+            port,
+            lambda path: self._exec(container, ["cat", path], check=False),
+            f"{kind}: container {container.name}",
+        )
         return DockerTarget(
             name=kind,
             kind=kind,
@@ -864,9 +423,9 @@ class DockerTargets:
             ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
             bindings = ports.get("22/tcp") or []
             for binding in bindings:
-                if binding.get("HostIp") != _LOOPBACK:
+                if binding.get("HostIp") != LOOPBACK:
                     raise DockerError(
-                        f"container {container.name} publishes sshd beyond {_LOOPBACK}: "
+                        f"container {container.name} publishes sshd beyond {LOOPBACK}: "
                         f"{bindings}; refusing to use it"
                     )
             for binding in bindings:
@@ -881,7 +440,7 @@ class DockerTargets:
                 break
             time.sleep(0.05)
         raise DockerError(
-            f"container {container.name}: no {_LOOPBACK} port published for 22/tcp "
+            f"container {container.name}: no {LOOPBACK} port published for 22/tcp "
             f"within {timeout:.0f}s"
         )
 
@@ -1035,20 +594,6 @@ class DockerTargets:
             LABEL_OWNER_PID: str(os.getpid()),
         }
 
-    def _get_image(self, ref: str) -> Any:
-        docker = _load_docker()
-        try:
-            return self.client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            return None
-
-    def _image_exists(self, ref: str) -> bool:
-        return self._get_image(ref) is not None
-
-    def _image_id(self, ref: str) -> str | None:
-        image = self._get_image(ref)
-        return str(image.id) if image is not None else None
-
     def _write_known_hosts(self) -> None:
         lines = [line for target in self.targets.values() for line in target.known_hosts_lines]
         self.known_hosts_path.write_text("".join(line + "\n" for line in lines), encoding="ascii")
@@ -1057,53 +602,6 @@ class DockerTargets:
 # --------------------------------------------------------------------------------------
 # Small private helpers
 # --------------------------------------------------------------------------------------
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in TARGET_KINDS:
-        raise DockerError(
-            f"unknown Docker target kind {kind!r}; choose from {', '.join(TARGET_KINDS)}"
-        )
-
-
-def _unique_kinds(kinds: Iterable[str]) -> list[str]:
-    result: list[str] = []
-    for kind in kinds:
-        _check_kind(kind)
-        if kind not in result:
-            result.append(kind)
-    return result
-
-
-def _daemon_address() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
-def _probe_daemon_socket(address: str, timeout: float = 5.0) -> None:
-    """Fail early, with the hint, when a unix-socket daemon is not there.
-
-    Works around the docker SDK leaking the socket object when connecting to a unix socket
-    fails (docker/transport/unixconn.py does not close it), which surfaces as a
-    ResourceWarning, an error under ``filterwarnings = error``.
-    """
-    if not address.startswith("unix://"):
-        return
-    path = address[len("unix://") :]
-    if not os.path.exists(path):
-        raise DockerError(f"no Docker daemon: the socket {path} does not exist. {_DAEMON_HINT}")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect(path)
-    except OSError as exc:
-        raise DockerError(f"no Docker daemon answers at {address}: {exc}. {_DAEMON_HINT}") from exc
-    finally:
-        sock.close()
-
-
-def _fingerprint(key_b64: str) -> str:
-    digest = hashlib.sha256(base64.b64decode(key_b64)).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
 def _logs_tail(container: Any, lines: int = 20) -> str:

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Build registry-free base images for the container targets under containers/.
+# Build the registry-free base image for the container targets under containers/.
+#
+# Run it as `python -m pytest_fabricplus build-base [--force]` (it ships in the wheel as
+# package data); from a checkout, `sudo bash containers/base/build-base-image.sh` does the same.
 #
 # On machines without an image registry (`docker pull` fails) the Dockerfiles in
 # containers/ cannot use their default bases (ubuntu:22.04, centos:7).  This
@@ -27,7 +30,7 @@ CACHE_DIR="${FABRICPLUS_CACHE_DIR:-/var/cache/fabricplus}"
 FORCE=0
 
 usage() {
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
     echo "usage: $0 [--force]"
 }
 
