@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's tests on a fresh Debian 12 machine, as root: installs what it needs
 # (apt packages, a venv), then ruff, mypy --strict and the whole pytest suite against real
-# sshd servers the tests start themselves. Extra arguments go to pytest.
+# sshd servers the tests start themselves. Extra arguments go to pytest. Then tests/unit and
+# tests/plugin once more in a second venv ($FABRICPLUS_MIN_VENV, default .venv-min) holding the
+# lowest versions pyproject.toml declares (constraints/minimum.txt); FABRICPLUS_MIN_TESTS=0
+# skips that step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FABRICPLUS_NEED_DOCKER=1  # container targets are part of the suite: no daemon is a failure
@@ -18,3 +21,10 @@ log "mypy --strict"
 log "pytest"
 # pytest's own exit code is the result: 5 (no tests collected) fails this command too
 "$PY" -m pytest "$@"
+
+if [ "${FABRICPLUS_MIN_TESTS:-1}" != 0 ]; then
+  log "pytest tests/unit tests/plugin at the minimum versions (constraints/minimum.txt)"
+  make_min_venv
+  # set -e: any non-zero exit fails the command, 5 (no tests collected) included
+  "$MIN_VENV/bin/python" -m pytest -p no:cacheprovider tests/unit tests/plugin
+fi

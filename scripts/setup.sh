@@ -6,6 +6,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${FABRICPLUS_VENV:-$ROOT/.venv}"
+# the second virtualenv: the project at the lowest versions it declares (constraints/minimum.txt)
+MIN_VENV="${FABRICPLUS_MIN_VENV:-$ROOT/.venv-min}"
+MIN_CONSTRAINTS="$ROOT/constraints/minimum.txt"
 APT_PACKAGES=(openssh-server openssh-client sudo iproute2 procps python3 python3-venv)
 [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ] && APT_PACKAGES+=(docker.io debootstrap)
 
@@ -31,21 +34,54 @@ install_apt_packages() {
   mkdir -p /run/sshd
 }
 
-make_venv() {
+# install_venv DIR PIP_ARGS...: a virtualenv in DIR with `pip install PIP_ARGS` done in it.
+# Idempotent: a stamp in DIR records a hash of pyproject.toml, the arguments and the content
+# of every argument that is a file (a constraints file); the install runs again only when
+# that changes. With INSTALL_VENV_FRESH=1 a changed stamp recreates DIR from scratch, so no
+# package left over from an earlier install (e.g. a pin since removed) stays in it.
+install_venv() {
+  local venv="$1"
+  shift
   local py="${PYTHON:-python3}"
-  if [ ! -x "$VENV/bin/python" ]; then
-    log "creating virtualenv $VENV"
-    "$py" -m venv "$VENV"
+  local stamp="$venv/.fabricplus-installed"
+  local want arg
+  want="$(
+    {
+      cat "$ROOT/pyproject.toml"
+      for arg in "$@"; do
+        printf '%s\n' "$arg"
+        if [ -f "$arg" ]; then cat "$arg"; fi
+      done
+    } | sha256sum | cut -d' ' -f1
+  )"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
   fi
-  local stamp="$VENV/.fabricplus-installed"
-  local want
-  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    log "installing pytest-fabricplus[dev] into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
-    echo "$want" > "$stamp"
+  if [ "${INSTALL_VENV_FRESH:-0}" = 1 ] && [ -f "$venv/pyvenv.cfg" ]; then
+    log "recreating virtualenv $venv (its install is out of date)"
+    rm -rf "$venv"
   fi
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating virtualenv $venv"
+    "$py" -m venv "$venv"
+  fi
+  log "installing into $venv: pip install $*"
+  if [ "${INSTALL_VENV_UPGRADE_PIP:-1}" = 1 ]; then
+    "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  fi
+  "$venv/bin/python" -m pip install -q "$@"
+  echo "$want" > "$stamp"
+}
+
+make_venv() {
+  install_venv "$VENV" -e "$ROOT[dev]"
+}
+
+# The project and its dev tools with every declared dependency at its floor: what a user who
+# installs the lowest allowed versions gets. venv's own pip is recent enough (no upgrade: quicker).
+make_min_venv() {
+  INSTALL_VENV_FRESH=1 INSTALL_VENV_UPGRADE_PIP=0 \
+    install_venv "$MIN_VENV" -c "$MIN_CONSTRAINTS" -e "$ROOT[dev]"
 }
 
 STARTED_DOCKERD=""
