@@ -36,17 +36,16 @@ def take_over_testinfra(parser: pytest.Parser, pluginmanager: pytest.PytestPlugi
     for name in TESTINFRA_PLUGINS:
         pluginmanager.set_blocked(name)  # unregisters it if it was loaded first
     ours = {spec.flag for spec in OPTIONS}
-    optparser: Any = parser.optparser
-    taken = [
-        (flag, optparser._option_string_actions[flag])
-        for flag in ours
-        if flag in optparser._option_string_actions
-    ]
+    # pytest >= 9 builds its argparse parser up front and adds each option to it at once:
+    # there, testinfra's option strings are removed with argparse's own "resolve" conflict
+    # handler. Older pytest builds the parser when parsing, from the groups below.
+    optparser: Any = getattr(parser, "optparser", None)
+    actions = getattr(optparser, "_option_string_actions", None) or {}
+    taken = [(flag, actions[flag]) for flag in ours if flag in actions]
     if taken:
-        # argparse's own "resolve" conflict handler removes those option strings
         optparser._handle_conflict_resolve(None, taken)
-        for group in parser._groups:
-            group.options = [o for o in group.options if not ours.intersection(o.names())]
+    for group in parser._groups:
+        group.options = [o for o in group.options if not ours.intersection(o.names())]
 
 
 def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

@@ -157,7 +157,7 @@ class HostReporter:
             )
             for host in sorted(self.summary.host_keys):
                 terminalreporter.write_line(f"WARNING {host}: {self.summary.host_keys[host]}")
-        if self.summary.privilege and terminalreporter.config.get_verbosity() > 0:
+        if self.summary.privilege and terminalreporter.config.getoption("verbose") > 0:
             terminalreporter.write_sep("-", "fabricplus: run as (su_user, run_as) per host")
             for host in sorted(self.summary.privilege):
                 for choice in sorted(self.summary.privilege[host]):

@@ -181,7 +181,7 @@ class FabricPlusSession:
         state = self.state
         if state is None or not state.has_hosts or session.config.option.collectonly:
             return (yield)
-        if not session.items:
+        if not getattr(session, "items", None):  # the xdist controller collects nothing
             return (yield)
         hosts = self.preflight_hosts(session, state)
         limit = state.settings.max_connections
