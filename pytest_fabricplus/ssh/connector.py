@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,6 +56,7 @@ STRICT_TO_POLICY = {"yes": "reject", "no": "accept", "accept-new": "warn"}
 # abandon a failed handshake (e.g. a blackhole host) go to stderr through logging's
 # last-resort handler. A NullHandler keeps them to configured logging (pytest captures them).
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+log = logging.getLogger("pytest_fabricplus")
 
 
 class Connector:
@@ -85,6 +87,8 @@ class Connector:
         # not given an explicit object (the base then grew by two entries per host).
         self._config = Config(ssh_config=SSHConfig(), overrides=overrides)
         self.resolver = SshConfigResolver(settings.ssh_config, settings.ssh_extra_args)
+        self._warned: dict[str, tuple[str, ...]] = {}
+        self._warned_lock = threading.Lock()
         self.known_hosts = KnownHostsCache()
 
     def run_as_for(
@@ -108,8 +112,11 @@ class Connector:
             login=login,
         )
 
-    def resolve(self, spec: HostSpec) -> ResolvedConfig:
-        """``spec``'s ssh client config (cached); :class:`HostUnreachable` when it is bad."""
+    def resolve(self, spec: HostSpec, hop: bool = False) -> ResolvedConfig:
+        """``spec``'s ssh client config (cached); :class:`HostUnreachable` when it is bad.
+
+        ``hop``: ``spec`` is a ProxyJump hop (``--ssh-extra-args`` do not apply, as ssh does
+        not pass its command line on to jump hosts)."""
         s = self.settings
         query = HostQuery(
             host=spec.host,
@@ -117,11 +124,26 @@ class Connector:
             user=spec.user or s.ssh_user,
             args=spec.ssh_args,
             name=spec.describe(),
+            hop=hop,
         )
         try:
-            return self.resolver.resolve(query)
+            resolved = self.resolver.resolve(query)
         except ConfigError as exc:
             raise HostUnreachable(spec.describe(), "config", str(exc)) from None
+        if resolved.warnings:
+            key = spec.id or spec.name
+            with self._warned_lock:
+                new = key not in self._warned
+                self._warned[key] = resolved.warnings
+            if new:
+                for warning in resolved.warnings:
+                    log.warning("%s", warning)
+        return resolved
+
+    def config_warnings(self, spec: HostSpec) -> tuple[str, ...]:
+        """What ``spec``'s ssh arguments ask for that we do not honour (once resolved)."""
+        with self._warned_lock:
+            return self._warned.get(spec.id or spec.name, ())
 
     def connect_timeout_for(self, resolved: ResolvedConfig) -> float:
         """--connect-timeout when given, else the ssh config's ConnectTimeout, else ours."""
@@ -186,13 +208,13 @@ class Connector:
         return conn
 
     def open(
-        self, spec: HostSpec, jump: FabricPlusConnection | None = None
+        self, spec: HostSpec, jump: FabricPlusConnection | None = None, *, hop: bool = False
     ) -> FabricPlusConnection:
         """Build and connect; raise :class:`HostUnreachable` with the cause on failure.
 
         Without a ``jump`` connection, the ssh config's ProxyCommand (if any) is the socket.
         """
-        resolved = self.resolve(spec)
+        resolved = self.resolve(spec, hop)
         conn = self.build(spec, jump, resolved)
         name = spec.describe()
         timeout = self.connect_timeout_for(resolved)

@@ -88,7 +88,7 @@ class ConnectionRegistry:
             text = explicit
         else:
             try:
-                text = self.connector.resolve(spec).proxy_jump or ""
+                text = self.connector.resolve(spec, hop=depth > 0).proxy_jump or ""
             except HostUnreachable:
                 return None  # Connector.open reports the bad config for this host
         hops = [h.strip() for h in text.split(",") if h.strip()]
@@ -117,9 +117,9 @@ class ConnectionRegistry:
                         # the first hop is reached as its own config says (its own ProxyJump
                         # too, as OpenSSH's ``ssh -W`` to it would), unless it names itself
                         own = None if explicit else self._jump_for(hop_spec, depth + 1, hop, key)
-                        conn = self.connector.open(hop_spec, own)
+                        conn = self.connector.open(hop_spec, own, hop=True)
                     else:
-                        conn = self.connector.open(hop_spec, conn)
+                        conn = self.connector.open(hop_spec, conn, hop=True)
                 except HostUnreachable as exc:
                     detail = exc.detail
                     if exc.cause == "jump" and detail.startswith("jump host "):
@@ -136,9 +136,8 @@ class ConnectionRegistry:
         known = self.hosts.get(hop)
         if known is not None:
             return known
-        text = hop[len("ssh://") :] if hop.startswith("ssh://") else hop
         try:
-            addr = Address.parse(text)
+            addr = parse_hop(hop)
         except ValueError as exc:
             raise HostUnreachable(
                 spec.describe(), "jump", f"bad jump host {hop!r}: {exc}"
@@ -153,3 +152,18 @@ class ConnectionRegistry:
             close_quietly(conn, None)
         self._open.clear()
         self._jumps.clear()
+
+
+def parse_hop(text: str) -> Address:
+    """A ProxyJump hop: ``[user@]host[:port]`` or ``ssh://[user@]host[:port]``; ``ssh -G``
+    writes a host with a port in brackets (``fptest@[127.0.0.1]:2222``), IPv4 too."""
+    raw = text[len("ssh://") :] if text.startswith("ssh://") else text
+    user, at, rest = raw.rpartition("@")
+    if rest.startswith("[") and "]" in rest:
+        host, _, tail = rest[1:].partition("]")
+        if ":" not in host:  # OpenSSH brackets any host that has a port
+            port = tail[1:] if tail.startswith(":") else ""
+            if tail and not port:
+                raise ValueError(f"unexpected text {tail!r} after ']'")
+            rest = f"{host}:{port}" if port else host
+    return Address.parse(f"{user}@{rest}" if at else rest)

@@ -156,6 +156,9 @@ class HostQuery:
     args: tuple[str, ...] = ()
     #: who asked, for messages (``web1 (fptest@10.0.0.1)``)
     name: str = ""
+    #: a ProxyJump hop: ``--ssh-extra-args`` are not applied (as ``ssh -J`` does not pass
+    #: its command line's ``-o`` options on to the jump hosts)
+    hop: bool = False
 
 
 def ssh_binary() -> str | None:
@@ -359,11 +362,9 @@ class SshConfigResolver:
         self._scan = (stamp, result)
         return result
 
-    def trivial(self) -> bool:
-        """True when ``ssh -G`` cannot tell us anything we honour: no arguments, and no
-        config file (or only keywords that change nothing for us)."""
-        if self.extra_args:
-            return False
+    def trivial_files(self) -> bool:
+        """True when no config file ssh reads (or only keywords that change nothing for us):
+        without arguments, ``ssh -G`` could not tell us anything then."""
         keywords = self.scan().keywords
         return not (keywords - HARMLESS_OPTIONS - {"host"})
 
@@ -371,7 +372,7 @@ class SshConfigResolver:
     def resolve(self, query: HostQuery) -> ResolvedConfig:
         name = query.name or query.host
         kept_host, warn_host = check_args(query.args, name)
-        kept_extra, warn_extra = check_args(self.extra_args, name)
+        kept_extra, warn_extra = ([], []) if query.hop else check_args(self.extra_args, name)
         args = (*kept_host, *kept_extra)
         files = tuple((p, _mtime(p)) for p in self._files())
         key = (query.host, query.port, query.user, args, self.config, files)
@@ -380,7 +381,7 @@ class SshConfigResolver:
         if cached is None:
             if self.ssh is None:
                 cached = self._resolve_paramiko(query, args, name)
-            elif not args and self.trivial():
+            elif not args and self.trivial_files():
                 cached = ResolvedConfig(
                     hostname=query.host,
                     port=query.port or DEFAULT_SSH_PORT,
