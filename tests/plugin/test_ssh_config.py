@@ -215,9 +215,7 @@ def test_user_known_hosts_file_from_the_config(pytester: pytest.Pytester, sshd: 
     bad.stdout.fnmatch_lines([f"*unknown host key*not in {wrong}*"])
 
 
-def test_connect_timeout_and_server_alive_interval(
-    pytester: pytest.Pytester, sshd: Target
-) -> None:
+def test_connect_timeout_and_server_alive_interval(pytester: pytest.Pytester, sshd: Target) -> None:
     config = config_for(pytester.path, sshd, "  ConnectTimeout 7\n  ServerAliveInterval 5\n")
     pytester.makepyfile(
         """

@@ -180,9 +180,7 @@ def test_args_take_effect_as_ssh_applies_them(tmp_path: Path) -> None:
     assert got.strict_host_key_checking == "no"
     assert got.port == 9
     assert got.user == "x"  # --ssh-extra-args beats the config
-    assert got.warnings == (
-        "web1 (web1): ssh argument '-A' is not supported here and is ignored",
-    )
+    assert got.warnings == ("web1 (web1): ssh argument '-A' is not supported here and is ignored",)
 
 
 def test_lookups_are_cached_and_config_changes_seen(tmp_path: Path) -> None:
@@ -261,5 +259,5 @@ def test_settings_ssh_extra_args_and_explicit() -> None:
     assert s.ssh_extra_args == ("-o", "ProxyCommand=ssh -W %h:%p j", "-J", "b")
     assert {"ssh_extra_args", "host_key_policy"} <= s.explicit
     assert "connect_timeout" not in s.explicit
-    with pytest.raises(ConfigError, match="fabricplus_ssh_extra_args: .*cannot be split"):
+    with pytest.raises(ConfigError, match=r"fabricplus_ssh_extra_args: .*cannot be split"):
         Settings.resolve({}, {"fabricplus_ssh_extra_args": "-o 'unclosed"}, {})
