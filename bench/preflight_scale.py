@@ -149,12 +149,13 @@ def run_rtt(
         ssh_config = work / f"ssh_config-{rtt_ms:g}"
         ssh_config.write_text(f"Host *\n  ConnectTimeout {args.connect_timeout:g}\n")
         if args.ssh_g:
-            runs.append(
+            runs += [
                 (
                     "ssh -G per host",
                     Connector(dataclasses.replace(settings, ssh_config=str(ssh_config)), env={}),
                 )
-            )
+                for _ in range(2)
+            ]
         for rep, (label, conn_maker) in enumerate(runs):
             handshake = one_handshake(conn_maker, specs[rep * 5 % len(specs) :])
             wait_back(base_fds, base_tasks)
@@ -218,6 +219,7 @@ def run_rtt(
             print(f"        ssh client config: {lookups} `ssh -G` lookups for {len(specs)} hosts")
         if args.ssh_g:
             print("    " + resolution_cost(str(ssh_config), specs, args.max_connections))
+            wait_back(base_fds, base_tasks)  # the lookup threads' exit
         ratio = statistics.median(ratios)
         met = ratio < 3
         leak = fds() > base_fds or tasks() > base_tasks

@@ -308,6 +308,7 @@ class SshConfigResolver:
         self._scan: tuple[tuple[tuple[str, float], ...], _ScanResult] | None = None
         self._paramiko: tuple[tuple[str, float], object] | None = None
         self.lookups = 0  # ssh -G processes run (for tests and the benchmark)
+        self._defaults: dict[str, list[str]] | None = None
 
     # -- which files ssh would read ------------------------------------------------------
     def config_args(self) -> list[str]:
@@ -434,7 +435,49 @@ class SshConfigResolver:
                 f"{name}: the ssh client config does not parse: "
                 + ("; ".join(errors[-3:]) or f"`ssh -G` exited with {done.returncode}")
             )
-        return from_ssh_g(parse_ssh_g(done.stdout, ""), name)
+        options = parse_ssh_g(done.stdout, "")
+        resolved = from_ssh_g(options, name)
+        unhonoured = self.unhonoured(options, name)
+        return _replace_warnings(resolved, unhonoured) if unhonoured else resolved
+
+    def unhonoured(self, options: Mapping[str, list[str]], name: str) -> list[str]:
+        """Options the config files set for this host that we cannot honour.
+
+        Only keywords written in the files are considered, and only where the host's value
+        differs from OpenSSH's default (``ssh -G -F none``, run once): a ``ControlMaster
+        auto`` under ``Host *`` is named, a ``ControlMaster no`` is not.
+        """
+        written = self.scan().keywords - HONOURED_OPTIONS - HARMLESS_OPTIONS
+        written -= {"host", "match", "include"}
+        if not written:
+            return []
+        defaults = self._openssh_defaults()
+        found: list[str] = []
+        for key in sorted(written):
+            value = options.get(key)
+            if value is not None and value != defaults.get(key):
+                found.append(
+                    f"{name}: the ssh config sets {key} {' '.join(value)}, which is not "
+                    "supported here and is ignored"
+                )
+        return found
+
+    def _openssh_defaults(self) -> dict[str, list[str]]:
+        if self._defaults is None:
+            cmd = [self.ssh or "ssh", "-G", "-F", "none", "--", "defaults.invalid"]
+            try:
+                done = subprocess.run(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    text=True,
+                    timeout=SSH_G_TIMEOUT,
+                    env=self.env,
+                )
+                self._defaults = parse_ssh_g(done.stdout, "") if done.returncode == 0 else {}
+            except (OSError, subprocess.TimeoutExpired):
+                self._defaults = {}
+        return self._defaults
 
     def _resolve_paramiko(self, query: HostQuery, args: Sequence[str], name: str) -> ResolvedConfig:
         import paramiko

@@ -261,3 +261,20 @@ def test_settings_ssh_extra_args_and_explicit() -> None:
     assert "connect_timeout" not in s.explicit
     with pytest.raises(ConfigError, match=r"fabricplus_ssh_extra_args: .*cannot be split"):
         Settings.resolve({}, {"fabricplus_ssh_extra_args": "-o 'unclosed"}, {})
+
+
+def test_config_options_we_cannot_honour_are_named_per_host(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "Host web1\n  ControlMaster auto\n  ControlPersist 60\n"
+        "Host *\n  ForwardAgent no\n  Ciphers aes128-ctr\n  BatchMode yes\n"
+    )
+    resolver = SshConfigResolver(str(config))
+    assert resolver.resolve(HostQuery("web1")).warnings == (
+        "web1: the ssh config sets ciphers aes128-ctr, which is not supported here and is ignored",
+        "web1: the ssh config sets controlmaster auto, which is not supported here and is ignored",
+    )
+    # ForwardAgent no is OpenSSH's default, BatchMode and ControlPersist are harmless
+    assert resolver.resolve(HostQuery("web2")).warnings == (
+        "web2: the ssh config sets ciphers aes128-ctr, which is not supported here and is ignored",
+    )
