@@ -17,7 +17,7 @@ Upstream behaviour worked around here:
   on every clone) cannot grow the base config either.
 * Fabric's ProxyCommand gateway re-expands the command's tokens with a dummy config that
   lacks the port (``%p`` becomes 22): we open ``paramiko.ProxyCommand`` ourselves and pass it
-  as the socket.
+  as the socket; its ``close()`` never reaps the command: :class:`ReapedProxyCommand`.
 * paramiko reports a banner timeout in its transport thread and then raises "No existing
   session" from the auth step: :meth:`Connector.open` reports the saved exception.
 """
@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import socket
+import subprocess
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -129,7 +130,10 @@ class Connector:
         try:
             resolved = self.resolver.resolve(query)
         except ConfigError as exc:
-            raise HostUnreachable(spec.describe(), "config", str(exc)) from None
+            text = str(exc)
+            prefix = f"{query.name}: "  # the resolver names the host; HostUnreachable does too
+            detail = text[len(prefix) :] if text.startswith(prefix) else text
+            raise HostUnreachable(spec.describe(), "config", detail) from None
         if resolved.warnings:
             key = spec.id or spec.name
             with self._warned_lock:
@@ -286,10 +290,35 @@ def tcp_connect(name: str, host: str, port: int, timeout: float) -> socket.socke
     return sock
 
 
+class ReapedProxyCommand(paramiko.ProxyCommand):
+    """paramiko's ProxyCommand whose ``close()`` also reaps the command.
+
+    paramiko's ``close()`` sends SIGTERM and leaves it there: the process stays a zombie and
+    its pipes open until garbage collection, which then warns ("subprocess ... is still
+    running", unclosed files). We wait for it (bounded; SIGKILL after 2 s) and close them.
+    """
+
+    def close(self) -> None:
+        process = self.process
+        with contextlib.suppress(Exception):
+            super().close()
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
 def proxy_command(name: str, command: str, timeout: float) -> paramiko.ProxyCommand:
     """The ssh config's ProxyCommand (tokens already expanded) as paramiko's socket."""
     try:
-        sock = paramiko.ProxyCommand(command)
+        sock = ReapedProxyCommand(command)
     except paramiko.SSHException as exc:
         raise HostUnreachable(name, "proxy", f"ProxyCommand {command!r}: {exc}") from None
     sock.settimeout(timeout)

@@ -100,7 +100,6 @@ HARMLESS_OPTIONS = frozenset(
         "compression",
         "controlpath",
         "controlpersist",  # meaningless without ControlMaster (warned about on its own)
-        "hostkeyalias",
         "canonicalizehostname",
         "canonicaldomains",
         "canonicalizemaxdots",
@@ -432,7 +431,7 @@ class SshConfigResolver:
                 if line.strip() and "Pseudo-terminal" not in line
             ]
             raise ConfigError(
-                f"{name}: the ssh client config does not parse: "
+                f"{name}: ssh refuses the client config: "
                 + ("; ".join(errors[-3:]) or f"`ssh -G` exited with {done.returncode}")
             )
         options = parse_ssh_g(done.stdout, "")

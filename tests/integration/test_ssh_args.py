@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from conftest import Target
@@ -135,11 +136,14 @@ def test_proxycommand_in_ssh_args(sshd: Target, sshd2: Target, tmp_path: Path) -
     registry = ConnectionRegistry(Connector(settings(sshd2)))
     try:
         conn = registry.get(spec)
-        assert type(conn.transport.sock).__name__ == "ProxyCommand"
+        assert isinstance(conn.transport.sock, paramiko.ProxyCommand)
+        process = conn.transport.sock.process
         assert conn.run("id -un", hide=True).stdout == "fptest\n"
     finally:
         registry.close_all()
     assert logins(sshd) == before + 1
+    assert process.returncode is not None  # reaped on close, not left to the GC
+    assert process.stdout.closed
 
 
 def test_unsupported_ssh_args_are_warnings_naming_host_and_argument(sshd: Target) -> None:

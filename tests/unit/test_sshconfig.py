@@ -201,7 +201,7 @@ def test_lookups_are_cached_and_config_changes_seen(tmp_path: Path) -> None:
 def test_bad_config_names_host_and_line(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.write_text("Host x\n  NoSuchOption 1\n")
-    with pytest.raises(ConfigError, match=r"web1: the ssh client config does not parse: .*line 2"):
+    with pytest.raises(ConfigError, match=r"web1: ssh refuses the client config: .*line 2"):
         SshConfigResolver(str(config)).resolve(HostQuery("x", name="web1"))
 
 
