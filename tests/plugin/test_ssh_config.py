@@ -48,8 +48,9 @@ def test_hostname_user_port_identityfile_from_ssh_config(
     result.stdout.fnmatch_lines(["*test_who?webalias? PASSED*"])
 
 
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["no-xdist", "n2"])
 def test_include_and_match_exec_reach_the_hosts_they_name(
-    pytester: pytest.Pytester, sshd: Target, sshd2: Target
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, xdist: tuple[str, ...]
 ) -> None:
     """paramiko's parser ignores Include; OpenSSH's Match exec runs a command per host."""
     included = pytester.path / "config.d" / "hosts.conf"
@@ -77,11 +78,15 @@ def test_include_and_match_exec_reach_the_hosts_they_name(
     known.write_text(sshd.server.known_hosts_line + "\n" + sshd2.server.known_hosts_line + "\n")
     pytester.makepyfile(WHO + "\ndef test_again(connection):\n    connection.run('true')\n")
     before = (logins(sshd), logins(sshd2))
-    result = pytester.runpytest(
-        "--hosts=web1,web2", f"--ssh-config={config}", f"--known-hosts={known}", "-v"
-    )
+    args = ("--hosts=web1,web2", f"--ssh-config={config}", f"--known-hosts={known}", "-v")
+    if xdist:
+        result = pytester.runpytest_subprocess(*args, *xdist, timeout=180)
+    else:
+        result = pytester.runpytest(*args)
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*test_who?web1? PASSED*", "*test_who?web2? PASSED*"])
+    passed = [line for line in result.stdout.lines if "PASSED" in line]
+    assert any("test_who[web1]" in line for line in passed)
+    assert any("test_who[web2]" in line for line in passed)
     # one login per host for the whole run
     assert (logins(sshd), logins(sshd2)) == (before[0] + 1, before[1] + 1)
 

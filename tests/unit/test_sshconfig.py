@@ -278,3 +278,20 @@ def test_config_options_we_cannot_honour_are_named_per_host(tmp_path: Path) -> N
     assert resolver.resolve(HostQuery("web2")).warnings == (
         "web2: the ssh config sets ciphers aes128-ctr, which is not supported here and is ignored",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port", "user"),
+    [
+        ("bastion", "bastion", None, None),
+        ("me@bastion:2222", "bastion", 2222, "me"),
+        ("fptest@[127.0.0.1]:40425", "127.0.0.1", 40425, "fptest"),  # as ssh -G writes it
+        ("[::1]:22", "::1", 22, None),
+        ("ssh://me@bastion:2222", "bastion", 2222, "me"),
+    ],
+)
+def test_proxyjump_hops(text: str, host: str, port: int | None, user: str | None) -> None:
+    from pytest_fabricplus.ssh.registry import parse_hop
+
+    addr = parse_hop(text)
+    assert (addr.host, addr.port, addr.user) == (host, port, user)
