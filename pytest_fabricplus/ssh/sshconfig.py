@@ -248,7 +248,7 @@ def expand_proxy_command(command: str, host: str, port: int, user: str | None) -
     return "".join(out)
 
 
-def parse_ssh_g(text: str, home: str) -> dict[str, list[str]]:
+def parse_ssh_g(text: str) -> dict[str, list[str]]:
     """``ssh -G`` output: ``key value`` lines; keys lower case, repeated keys collected."""
     found: dict[str, list[str]] = {}
     for line in text.splitlines():
@@ -305,7 +305,7 @@ class SshConfigResolver:
         self._cache: dict[tuple[object, ...], ResolvedConfig] = {}
         self._lock = threading.Lock()
         self._scan: tuple[tuple[tuple[str, float], ...], _ScanResult] | None = None
-        self._paramiko: tuple[tuple[str, float], object] | None = None
+        self._paramiko: tuple[tuple[tuple[str, float], ...], object] | None = None
         self.lookups = 0  # ssh -G processes run (for tests and the benchmark)
         self._defaults: dict[str, list[str]] | None = None
 
@@ -434,7 +434,7 @@ class SshConfigResolver:
                 f"{name}: ssh refuses the client config: "
                 + ("; ".join(errors[-3:]) or f"`ssh -G` exited with {done.returncode}")
             )
-        options = parse_ssh_g(done.stdout, "")
+        options = parse_ssh_g(done.stdout)
         resolved = from_ssh_g(options, name)
         unhonoured = self.unhonoured(options, name)
         return _replace_warnings(resolved, unhonoured) if unhonoured else resolved
@@ -473,7 +473,7 @@ class SshConfigResolver:
                     timeout=SSH_G_TIMEOUT,
                     env=self.env,
                 )
-                self._defaults = parse_ssh_g(done.stdout, "") if done.returncode == 0 else {}
+                self._defaults = parse_ssh_g(done.stdout) if done.returncode == 0 else {}
             except (OSError, subprocess.TimeoutExpired):
                 self._defaults = {}
         return self._defaults
@@ -481,27 +481,36 @@ class SshConfigResolver:
     def _resolve_paramiko(self, query: HostQuery, args: Sequence[str], name: str) -> ResolvedConfig:
         import paramiko
 
-        warnings: list[str] = []
         options: dict[str, object] = {}
-        path = os.path.expanduser(self.config or "~/.ssh/config")
-        if os.path.isfile(path):
-            stamp = (path, _mtime(path))
+        # as ssh: the -F file alone, else the user's file, then the system's
+        if self.config:
+            paths = [os.path.expanduser(self.config)]
+        else:
+            paths = [os.path.expanduser("~/.ssh/config"), "/etc/ssh/ssh_config"]
+        paths = [p for p in paths if os.path.isfile(p)]
+        if paths:
+            stamp = tuple((p, _mtime(p)) for p in paths)
             cached = self._paramiko
             if cached is None or cached[0] != stamp:
-                try:
-                    parsed = paramiko.SSHConfig.from_path(path)
-                except Exception as exc:
-                    raise ConfigError(f"cannot read ssh config {path}: {exc}") from None
+                parsed = paramiko.SSHConfig()
+                for path in paths:
+                    try:
+                        with open(path, encoding="utf-8") as handle:
+                            parsed.parse(handle)
+                    except Exception as exc:
+                        raise ConfigError(f"{name}: cannot read ssh config {path}: {exc}") from None
                 self._paramiko = cached = (stamp, parsed)
             config = cached[1]
             assert isinstance(config, paramiko.SSHConfig)
             options = dict(config.lookup(query.host))
-        # command-line arguments first: OpenSSH keeps the first value of an option
-        overrides = _args_as_options(args)
+        # the command line first, in ssh -G's order: OpenSSH keeps the first value of an
+        # option (ssh lets -p win)
+        fixed: list[str] = []
         if query.user:
-            overrides.setdefault("user", [query.user])
+            fixed += ["-o", f"User={query.user}"]
         if query.port:
-            overrides.setdefault("port", [str(query.port)])
+            fixed += ["-o", f"Port={query.port}"]
+        overrides = _args_as_options([*fixed, *args])
         merged: dict[str, list[str]] = {}
         for key, value in options.items():
             merged[key] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
@@ -516,7 +525,7 @@ class SshConfigResolver:
         merged.setdefault("hostname", [query.host])
         merged.setdefault("port", [str(DEFAULT_SSH_PORT)])
         resolved = from_ssh_g(merged, name, expanded_proxy=True)
-        return _replace_warnings(resolved, (*warnings, *resolved.warnings), source="paramiko")
+        return _replace_warnings(resolved, resolved.warnings, source="paramiko")
 
 
 def _args_as_options(args: Sequence[str]) -> dict[str, list[str]]:

@@ -237,6 +237,8 @@ def test_paramiko_fallback_without_ssh(tmp_path: Path, monkeypatch: pytest.Monke
         "paramiko",
     )
     assert got.proxy_command == "ssh -W 127.0.0.1:2201 jump"  # paramiko expands with its port
+    # the host's own user first, as in the ssh -G order
+    assert resolver.resolve(HostQuery("web1", user="inv")).user == "inv"
 
 
 def test_fallback_note(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
