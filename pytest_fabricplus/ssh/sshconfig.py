@@ -301,7 +301,8 @@ class SshConfigResolver:
         self.config = config
         self.extra_args = tuple(extra_args)
         self.ssh = ssh if ssh is not None else ssh_binary()
-        self.env = dict(os.environ if env is None else env)
+        #: the environment of ``ssh -G`` (None: this process's, as ``ssh`` would see it)
+        self.env = None if env is None else dict(env)
         self._cache: dict[tuple[object, ...], ResolvedConfig] = {}
         self._lock = threading.Lock()
         self._scan: tuple[tuple[tuple[str, float], ...], _ScanResult] | None = None

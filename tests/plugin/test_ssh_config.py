@@ -65,12 +65,14 @@ def test_include_and_match_exec_reach_the_hosts_they_name(
     )
     config = pytester.path / "ssh_config"
     config.write_text(
-        # the User and key come from a Match that only a command can decide
+        # the User comes from a Match that only a command can decide
         f'Match originalhost web* exec "test %n != nobody"\n'
         "  User fptest\n"
-        f"  IdentityFile {sshd.user.key_path}\n"
         "Host *\n"  # an Include applies inside the block it is in
         f"  Include {included}\n"
+        # Match host sees the HostName the Include set, Match user the User set above
+        "Match host 127.0.0.1 user fptest\n"
+        f"  IdentityFile {sshd.user.key_path}\n"
         "Host *\n"
         "  User nobody\n"
     )
