@@ -14,6 +14,10 @@ Target: pre-flight < 3 x one handshake x ceil(200 / max_connections). Prints pea
 descriptors (/proc/self/fd) and threads (/proc/self/task) before, while open, and after
 close, plus the sshd connections per port (exactly 1 each) and CPU spent on both sides.
 
+With an ssh config that says something we honour, one more pre-flight resolves every host
+through ``ssh -G`` (issue 13), and the lookups alone are timed in pre-flight's threads; without
+one (no ~/.ssh/config, a system config with nothing we honour) the lookup is skipped.
+
 Needs root (starts sshd, uses the system user ``fptest``). Usage::
 
     .venv/bin/python bench/preflight_scale.py [--hosts 200] [--max-connections 32] [--reps 3]
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import os
 import resource
@@ -31,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 if not __package__:  # run as ``python bench/NAME.py`` (bench/README.md): the repo root's
@@ -46,6 +52,7 @@ from bench.targets import (
 )
 from pytest_fabricplus import ConnectionRegistry, Connector, HostSpec, Settings
 from pytest_fabricplus.fleet.preflight import preflight
+from pytest_fabricplus.ssh.sshconfig import HostQuery, SshConfigResolver
 
 
 def fds() -> int:
@@ -137,6 +144,18 @@ def run_rtt(
                 env={},
             )
             runs.append(("no known_hosts (diagnostic)", bare))
+        # an ssh config that says something we honour (so ``ssh -G`` runs for every host;
+        # without one -- as above, no ~/.ssh/config -- the lookup is skipped)
+        ssh_config = work / f"ssh_config-{rtt_ms:g}"
+        ssh_config.write_text(f"Host *\n  ConnectTimeout {args.connect_timeout:g}\n")
+        if args.ssh_g:
+            runs += [
+                (
+                    "ssh -G per host",
+                    Connector(dataclasses.replace(settings, ssh_config=str(ssh_config)), env={}),
+                )
+                for _ in range(2)
+            ]
         for rep, (label, conn_maker) in enumerate(runs):
             handshake = one_handshake(conn_maker, specs[rep * 5 % len(specs) :])
             wait_back(base_fds, base_tasks)
@@ -196,6 +215,11 @@ def run_rtt(
             )
             for host, exc in sorted(report.unreachable.items())[:5]:
                 print(f"      {host}: {exc}")
+            lookups = conn_maker.resolver.lookups
+            print(f"        ssh client config: {lookups} `ssh -G` lookups for {len(specs)} hosts")
+        if args.ssh_g:
+            print("    " + resolution_cost(str(ssh_config), specs, args.max_connections))
+            wait_back(base_fds, base_tasks)  # the lookup threads' exit
         ratio = statistics.median(ratios)
         met = ratio < 3
         leak = fds() > base_fds or tasks() > base_tasks
@@ -206,6 +230,32 @@ def run_rtt(
             f"leak after close: {'YES' if leak else 'none'} ({fds()} fds, {tasks()} threads)"
         )
         return {"rtt_ms": rtt_ms, "ratio": ratio, "met": met, "leak": leak, "ok": ok}
+
+
+def resolution_cost(config: str, specs: list[HostSpec], threads: int) -> str:
+    """The ssh client config lookups alone (``ssh -G`` per host), in pre-flight's threads."""
+    resolver = SshConfigResolver(config)
+    queries = [HostQuery(s.host, s.port, s.user, name=s.id) for s in specs]
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = time.process_time()
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(resolver.resolve, queries))
+    wall = time.perf_counter() - t
+    cpu = time.process_time() - cpu0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_cpu = (children.ru_utime - children0.ru_utime) + (children.ru_stime - children0.ru_stime)
+    t = time.perf_counter()
+    for query in queries:  # again: all cached
+        resolver.resolve(query)
+    cached = time.perf_counter() - t
+    n = len(specs)
+    return (
+        f"ssh -G alone: {n} hosts in {wall:.2f} s with {threads} threads "
+        f"({wall / n * 1000:.1f} ms/host wall; CPU {cpu / n * 1000:.1f} ms/host here + "
+        f"{child_cpu / n * 1000:.1f} ms/host in ssh); cached again: "
+        f"{cached / n * 1e6:.0f} us/host; {resolver.lookups} processes"
+    )
 
 
 def wait_back_baseline() -> tuple[int, int]:
@@ -225,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--rtt-ms", type=float, action="append", help="default 0 and 40")
     parser.add_argument("--connect-timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--no-ssh-g",
+        dest="ssh_g",
+        action="store_false",
+        help="skip the extra pre-flight with an ssh config (one `ssh -G` per host)",
+    )
     parser.add_argument(
         "--no-diagnose",
         dest="diagnose",

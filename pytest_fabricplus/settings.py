@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,14 @@ def existing_file(text: str) -> str:
     return str(path)
 
 
+def ssh_args(text: str) -> tuple[str, ...]:
+    """OpenSSH client arguments, split like a shell would (``shlex``)."""
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} cannot be split into arguments: {exc}") from None
+
+
 def non_empty(text: str) -> str:
     if not text.strip():
         raise ValueError("empty value")
@@ -159,8 +168,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "ssh_config",
         "--ssh-config",
-        "OpenSSH client config (HostName, User, Port, IdentityFile, ProxyJump are honoured)",
+        "OpenSSH client config file, read as `ssh -F FILE` reads it (default: ~/.ssh/config "
+        "and /etc/ssh/ssh_config; Include and Match through `ssh -G`)",
         existing_file,
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "ssh_extra_args",
+        "--ssh-extra-args",
+        "extra OpenSSH client arguments for every host (e.g. '-o ProxyJump=bastion -J x'), "
+        "split like a shell would",
+        ssh_args,
+        (),
+        "ARGS",
     ),
     OptionSpec(
         "ssh_password_env",
@@ -291,6 +311,10 @@ class Settings:
     ssh_port: int | None = None
     ssh_identity_file: str | None = None
     ssh_config: str | None = None
+    ssh_extra_args: tuple[str, ...] = ()
+    #: names of the options the user set (command line, ini or environment), not an option:
+    #: the ssh client config yields to these (``--host-key-policy``, ``--connect-timeout``)
+    explicit: frozenset[str] = frozenset()
     ssh_password_env: str | None = None
     jump_host: str | None = None
     connect_timeout: float = 10.0
@@ -322,9 +346,11 @@ class Settings:
         :class:`ConfigError` naming where it came from.
         """
         values: dict[str, Any] = {}
+        explicit: set[str] = set()
         for spec in OPTIONS:
             if cli.get(spec.name) is not None:
                 values[spec.name] = cli[spec.name]
+                explicit.add(spec.name)
                 continue
             for label, raw in (
                 (f"ini option {spec.ini}", ini.get(spec.ini)),
@@ -336,7 +362,8 @@ class Settings:
                     values[spec.name] = spec.parse(str(raw).strip())
                 except ValueError as exc:
                     raise ConfigError(f"{label}: {exc}") from None
+                explicit.add(spec.name)
                 break
             else:
                 values[spec.name] = spec.default
-        return cls(**values)
+        return cls(**values, explicit=frozenset(explicit))

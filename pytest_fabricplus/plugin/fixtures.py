@@ -20,7 +20,12 @@ from ..fleet.state import NO_HOSTS_REASON, RunState
 from ..hosts.selection import apply_limit
 from ..hosts.spec import HostSpec
 from .markers import run_as_request
-from .reporting import HOST_KEY_PROPERTY, RUN_AS_PROPERTY, UNREACHABLE_PROPERTY
+from .reporting import (
+    HOST_KEY_PROPERTY,
+    RUN_AS_PROPERTY,
+    SSH_CONFIG_PROPERTY,
+    UNREACHABLE_PROPERTY,
+)
 
 if TYPE_CHECKING:  # paramiko/Fabric load with the first connection, not with the plugin
     from ..ssh.connection import FabricPlusConnection
@@ -63,9 +68,15 @@ def _open_or_report(
 ) -> FabricPlusConnection:
     """The host's connection; an unreachable host errors (or skips) naming host and cause."""
     try:
-        return registry.get(spec)
+        conn = registry.get(spec)
     except HostUnreachable as exc:
         error = exc
+    else:
+        for warning in registry.connector.config_warnings(spec):
+            request.node.user_properties.append((SSH_CONFIG_PROPERTY, warning))
+        return conn
+    for warning in registry.connector.config_warnings(spec):
+        request.node.user_properties.append((SSH_CONFIG_PROPERTY, warning))
     request.node.user_properties.append((UNREACHABLE_PROPERTY, f"{error.cause}: {error.detail}"))
     if run_state(request.config).settings.skip_unreachable:
         pytest.skip(f"{error} (--skip-unreachable)")

@@ -23,6 +23,8 @@ ADDRESS_PROPERTY = "fabricplus_address"
 RUN_AS_PROPERTY = "fabricplus_run_as"
 UNREACHABLE_PROPERTY = "fabricplus_unreachable"
 HOST_KEY_PROPERTY = "fabricplus_host_key_accepted"
+#: what a host's ssh arguments / client config ask for that we do not honour
+SSH_CONFIG_PROPERTY = "fabricplus_ssh_config_warning"
 _OUTCOMES = ("passed", "failed", "error", "skipped")
 _MESSAGE_LIMIT = 4000
 
@@ -62,6 +64,7 @@ class HostSummary:
         self.unreachable: dict[str, str] = {}
         self.privilege: dict[str, set[str]] = defaultdict(set)
         self.host_keys: dict[str, str] = {}
+        self.ssh_config: dict[str, None] = {}  # warnings, in order, once each
         self.tests: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
 
     def add(self, report: pytest.TestReport) -> None:
@@ -75,6 +78,9 @@ class HostSummary:
             self.unreachable.setdefault(host, self.redact(str(props[UNREACHABLE_PROPERTY])))
         if HOST_KEY_PROPERTY in props:
             self.host_keys.setdefault(host, str(props[HOST_KEY_PROPERTY]))
+        for name, value in report.user_properties:
+            if name == SSH_CONFIG_PROPERTY:
+                self.ssh_config.setdefault(self.redact(str(value)), None)
         if report.when == "teardown":  # one entry per user the test ran as
             for name, value in report.user_properties:
                 if name == RUN_AS_PROPERTY:
@@ -157,6 +163,12 @@ class HostReporter:
             )
             for host in sorted(self.summary.host_keys):
                 terminalreporter.write_line(f"WARNING {host}: {self.summary.host_keys[host]}")
+        if self.summary.ssh_config:
+            terminalreporter.write_sep(
+                "-", "fabricplus: ssh arguments and config not honoured", yellow=True
+            )
+            for warning in self.summary.ssh_config:
+                terminalreporter.write_line(f"WARNING {warning}")
         if self.summary.privilege and terminalreporter.config.getoption("verbose") > 0:
             terminalreporter.write_sep("-", "fabricplus: run as (su_user, run_as) per host")
             for host in sorted(self.summary.privilege):

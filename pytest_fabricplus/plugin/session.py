@@ -126,6 +126,11 @@ class FabricPlusSession:
         if self.state is None:
             return []
         lines = [self.state.header()]
+        from ..ssh.sshconfig import fallback_note
+
+        note = fallback_note(None, self.state.settings.ssh_config)
+        if note is not None and self.state.has_hosts:
+            lines.append(f"fabricplus: {note}")
         docker = config.pluginmanager.get_plugin(DOCKER_PLUGIN)
         if docker is not None:
             lines.append(docker.header())

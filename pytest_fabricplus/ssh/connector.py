@@ -8,8 +8,16 @@ Upstream behaviour worked around here:
   float.
 * fabricplus' string ``jumphost_target`` connects to the *target* address instead of the
   jump host, so we always pass an opened jump connection object instead.
-* Fabric 3.2's ``Config.clone()`` re-reads the ssh config files into the *original*: see
-  :meth:`Connector.__init__`.
+* Fabric reads ``~/.ssh/config`` with paramiko's ``SSHConfig`` (no ``Include``, only part of
+  ``Match``) and applies it in ``Connection.__init__`` (HostName, User, Port, IdentityFile,
+  ProxyJump, ProxyCommand, ConnectTimeout). We resolve the client config through ``ssh -G``
+  (``sshconfig.py``) and give Fabric an explicit, empty ``SSHConfig``, which makes its
+  ``Config`` load no file at all (``_given_explicit_object``) -- so nothing is applied twice
+  and Fabric 3.2's ``Config.clone()`` bug (re-reading the files into the *original* config
+  on every clone) cannot grow the base config either.
+* Fabric's ProxyCommand gateway re-expands the command's tokens with a dummy config that
+  lacks the port (``%p`` becomes 22): we open ``paramiko.ProxyCommand`` ourselves and pass it
+  as the socket; its ``close()`` never reaps the command: :class:`ReapedProxyCommand`.
 * paramiko reports a banner timeout in its transport thread and then raises "No existing
   session" from the auth step: :meth:`Connector.open` reports the saved exception.
 """
@@ -20,11 +28,14 @@ import contextlib
 import logging
 import os
 import socket
+import subprocess
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import paramiko
 from fabric import Config
+from paramiko.config import SSHConfig
 
 from ..errors import ConfigError, HostKeyError, HostUnreachable
 from ..hosts.spec import Address, HostSpec
@@ -35,11 +46,18 @@ from .channel import fast_path_enabled
 from .connection import FabricPlusConnection
 from .hostkeys import KnownHostsCache, apply_host_key_policy, changed_key_message, known_hosts_name
 from .privilege import PrivilegeRunner
+from .sshconfig import HostQuery, ResolvedConfig, SshConfigResolver
+
+#: ``StrictHostKeyChecking`` as our host-key policy (when --host-key-policy is not given):
+#: OpenSSH's ``accept-new`` would write the key to known_hosts; we never write, so the key
+#: is accepted and said so (``warn``), every run. A *changed* key is refused under all three.
+STRICT_TO_POLICY = {"yes": "reject", "no": "accept", "accept-new": "warn"}
 
 # paramiko has no handler of its own: without one, errors its transport thread logs while we
 # abandon a failed handshake (e.g. a blackhole host) go to stderr through logging's
 # last-resort handler. A NullHandler keeps them to configured logging (pytest captures them).
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+log = logging.getLogger("pytest_fabricplus")
 
 
 class Connector:
@@ -63,11 +81,15 @@ class Connector:
         self.privilege = privilege or PrivilegeRunner()
         self.fast = fast_path_enabled()
         overrides = {"run": {"in_stream": False}, "timeouts": {"command": settings.command_timeout}}
-        # Fabric 3.2's Config.clone() re-reads the ssh config files into the *original*
-        # (self.load_ssh_config() where new's was meant), so a base cloned per host grows by
-        # two entries per connection and every clone copies more. A clone is built from an
-        # explicit SSHConfig object and never re-reads files: clone once, then clone that.
-        self._config = Config(runtime_ssh_path=settings.ssh_config, overrides=overrides).clone()
+        # The ssh client config is ours to apply (self.resolver, through ``ssh -G``): an
+        # explicit empty SSHConfig keeps Fabric from loading ~/.ssh/config (or
+        # --ssh-config) with paramiko a second time. It also sidesteps Fabric 3.2's
+        # Config.clone(), which re-reads the files into the *original* config when it was
+        # not given an explicit object (the base then grew by two entries per host).
+        self._config = Config(ssh_config=SSHConfig(), overrides=overrides)
+        self.resolver = SshConfigResolver(settings.ssh_config, settings.ssh_extra_args)
+        self._warned: dict[str, tuple[str, ...]] = {}
+        self._warned_lock = threading.Lock()
         self.known_hosts = KnownHostsCache()
 
     def run_as_for(
@@ -91,17 +113,75 @@ class Connector:
             login=login,
         )
 
+    def resolve(self, spec: HostSpec, hop: bool = False) -> ResolvedConfig:
+        """``spec``'s ssh client config (cached); :class:`HostUnreachable` when it is bad.
+
+        ``hop``: ``spec`` is a ProxyJump hop (``--ssh-extra-args`` do not apply, as ssh does
+        not pass its command line on to jump hosts)."""
+        s = self.settings
+        query = HostQuery(
+            host=spec.host,
+            port=spec.port or s.ssh_port,
+            user=spec.user or s.ssh_user,
+            args=spec.ssh_args,
+            name=spec.describe(),
+            hop=hop,
+        )
+        try:
+            resolved = self.resolver.resolve(query)
+        except ConfigError as exc:
+            text = str(exc)
+            prefix = f"{query.name}: "  # the resolver names the host; HostUnreachable does too
+            detail = text[len(prefix) :] if text.startswith(prefix) else text
+            raise HostUnreachable(spec.describe(), "config", detail) from None
+        if resolved.warnings:
+            key = spec.id or spec.name
+            with self._warned_lock:
+                new = key not in self._warned
+                self._warned[key] = resolved.warnings
+            if new:
+                for warning in resolved.warnings:
+                    log.warning("%s", warning)
+        return resolved
+
+    def config_warnings(self, spec: HostSpec) -> tuple[str, ...]:
+        """What ``spec``'s ssh arguments ask for that we do not honour (once resolved)."""
+        with self._warned_lock:
+            return self._warned.get(spec.id or spec.name, ())
+
+    def connect_timeout_for(self, resolved: ResolvedConfig) -> float:
+        """--connect-timeout when given, else the ssh config's ConnectTimeout, else ours."""
+        s = self.settings
+        if "connect_timeout" in s.explicit or resolved.connect_timeout is None:
+            return s.connect_timeout
+        return resolved.connect_timeout
+
+    def host_key_policy_for(self, resolved: ResolvedConfig) -> str:
+        """--host-key-policy when given (CLI, ini, env), else StrictHostKeyChecking, else ours."""
+        s = self.settings
+        strict = resolved.strict_host_key_checking
+        if "host_key_policy" in s.explicit or strict is None:
+            return s.host_key_policy
+        return STRICT_TO_POLICY.get(strict, s.host_key_policy)
+
     def build(
-        self, spec: HostSpec, jump: FabricPlusConnection | None = None
+        self,
+        spec: HostSpec,
+        jump: FabricPlusConnection | None = None,
+        resolved: ResolvedConfig | None = None,
     ) -> FabricPlusConnection:
         s = self.settings
-        connect_kwargs: dict[str, Any] = {
-            "banner_timeout": s.connect_timeout,
-            "auth_timeout": s.connect_timeout,
-        }
+        if resolved is None:
+            resolved = self.resolve(spec)
+        timeout = self.connect_timeout_for(resolved)
+        connect_kwargs: dict[str, Any] = {"banner_timeout": timeout, "auth_timeout": timeout}
+        # explicit keys first (inventory, --ssh-identity-file), then the ssh config's -- as
+        # ssh tries -i keys before IdentityFile ones
         identity = spec.identity_file or s.ssh_identity_file
-        if identity:
-            connect_kwargs["key_filename"] = [os.path.expanduser(identity)]
+        keys = [os.path.expanduser(identity)] if identity else []
+        keys += [k for k in resolved.identity_files if k not in keys]
+        if keys:
+            connect_kwargs["key_filename"] = keys
         password_var, _ = password_variable("login", spec, s)
         password = self.secrets.read(password_var, KINDS["login"])
         if password is not None:
@@ -110,33 +190,45 @@ class Connector:
         if jump is not None:
             kwargs["jumphost_target"] = jump
         conn = FabricPlusConnection(
-            spec.host,
-            user=spec.user or s.ssh_user,
-            port=spec.port or s.ssh_port,
+            resolved.hostname,
+            user=resolved.user or spec.user or s.ssh_user,
+            port=resolved.port,
             config=self._config.clone(),
             connect_kwargs=connect_kwargs,
+            # never Fabric's own gateway: ProxyJump is our chain of jump connections, and
+            # ProxyCommand our socket (Connector.open)
+            gateway=False,
             **kwargs,
         )
-        conn.connect_timeout = s.connect_timeout  # Fabric would truncate it to int
+        conn.connect_timeout = timeout  # Fabric would truncate it to int
         conn.attach(
             spec, s.command_timeout, self.privilege, self.run_as_for, self.secrets, self.fast
         )
-        if self.fast:
-            apply_host_key_policy(conn, s, self.known_hosts)
-        else:  # paramiko parses the known_hosts files itself, per connection
-            apply_host_key_policy(conn, s, None)
+        files = resolved.known_hosts_files()
+        policy = self.host_key_policy_for(resolved)
+        # paramiko parses the known_hosts files itself, per connection, without the fast path
+        cache = self.known_hosts if self.fast else None
+        apply_host_key_policy(conn, s, cache, files=files, policy=policy)
         return conn
 
     def open(
-        self, spec: HostSpec, jump: FabricPlusConnection | None = None
+        self, spec: HostSpec, jump: FabricPlusConnection | None = None, *, hop: bool = False
     ) -> FabricPlusConnection:
-        """Build and connect; raise :class:`HostUnreachable` with the cause on failure."""
-        conn = self.build(spec, jump)
+        """Build and connect; raise :class:`HostUnreachable` with the cause on failure.
+
+        Without a ``jump`` connection, the ssh config's ProxyCommand (if any) is the socket.
+        """
+        resolved = self.resolve(spec, hop)
+        conn = self.build(spec, jump, resolved)
         name = spec.describe()
-        sock: socket.socket | None = None
+        timeout = self.connect_timeout_for(resolved)
+        sock: Any = None
         try:
-            if jump is None and not conn.gateway:
-                sock = tcp_connect(name, conn.host, int(conn.port), self.settings.connect_timeout)
+            if jump is None and resolved.proxy_command:
+                sock = proxy_command(name, resolved.proxy_command, timeout)
+                conn.connect_kwargs["sock"] = sock
+            elif jump is None:
+                sock = tcp_connect(name, conn.host, int(conn.port), timeout)
                 conn.connect_kwargs["sock"] = sock
             try:
                 conn.open()
@@ -158,7 +250,11 @@ class Connector:
             cause = saved if isinstance(saved, Exception) else exc
             close_quietly(conn, sock)
             key_name = known_hosts_name(conn.host, int(conn.port))
-            raise classify(name, key_name, cause, self.settings) from None
+            raise classify(name, key_name, cause, self.settings, timeout, resolved) from None
+        if resolved.server_alive_interval:
+            transport = conn.client.get_transport() if conn.client is not None else None
+            if transport is not None:
+                transport.set_keepalive(resolved.server_alive_interval)
         if jump is not None:
             # the jump connection's own socket carries our traffic: no-delay it too
             jump_transport: Any = jump.transport
@@ -194,7 +290,42 @@ def tcp_connect(name: str, host: str, port: int, timeout: float) -> socket.socke
     return sock
 
 
-def close_quietly(conn: Any, sock: socket.socket | None) -> None:
+class ReapedProxyCommand(paramiko.ProxyCommand):
+    """paramiko's ProxyCommand whose ``close()`` also reaps the command.
+
+    paramiko's ``close()`` sends SIGTERM and leaves it there: the process stays a zombie and
+    its pipes open until garbage collection, which then warns ("subprocess ... is still
+    running", unclosed files). We wait for it (bounded; SIGKILL after 2 s) and close them.
+    """
+
+    def close(self) -> None:
+        process = self.process
+        with contextlib.suppress(Exception):
+            super().close()
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+def proxy_command(name: str, command: str, timeout: float) -> paramiko.ProxyCommand:
+    """The ssh config's ProxyCommand (tokens already expanded) as paramiko's socket."""
+    try:
+        sock = ReapedProxyCommand(command)
+    except paramiko.SSHException as exc:
+        raise HostUnreachable(name, "proxy", f"ProxyCommand {command!r}: {exc}") from None
+    sock.settimeout(timeout)
+    return sock
+
+
+def close_quietly(conn: Any, sock: Any) -> None:
     with contextlib.suppress(Exception):
         conn.close()
     if sock is not None:
@@ -202,11 +333,22 @@ def close_quietly(conn: Any, sock: socket.socket | None) -> None:
             sock.close()
 
 
-def classify(name: str, key_name: str, exc: BaseException, settings: Settings) -> HostUnreachable:
+def classify(
+    name: str,
+    key_name: str,
+    exc: BaseException,
+    settings: Settings,
+    timeout: float | None = None,
+    resolved: ResolvedConfig | None = None,
+) -> HostUnreachable:
     """Map what paramiko/Fabric raise while connecting to one readable cause."""
+    seconds = settings.connect_timeout if timeout is None else timeout
     if isinstance(exc, paramiko.BadHostKeyException):
+        files = [settings.known_hosts] if settings.known_hosts else []
+        if not files and resolved is not None:
+            files = resolved.known_hosts_files()[:1]
         return HostKeyError(
-            name, changed_key_message(exc, key_name, [settings.known_hosts or "~/.ssh/known_hosts"])
+            name, changed_key_message(exc, key_name, files or ["~/.ssh/known_hosts"])
         )
     if isinstance(exc, paramiko.BadAuthenticationType):
         allowed = ", ".join(exc.allowed_types) or "none"
@@ -224,12 +366,10 @@ def classify(name: str, key_name: str, exc: BaseException, settings: Settings) -
         # "No existing session": paramiko's start_client gave up waiting (its timeout is
         # ours) before the banner/key exchange finished, and the auth step found no session
         if "banner" in text.lower() or "No existing session" in text:
-            return HostUnreachable(
-                name, "timeout", f"no SSH answer within {settings.connect_timeout:g}s"
-            )
+            return HostUnreachable(name, "timeout", f"no SSH answer within {seconds:g}s")
         return HostUnreachable(name, "ssh", f"SSH error: {text}")
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return HostUnreachable(name, "timeout", f"timed out after {settings.connect_timeout:g}s")
+        return HostUnreachable(name, "timeout", f"timed out after {seconds:g}s")
     if isinstance(exc, EOFError):
         return HostUnreachable(
             name, "closed", "the server closed the connection during the handshake"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import paramiko
@@ -47,9 +47,10 @@ def fingerprint(key: paramiko.PKey) -> str:
 def hops(conn: Any) -> Iterator[Any]:
     """``conn`` and each ProxyJump gateway behind it (Fabric's ``gateway`` chain).
 
-    A gateway given as a string is a ProxyCommand, not a connection: the walk stops there.
+    A gateway given as a string is a ProxyCommand, not a connection, and ``False`` is "no
+    gateway" (what ``Connector`` passes): the walk stops there.
     """
-    while conn is not None and not isinstance(conn, str):
+    while conn is not None and conn is not False and not isinstance(conn, str):
         yield conn
         conn = getattr(conn, "gateway", None)
 
@@ -139,29 +140,46 @@ class KnownHostsCache:
         return keys, [f for f, _ in found]
 
 
-def apply_host_key_policy(conn: Any, settings: Settings, cache: KnownHostsCache | None) -> None:
-    """Install our policy and known_hosts on ``conn`` and on any ProxyJump gateway chain.
+def apply_host_key_policy(
+    conn: Any,
+    settings: Settings,
+    cache: KnownHostsCache | None,
+    files: Sequence[str] | None = None,
+    policy: str | None = None,
+) -> None:
+    """Install our policy and known_hosts on ``conn`` and on any Fabric gateway behind it.
 
-    Without a ``cache`` (``FABRICPLUS_FAST_PATH=0``) paramiko loads the files itself
+    ``files`` are the host's known_hosts files from its resolved ssh client config
+    (``UserKnownHostsFile`` -- default ``~/.ssh/known_hosts`` -- and
+    ``GlobalKnownHostsFile``); ``--known-hosts`` and the run's own files are added.
+    ``policy`` is the host's effective policy (default ``--host-key-policy``). Without a
+    ``cache`` (``FABRICPLUS_FAST_PATH=0``) paramiko loads the files itself
     (``SSHClient.load_host_keys``, per connection).
     """
+    chosen = policy or settings.host_key_policy
     for hop in hops(conn):
         if not hasattr(hop, "client"):
             break
-        ssh_config: Mapping[str, Any] = getattr(hop, "ssh_config", {}) or {}
-        files = ["~/.ssh/known_hosts"]
-        for key in ("userknownhostsfile", "globalknownhostsfile"):
-            value = ssh_config.get(key)
-            files.extend(value if isinstance(value, list) else str(value).split() if value else [])
+        if files is None:  # a connection not built from a resolved config
+            ssh_config: Mapping[str, Any] = getattr(hop, "ssh_config", {}) or {}
+            found = ["~/.ssh/known_hosts"]
+            for key in ("userknownhostsfile", "globalknownhostsfile"):
+                value = ssh_config.get(key)
+                found.extend(
+                    value if isinstance(value, list) else str(value).split() if value else []
+                )
+        else:
+            found = list(files)
         if settings.known_hosts:
-            files.append(settings.known_hosts)
-        files.extend(settings.extra_known_hosts)
+            found.append(settings.known_hosts)
+        found.extend(settings.extra_known_hosts)
+        files_for_hop = found
         if cache is not None:
-            keys, loaded = cache.get(files)
+            keys, loaded = cache.get(files_for_hop)
             set_system_host_keys(hop.client, keys)
         else:
-            loaded = _load_each(hop.client, files)
-        hop.client.set_missing_host_key_policy(HostKeyPolicy(settings.host_key_policy, loaded))
+            loaded = _load_each(hop.client, files_for_hop)
+        hop.client.set_missing_host_key_policy(HostKeyPolicy(chosen, loaded))
 
 
 def _load_each(client: paramiko.SSHClient, files: list[str]) -> list[str]:
