@@ -375,18 +375,10 @@ class ModuleHosts:
 
     def _known(self, spec: HostSpec, inventory: Sequence[HostSpec]) -> HostSpec:
         """The inventory's entry for this host if it has one, else one id for the run."""
-        for known in inventory:
-            if known == spec and known.vars == spec.vars:
+        for known in inventory:  # the same address and options: the inventory's host
+            if _reach(known) == _reach(spec) and _testinfra_vars(known) == _testinfra_vars(spec):
                 return known
-        key = (
-            spec.host,
-            spec.port,
-            spec.user,
-            spec.transport,
-            spec.ssh_args,
-            spec.identity_file,
-            tuple(sorted(spec.vars.items())),
-        )
+        key = (*_reach(spec), tuple(sorted(spec.vars.items())))
         made = self._made.get(key)
         if made is not None:
             return made
@@ -399,3 +391,11 @@ class ModuleHosts:
         made = replace(spec, id=ident)
         self._made[key] = made
         return made
+
+
+def _reach(spec: HostSpec) -> tuple[object, ...]:
+    return (spec.host, spec.port, spec.user, spec.transport, spec.ssh_args, spec.identity_file)
+
+
+def _testinfra_vars(spec: HostSpec) -> dict[str, str]:
+    return {k: v for k, v in spec.vars.items() if k.startswith("testinfra_")}

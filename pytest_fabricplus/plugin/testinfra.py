@@ -134,7 +134,7 @@ class TestinfraHosts:
         hosts = state.settings.hosts
         result: list[HostSpec] | None = None
         if entries is not None and (hosts is None or looks_like_path(hosts)):
-            where = f"{getattr(module, '__file__', name)}: testinfra_hosts"
+            where = str(getattr(module, "__file__", name))
             try:
                 result = self._made.resolve(
                     entries,
