@@ -28,7 +28,8 @@ def test_ssh_schemes_are_our_connection(scheme: str) -> None:
         "deploy",
         "ssh",
     )
-    assert spec.ssh_args == () and dict(spec.vars) == {}
+    assert spec.ssh_args == ()
+    assert dict(spec.vars) == {}
 
 
 def test_query_parameters_map_onto_the_spec() -> None:
@@ -83,7 +84,7 @@ def test_other_backends_keep_the_spec_for_testinfra(
 
 
 def test_unknown_scheme_and_bad_values_name_the_spec() -> None:
-    with pytest.raises(InventoryError, match="unknown testinfra connection 'sftp'.*sftp://h"):
+    with pytest.raises(InventoryError, match=r"unknown testinfra connection 'sftp'.*sftp://h"):
         urls.parse_spec("sftp://h")
     with pytest.raises(InventoryError, match="timeout='soon'"):
         urls.parse_spec("ssh://h?timeout=soon")
@@ -166,7 +167,7 @@ def test_module_hosts_keep_the_selection() -> None:
 
 @pytest.mark.parametrize("bad", ["web1", [3], [""], 7])
 def test_module_hosts_must_be_a_list_of_names(bad: object) -> None:
-    with pytest.raises(InventoryError, match="m.py"):
+    with pytest.raises(InventoryError, match=r"m\.py"):
         resolve(bad)
 
 
@@ -175,6 +176,7 @@ def test_same_made_host_same_id_across_modules() -> None:
     hosts = urls.ModuleHosts()
     a = hosts.resolve(["ssh://u@x:1"], "a.py", inventory, inventory, select)
     b = hosts.resolve(["ssh://u@x:1"], "b.py", inventory, inventory, select)
-    assert a == b and a[0].id == b[0].id == "x"
+    assert a == b
+    assert a[0].id == b[0].id == "x"
     c = hosts.resolve(["ssh://u@x:1?sudo=true"], "c.py", inventory, inventory, select)
     assert c[0].id == "u@x:1"  # same address, other options: another id
