@@ -419,3 +419,24 @@ def test_same_outcomes_as_testinfra(pytester: pytest.Pytester, sshd: Target) -> 
     assert len(expected) == 14, theirs.stdout.str()
     assert _outcomes(ours) == expected
     assert ours.ret == theirs.ret == 1
+
+
+def test_connection_option_picks_testinfras_backend(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_host(host):
+            assert type(host.backend).__name__ == "LocalBackend"
+        """
+    )
+    result = pytester.runpytest(
+        "-v", "-p", "no:cacheprovider", "--hosts=box1", "--connection=local"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "fabricplus: 1 host runs through testinfra's local backend: local",
+            "*::test_host?local? PASSED*",
+        ]
+    )
+    bad = pytester.runpytest("--connection=telnet")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--connection: 'telnet' is not one of ssh, paramiko, safe-ssh*"])
