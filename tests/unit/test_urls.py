@@ -180,3 +180,11 @@ def test_same_made_host_same_id_across_modules() -> None:
     assert a[0].id == b[0].id == "x"
     c = hosts.resolve(["ssh://u@x:1?sudo=true"], "c.py", inventory, inventory, select)
     assert c[0].id == "u@x:1"  # same address, other options: another id
+
+
+def test_inventory_transports_become_testinfra_specs() -> None:
+    # HostSpec.transport set from an inventory (ansible_connection=docker, local, ...)
+    docker = HostSpec(host="instance", user="root", transport="docker")
+    assert urls.testinfra_spec(docker) == "docker://root@instance"
+    assert urls.testinfra_spec(HostSpec(host="box", transport="local")) == "local://"
+    assert urls.testinfra_spec(HostSpec(host="pod1", transport="kubectl")) == "kubectl://pod1"
