@@ -440,3 +440,55 @@ def test_connection_option_picks_testinfras_backend(pytester: pytest.Pytester) -
     bad = pytester.runpytest("--connection=telnet")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--connection: 'telnet' is not one of ssh, paramiko, safe-ssh*"])
+
+
+SUDO_SUITE = {
+    "test_diff_sudo": f"""
+import pytest
+
+@pytest.fixture(scope="module")
+def me(host):
+    return host.check_output("id -un")
+
+def test_me(me):
+    assert me == "{LOGIN_USER}"
+
+def test_user(host):
+    assert host.user().name == "{LOGIN_USER}"
+
+def test_home(host):
+    assert host.check_output("echo $HOME") != ""
+
+def test_wrong_on_purpose(host):
+    assert host.user().name == "{OTHER_USER}"
+
+def test_writes_as_sudo_user(host):
+    path = host.check_output("mktemp")
+    try:
+        assert host.file(path).user == "{LOGIN_USER}"
+    finally:
+        host.run("rm -f %s", path)
+"""
+}
+
+
+def test_same_outcomes_as_testinfra_with_sudo(
+    pytester: pytest.Pytester, sshd: Target, sudoers: Path
+) -> None:
+    # conftest's sudoers: fptest2 may run anything as fptest without a password, the case
+    # testinfra's plain `sudo -u USER /bin/sh -c CMD` can handle
+    pytester.makepyfile(**SUDO_SUITE)
+    spec = f"paramiko://{OTHER_USER}@127.0.0.1:{sshd.port}?ssh_identity_file={sshd.other.key_path}"
+    sudo = ["--sudo", f"--sudo-user={LOGIN_USER}"]
+    theirs = pytester.runpytest_subprocess(
+        "-p", "testinfra", "-p", "no:fabricplus", "-p", "no:cacheprovider", "-v",
+        f"--hosts={spec}", *sudo, timeout=180,
+    )  # fmt: skip
+    ours = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-v", f"--hosts={spec}", f"--known-hosts={sshd.known_hosts}",
+        *sudo, timeout=180,
+    )  # fmt: skip
+    expected = _outcomes(theirs)
+    assert len(expected) == 5, theirs.stdout.str()
+    assert list(expected.values()).count("FAILED ") == 1, expected
+    assert _outcomes(ours) == expected, ours.stdout.str()
