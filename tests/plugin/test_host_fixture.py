@@ -492,3 +492,41 @@ def test_same_outcomes_as_testinfra_with_sudo(
     assert len(expected) == 5, theirs.stdout.str()
     assert list(expected.values()).count("FAILED ") == 1, expected
     assert _outcomes(ours) == expected, ours.stdout.str()
+
+
+def test_testinfra_hosts_without_inventory_and_hosts_list_wins(
+    pytester: pytest.Pytester,
+    sshd: Target,
+    sshd2: Target,
+    both_known_hosts: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FPHOST_SPEC", f"ssh://{sshd.address}")
+    module = """
+        import os
+        testinfra_hosts = [os.environ["FPHOST_SPEC"]]
+        def test_it(host, host_spec):
+            assert host.user().name == "fptest"
+            assert host_spec.port == int(os.environ["FPHOST_EXPECT"])
+        """
+    pytester.makepyfile(test_a=module, test_b=module)
+    common = [
+        f"--known-hosts={both_known_hosts}",
+        f"--ssh-identity-file={sshd.user.key_path}",
+        "-p",
+        "no:cacheprovider",
+        "-v",
+    ]
+    monkeypatch.setenv("FPHOST_EXPECT", str(sshd.port))
+    before = logins(sshd)
+    result = pytester.runpytest(*common)
+    result.assert_outcomes(passed=2)
+    assert re.findall(r"^test_\w\.py::test_it\[([^\]]+)\] ", result.stdout.str(), re.M) == [
+        "127.0.0.1",
+        "127.0.0.1",
+    ]
+    assert made_logins(sshd, before) == 1  # one host, one id, one connection for both modules
+    # as in testinfra: --hosts=LIST wins over testinfra_hosts
+    monkeypatch.setenv("FPHOST_EXPECT", str(sshd2.port))
+    result = pytester.runpytest(*common, f"--hosts={sshd2.address}")
+    result.assert_outcomes(passed=2)
