@@ -376,7 +376,7 @@ def parse_host_list(text: str, source: str = "--hosts") -> list[HostSpec]:
         if not item:
             continue
         if urls.is_spec(item):  # testinfra's ssh://user@host:port?..., local://, docker://...
-            specs.extend(urls.parse_spec(item, source, _load_any, _select))
+            specs.extend(urls.parse_spec(item, source, resolve_hosts, _select))
             continue
         try:
             address = Address.parse(item)
@@ -389,10 +389,6 @@ def parse_host_list(text: str, source: str = "--hosts") -> list[HostSpec]:
     if not specs:
         raise InventoryError("no hosts given", source=source, text=text)
     return specs
-
-
-def _load_any(path: str) -> list[HostSpec]:
-    return resolve_hosts(path)
 
 
 def _select(specs: Sequence[HostSpec], pattern: str) -> list[HostSpec]:
