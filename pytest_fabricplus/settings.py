@@ -321,7 +321,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "nagios",
         "--nagios",
         "Nagios plugin output: print testinfra's 'TESTINFRA OK|CRITICAL - ...' line first, "
-        "exit 0 (OK) or 2 (CRITICAL)",
+        "exit 0 (OK) or 2 (CRITICAL); 3 (UNKNOWN) when the run cannot start",
         boolean,
         False,
         switch=True,

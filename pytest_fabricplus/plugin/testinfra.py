@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -232,7 +233,9 @@ class NagiosStatus:
 
     Counted from the reports: a test passes when its call passes; every failed report
     (setup, call or teardown) is a failure; every skipped report a skip. Any failure is
-    ``CRITICAL`` (exit status 2), else ``OK`` (0); the line
+    ``CRITICAL`` (exit status 2), else ``OK`` (0) -- also after a collection error, which
+    testinfra does not count either; a usage or internal error (the run could not start)
+    is ``UNKNOWN`` (3), which testinfra never prints. The line
     ``TESTINFRA OK - 1 passed, 0 failed, 0 skipped in 0.12 seconds`` comes first, then
     pytest's own output (testinfra drops the summary after the progress lines; we keep it).
     """
@@ -241,6 +244,8 @@ class NagiosStatus:
         self.passed = self.failed = self.skipped = 0
         self.started = time.time()
         self.out = out
+        self.session: pytest.Session | None = None
+        self.reported = False
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.passed:
@@ -251,17 +256,41 @@ class NagiosStatus:
         elif report.skipped:
             self.skipped += 1
 
-    def status(self) -> tuple[str, int]:
+    def status(self, exitstatus: int = 0) -> tuple[str, int]:
         word, code = ("CRITICAL", 2) if self.failed else ("OK", 0)
+        if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+            # a bad option / inventory stops the run before any test (testinfra's own
+            # errors stop it before its line is written): Nagios' "could not check"
+            word, code = "UNKNOWN", 3
         line = (
             f"TESTINFRA {word} - {self.passed} passed, {self.failed} failed, "
             f"{self.skipped} skipped in {time.time() - self.started:.2f} seconds"
         )
         return line, code
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> Generator[None, None, None]:
+        self.session = session  # before our session start, which may stop the run
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            # pytest would exit 4, which Nagios does not know: UNKNOWN (3), the line is
+            # written at unconfigure (pytest calls no pytest_sessionfinish after this)
+            pytest.exit(f"usage error: {exc}", returncode=3)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        line, code = self.status()
+        self._report(session, int(session.exitstatus))
+
+    def pytest_unconfigure(self) -> None:
+        # a usage error in session start: pytest calls no pytest_sessionfinish, but returns
+        # session.exitstatus after unconfiguring
+        if not self.reported and self.session is not None:
+            self._report(self.session, int(pytest.ExitCode.USAGE_ERROR))
+
+    def _report(self, session: pytest.Session, exitstatus: int) -> None:
+        self.reported = True
+        line, code = self.status(exitstatus)
         stdout = sys.stdout
         stdout.write(line + "\n")
         stdout.flush()

@@ -310,12 +310,22 @@ def test_nagios_status_first_and_exit_code(
     pytester.makepyfile(suite)
     result = pytester.runpytest_subprocess(*sshd.args("--nagios"), timeout=120)
     assert result.ret == code
-    match = NAGIOS_LINE.match(result.outlines[0])
+    match = NAGIOS_LINE.match(result.outlines[0])  # testinfra's format exactly
     assert match, result.outlines[:3]
     assert match.group(1) == status
     assert tuple(int(g) for g in match.groups()[1:]) == counts
     # pytest's own report follows the status line
     assert any("test session starts" in line for line in result.outlines[1:])
+
+
+def test_nagios_unknown_when_the_run_cannot_start(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(host):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "--nagios", "--hosts=ssh://u@h?timeout=soon", "-p", "no:cacheprovider", timeout=120
+    )
+    assert result.ret == 3
+    assert result.outlines[0].startswith("TESTINFRA UNKNOWN - 0 passed, 0 failed, 0 skipped in ")
+    result.stderr.fnmatch_lines(["*usage error: --hosts: timeout='soon' is not a whole number*"])
 
 
 def test_local_spec_runs_through_testinfras_local_backend(
