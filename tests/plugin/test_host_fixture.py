@@ -540,3 +540,23 @@ def test_testinfra_hosts_without_inventory_and_hosts_list_wins(
     monkeypatch.setenv("FPHOST_EXPECT", str(sshd2.port))
     result = pytester.runpytest(*common, f"--hosts={sshd2.address}")
     result.assert_outcomes(passed=2)
+
+
+def test_module_host_survives_a_lost_connection(pytester: pytest.Pytester, sshd: Target) -> None:
+    pytester.makepyfile(
+        """
+        def test_1_session_dies(host):
+            host.run("kill -9 $PPID")  # the sshd process of this very connection
+
+        def test_2_after(host):
+            assert host.check_output("echo back") == "back"
+
+        def test_3_connection_too(connection):
+            assert connection.run("echo ok", hide=True).stdout.strip() == "ok"
+        """
+    )
+    before = logins(sshd)
+    result = pytester.runpytest(*sshd.args("-v"))
+    result.stdout.fnmatch_lines(["*::test_2_after?127.0.0.1? PASSED*"])
+    result.stdout.fnmatch_lines(["*::test_3_connection_too?127.0.0.1? PASSED*"])
+    assert made_logins(sshd, before) == 2  # the first login and one reconnect
