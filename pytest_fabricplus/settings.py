@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .hosts.spec import SU_METHODS, Address, parse_port
+from .hosts.spec import SU_METHODS, USER_NAME, Address, parse_port
+from .hosts.urls import SCHEMES as TESTINFRA_SCHEMES
 from .text import ENV_NAME
 
 HOST_KEY_POLICIES = ("reject", "warn", "accept")
@@ -119,6 +120,19 @@ def ssh_args(text: str) -> tuple[str, ...]:
 def non_empty(text: str) -> str:
     if not text.strip():
         raise ValueError("empty value")
+    return text.strip()
+
+
+def testinfra_connection(text: str) -> str:
+    value = text.strip().lower()
+    if value not in TESTINFRA_SCHEMES:
+        raise ValueError(f"{text!r} is not one of {', '.join(TESTINFRA_SCHEMES)}")
+    return value
+
+
+def user_name(text: str) -> str:
+    if not USER_NAME.match(text.strip()):
+        raise ValueError(f"{text!r} is not a user name")
     return text.strip()
 
 
@@ -298,6 +312,40 @@ OPTIONS: tuple[OptionSpec, ...] = (
         False,
         switch=True,
     ),
+    # -- testinfra's options, with its meanings ---------------------------------------
+    OptionSpec(
+        "connection",
+        "--connection",
+        "testinfra's backend for hosts written without a scheme: ssh, paramiko, safe-ssh "
+        "(all: our SSH connection), ansible (as the inventory says), or local, docker, "
+        "podman, kubectl, ... (run by testinfra's own backend)",
+        testinfra_connection,
+        metavar="BACKEND",
+    ),
+    OptionSpec(
+        "sudo",
+        "--sudo",
+        "run every command of the host fixture through sudo (testinfra's --sudo)",
+        boolean,
+        False,
+        switch=True,
+    ),
+    OptionSpec(
+        "sudo_user",
+        "--sudo-user",
+        "with --sudo: the user sudo runs the host fixture's commands as (default root)",
+        user_name,
+        metavar="USER",
+    ),
+    OptionSpec(
+        "nagios",
+        "--nagios",
+        "Nagios plugin output: print testinfra's 'TESTINFRA OK|CRITICAL - ...' line first, "
+        "exit 0 (OK) or 2 (CRITICAL); 3 (UNKNOWN) when the run cannot start",
+        boolean,
+        False,
+        switch=True,
+    ),
 )
 
 
@@ -330,6 +378,10 @@ class Settings:
     report: str | None = None
     skip_unreachable: bool = False
     docker_targets_keep: bool = False
+    connection: str | None = None
+    sudo: bool = False
+    sudo_user: str | None = None
+    nagios: bool = False
     #: known_hosts files the run wrote itself (verified container keys), not an option
     extra_known_hosts: tuple[str, ...] = ()
 

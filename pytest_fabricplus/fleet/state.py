@@ -16,6 +16,7 @@ from ..errors import ConfigError, InventoryError
 from ..hosts.inventory import looks_like_path, resolve_hosts
 from ..hosts.selection import apply_limit, describe_choices, split_patterns, unmatched
 from ..hosts.spec import HostSpec, assign_ids
+from ..hosts.urls import with_connection
 from ..secrets import SecretStore, check_password_variables, variables_named
 from ..settings import Settings
 from .pool import PoolThreads
@@ -66,6 +67,8 @@ class RunState:
         if settings.hosts is not None:
             sources.append(settings.hosts if looks_like_path(settings.hosts) else "--hosts list")
             specs = resolve_hosts(settings.hosts)
+            if not looks_like_path(settings.hosts):  # testinfra's --connection=docker etc.
+                specs = with_connection(specs, settings.connection)
             if not specs:
                 raise InventoryError("lists no hosts", source=settings.hosts)
         if extra_hosts:

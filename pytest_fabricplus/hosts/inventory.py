@@ -21,12 +21,14 @@ import difflib
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InventoryError
 from ..text import ENV_NAME
+from . import urls
+from .selection import apply_limit
 from .spec import SU_METHODS, Address, HostSpec, assign_ids, parse_port, valid_alias
 
 #: keys a host line (or a ``[group:vars]`` section) may carry, and the field each one sets
@@ -373,6 +375,9 @@ def parse_host_list(text: str, source: str = "--hosts") -> list[HostSpec]:
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
+        if urls.is_spec(item):  # testinfra's ssh://user@host:port?..., local://, docker://...
+            specs.extend(urls.parse_spec(item, source, resolve_hosts, _select))
+            continue
         try:
             address = Address.parse(item)
         except ValueError as exc:
@@ -386,11 +391,15 @@ def parse_host_list(text: str, source: str = "--hosts") -> list[HostSpec]:
     return specs
 
 
+def _select(specs: Sequence[HostSpec], pattern: str) -> list[HostSpec]:
+    return apply_limit(list(specs), [pattern])
+
+
 def looks_like_path(value: str) -> bool:
     """Whether a ``--hosts`` value names a file rather than listing hosts."""
     if os.path.exists(value):
         return True
-    if "," in value:
+    if "," in value or urls.is_spec(value):
         return False
     return "/" in value or value.endswith((".txt", ".ini", ".cfg", ".hosts", ".inventory"))
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the connection module never imports this one: no cycle
 INSTALL_HINT = "pip install pytest-fabricplus[testinfra]"
 
 try:
+    import testinfra
     import testinfra.host
     from testinfra.backend.base import BaseBackend, CommandResult
 except ImportError as exc:  # the optional extra is not installed
@@ -52,7 +53,7 @@ except ImportError as exc:  # the optional extra is not installed
         name=exc.name,
     ) from exc
 
-__all__ = ["INSTALL_HINT", "RAW_ENCODING", "FabricPlusBackend", "testinfra_host"]
+__all__ = ["INSTALL_HINT", "RAW_ENCODING", "FabricPlusBackend", "backend_host", "testinfra_host"]
 
 # ---------------------------------------------------------------------------------------
 # lossless output: UTF-8 with surrogateescape, whatever error handler invoke passes
@@ -162,7 +163,11 @@ def identity_key(connection: FabricPlusConnection) -> IdentityKey:
     return None if run_as is None else (run_as.user, run_as.method, run_as.login)
 
 
-def testinfra_host(connection: FabricPlusConnection) -> Any:
+def testinfra_host(
+    connection: FabricPlusConnection,
+    sudo: bool = False,  # noqa: PT028  # not a test: the name starts with test
+    sudo_user: str | None = None,  # noqa: PT028
+) -> Any:
     """The ``testinfra.host.Host`` over ``connection``, for the user active now.
 
     Commands always run as whoever is active when they run (``connection.run``). The Host
@@ -171,16 +176,33 @@ def testinfra_host(connection: FabricPlusConnection) -> Any:
     output encoding -- is kept per user: the login user's Host is never handed out while
     ``su_user`` is active, and the same Host comes back for the same user in later tests on
     this connection. A reopened connection (a new object) starts afresh.
+
+    ``sudo=True`` (testinfra's ``--sudo``; ``sudo_user`` its ``--sudo-user``, default root)
+    runs every command of this Host through our ``Sudo`` strategy, as ``host.sudo()`` does.
     """
-    hosts: dict[IdentityKey, Any] | None = getattr(connection, _HOSTS_ATTR, None)
+    hosts: dict[tuple[IdentityKey, bool, str | None], Any] | None = getattr(
+        connection, _HOSTS_ATTR, None
+    )
     if hosts is None:
         hosts = {}
         connection._set(_HOSTS_ATTR, hosts)
-    key = identity_key(connection)
+    key = (identity_key(connection), sudo, sudo_user if sudo else None)
     host = hosts.get(key)
     if host is None:
-        backend = FabricPlusBackend(connection)
+        backend = FabricPlusBackend(connection, sudo=sudo, sudo_user=sudo_user)
         host = testinfra.host.Host(backend)
         backend.set_host(host)
         hosts[key] = host
     return host
+
+
+def backend_host(spec: str, sudo: bool = False, sudo_user: str | None = None) -> Any:
+    """testinfra's own ``Host`` for a spec that is not SSH (``local://``, ``docker://c1``).
+
+    ``testinfra.get_host`` as testinfra's plugin would build it: the spec's own
+    ``?sudo=``/``?sudo_user=`` win over ``sudo``/``sudo_user`` (testinfra's ``--sudo``).
+    """
+    kwargs: dict[str, Any] = {"sudo": True} if sudo else {}
+    if sudo and sudo_user:
+        kwargs["sudo_user"] = sudo_user
+    return testinfra.get_host(spec, **kwargs)

@@ -22,13 +22,15 @@ from .fixtures import (
     run_state,
 )
 from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
-from .testinfra import testinfra_host
+from .testinfra import _fabricplus_uses_host, host, start_nagios, testinfra_host
 from .xdist import XdistHooks
 
 __all__ = [
+    "_fabricplus_uses_host",
     "connection",
     "docker_targets",
     "fabricplus_registry",
+    "host",
     "host_pool",
     "host_spec",
     "run_as",
@@ -41,8 +43,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     options.addoptions(parser, pluginmanager)
 
 
+@pytest.hookimpl(trylast=True)  # after the terminal reporter is registered
 def pytest_configure(config: pytest.Config) -> None:
     markers.register(config)
+    if options.nagios_requested(config) and not hasattr(config, "workerinput"):
+        start_nagios(config)
     config.pluginmanager.register(FabricPlusSession(config), PLUGIN_NAME)
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(XdistHooks(config), XDIST_PLUGIN)

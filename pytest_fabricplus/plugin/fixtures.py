@@ -57,10 +57,24 @@ def fabricplus_registry(pytestconfig: pytest.Config) -> Iterator[ConnectionRegis
     state.close()
 
 
-def hosts_for(node: pytest.Item | pytest.Function, state: RunState) -> list[HostSpec]:
-    """The selected hosts the closest ``@pytest.mark.hosts`` allows (all without one)."""
+def hosts_for(
+    node: pytest.Item | pytest.Function,
+    state: RunState,
+    module_hosts: list[HostSpec] | None = None,
+) -> list[HostSpec]:
+    """The selected hosts (or the module's ``testinfra_hosts``) the closest
+    ``@pytest.mark.hosts`` allows (all without one)."""
+    hosts = state.selected if module_hosts is None else module_hosts
     marker = node.get_closest_marker("hosts")
-    return state.selected if marker is None else apply_limit(state.selected, marker.args)
+    return hosts if marker is None else apply_limit(hosts, marker.args)
+
+
+def not_ssh_reason(spec: HostSpec) -> str:
+    """Why the ``connection`` fixture cannot serve a host testinfra's own backend runs."""
+    return (
+        f"{spec.id or spec.name} runs through testinfra's {spec.transport} backend, not SSH: "
+        "the connection fixture (and host_pool) need an SSH host; use the host fixture"
+    )
 
 
 def _open_or_report(
@@ -92,6 +106,8 @@ def connection(
     Under ``@pytest.mark.su_user("name")`` its ``run()`` runs as that user (su or sudo).
     What a test changes (``cd``, ``prefix``, ``config.run.env``, user) is undone afterwards.
     """
+    if host_spec.transport != "ssh":
+        pytest.fail(not_ssh_reason(host_spec), pytrace=False)
     conn = _open_or_report(request, fabricplus_registry, host_spec)
     conn.remember_state()  # what reset() restores after this test
     wanted = run_as_request(request.node)
@@ -137,7 +153,7 @@ def host_pool(
     state = run_state(request.config)
     if not state.has_hosts:
         pytest.skip(NO_HOSTS_REASON)
-    hosts = hosts_for(request.node, state)
+    hosts = [h for h in hosts_for(request.node, state) if h.transport == "ssh"]
     if not hosts:
         pytest.skip("no selected host matches this test's @pytest.mark.hosts")
     wanted = run_as_request(request.node)

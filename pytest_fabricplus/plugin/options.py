@@ -84,3 +84,11 @@ def read_settings(config: pytest.Config) -> Settings:
         return Settings.resolve(cli, ini, os.environ)
     except FabricPlusError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def nagios_requested(config: pytest.Config) -> bool:
+    """``--nagios`` (or its ini key / variable); a bad value is reported at session start."""
+    try:
+        return read_settings(config).nagios
+    except pytest.UsageError:
+        return False

@@ -17,6 +17,7 @@ import tempfile
 import threading
 from collections.abc import Generator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -29,6 +30,7 @@ from ..settings import Settings
 from . import markers, options
 from .fixtures import STATE_KEY, hosts_for
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redact_report
+from .testinfra import LOCAL_SPEC, USES_HOST, TestinfraHosts
 from .xdist import AFFINITY_KEY, XdistHooks, plan, worker_ids
 
 PLUGIN_NAME = "fabricplus-session"
@@ -58,6 +60,7 @@ class FabricPlusSession:
         self.config = config
         self.state: RunState | None = None
         self._log_filter: RedactingFilter | None = None
+        self.testinfra = TestinfraHosts()
 
     # -- session start: every side effect of the plugin begins here ------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -125,7 +128,7 @@ class FabricPlusSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         if self.state is None:
             return []
-        lines = [self.state.header()]
+        lines = [self.state.header(), *self.testinfra.header(self.state)]
         from ..ssh.sshconfig import fallback_note
 
         note = fallback_note(None, self.state.settings.ssh_config)
@@ -143,9 +146,18 @@ class FabricPlusSession:
             return
         markers.check_su_user(metafunc.definition, state)
         markers.check_hosts(metafunc.definition, state)
-        if "host_spec" not in metafunc.fixturenames or not state.has_hosts:
-            return  # without hosts, the host_spec fixture skips saying how to pass them
-        specs = hosts_for(metafunc.definition, state)
+        if "host_spec" not in metafunc.fixturenames:
+            return
+        # testinfra's ``host`` is module-scoped: so is the host parameter of its tests (the
+        # items of one host run together); tests without it keep their order and ids
+        module_scope = USES_HOST in metafunc.fixturenames
+        module_hosts = self.testinfra.module_hosts(metafunc.module, state)
+        if module_hosts is None and not state.has_hosts:
+            if not module_scope:
+                return  # without hosts, the host_spec fixture skips saying how to pass them
+            module_hosts = [LOCAL_SPEC]  # testinfra without hosts: the local machine
+        scope: Literal["module"] | None = "module" if module_scope else None
+        specs = hosts_for(metafunc.definition, state, module_hosts)
         if not specs:
             marker = metafunc.definition.get_closest_marker("hosts")
             args = tuple(marker.args) if marker else ()
@@ -153,10 +165,22 @@ class FabricPlusSession:
                 f"no selected host matches @pytest.mark.hosts{args!r} "
                 "(--hosts-limit, --hosts-shard)"
             )
+            if module_hosts is not None and not args:
+                why = f"testinfra_hosts of {metafunc.module.__name__} selects no host"
             skip = pytest.param(None, marks=pytest.mark.skip(reason=why), id="no-matching-host")
-            metafunc.parametrize("host_spec", [skip])
+            metafunc.parametrize("host_spec", [skip], scope=scope)
             return
-        metafunc.parametrize("host_spec", specs, ids=[s.id for s in specs])
+        self.testinfra.seen(specs)
+        metafunc.parametrize("host_spec", specs, ids=[s.id for s in specs], scope=scope)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.state is None or hasattr(session.config, "workerinput"):
+            return
+        lines = self.testinfra.late_header()
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if lines and reporter is not None:
+            for line in lines:
+                reporter.write_line(line)
 
     # -- running ------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -222,7 +246,7 @@ class FabricPlusSession:
         wanted: dict[str, HostSpec] = {}
         for item in items:
             spec = item_host(item)
-            if spec is not None:
+            if spec is not None and spec.transport == "ssh":  # others: testinfra's backends
                 wanted.setdefault(spec.id, spec)
         return [wanted[k] for k in sorted(wanted)]
 

@@ -6,12 +6,24 @@ only using the fixture does, and without it the test errors saying which extra t
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..errors import FabricPlusError, HostUnreachable
+from ..fleet.state import RunState
+from ..hosts import urls
+from ..hosts.inventory import looks_like_path, resolve_hosts
+from ..hosts.selection import apply_limit
+from ..hosts.spec import HostSpec
+from .fixtures import run_state
+
 if TYPE_CHECKING:
     from ..ssh.connection import FabricPlusConnection
+    from ..ssh.registry import ConnectionRegistry
 
 MISSING_TESTINFRA = (
     "the testinfra_host fixture needs pytest-testinfra, which is not installed: "
@@ -42,3 +54,260 @@ def testinfra_host(connection: FabricPlusConnection) -> Any:
     else:
         return host_for(connection)
     pytest.fail(missing, pytrace=False)  # outside the except: no chained ImportError shown
+
+
+# ---------------------------------------------------------------------------------------
+# testinfra's pytest interface: the module-scoped ``host`` fixture and ``testinfra_hosts``
+# ---------------------------------------------------------------------------------------
+
+#: a module-scoped fixture only ``host`` requests: its tests get module-scoped parameters
+USES_HOST = "_fabricplus_uses_host"
+LOCAL_SPEC = urls.LOCAL
+
+
+@pytest.fixture(scope="module")
+def _fabricplus_uses_host() -> None:
+    """Marks the tests that use ``host`` (see ``pytest_generate_tests``)."""
+
+
+@pytest.fixture(scope="module")
+def host(
+    request: pytest.FixtureRequest,
+    host_spec: HostSpec,
+    fabricplus_registry: ConnectionRegistry,
+    _fabricplus_uses_host: None,
+) -> Any:
+    """testinfra's ``Host`` (module scope, as in testinfra), parametrized like ``connection``.
+
+    An SSH host's commands run on the same connection as ``connection`` (one per host for
+    the whole run); with ``--sudo`` / ``--sudo-user`` (or ``?sudo=true`` in its spec) each
+    goes through sudo with the login user's sudo password. A host that is not SSH
+    (``local://``, ``docker://``, ...) is testinfra's own backend for it.
+    """
+    settings = run_state(request.config).settings
+    sudo, sudo_user = urls.sudo_of(host_spec, settings.sudo, settings.sudo_user)
+    try:
+        from ..integrations.testinfra import backend_host
+        from ..integrations.testinfra import testinfra_host as host_for
+    except ImportError as exc:
+        if not _is_testinfra(exc):
+            raise
+        missing = MISSING_TESTINFRA.replace("testinfra_host", "host") + f" ({exc.__cause__ or exc})"
+    else:
+        missing = ""
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    if host_spec.transport != "ssh":  # testinfra's own backend for it
+        return backend_host(urls.testinfra_spec(host_spec), sudo, sudo_user)
+    try:
+        conn = fabricplus_registry.get(host_spec)
+    except HostUnreachable as exc:
+        if settings.skip_unreachable:
+            pytest.skip(f"{exc} (--skip-unreachable)")
+        pytest.fail(str(exc), pytrace=False)
+    return host_for(conn, sudo=sudo, sudo_user=sudo_user if sudo else None)
+
+
+class TestinfraHosts:
+    """The modules' ``testinfra_hosts``, resolved once per module, and what to say about
+    hosts that testinfra's own backends run."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self) -> None:
+        self._modules: dict[str, list[HostSpec] | None] = {}
+        self._made = urls.ModuleHosts()
+        self._announced: set[str] = set()
+        self._seen: dict[str, HostSpec] = {}
+
+    def seen(self, specs: list[HostSpec]) -> None:
+        """Hosts collection parametrized tests with (announced after collection)."""
+        for spec in specs:
+            self._seen.setdefault(spec.id, spec)
+
+    def module_hosts(self, module: Any, state: RunState) -> list[HostSpec] | None:
+        """``None``: the module has no ``testinfra_hosts``, or ``--hosts`` lists hosts
+        (testinfra's rule: then ``--hosts`` wins)."""
+        name = getattr(module, "__name__", "")
+        if name in self._modules:
+            return self._modules[name]
+        entries = getattr(module, "testinfra_hosts", None)
+        hosts = state.settings.hosts
+        result: list[HostSpec] | None = None
+        if entries is not None and (hosts is None or looks_like_path(hosts)):
+            where = str(getattr(module, "__file__", name))
+            try:
+                result = self._made.resolve(
+                    entries,
+                    where,
+                    state.inventory,
+                    state.selected,
+                    _select,
+                    state.settings.connection,
+                    resolve_hosts,
+                )
+            except FabricPlusError as exc:
+                raise pytest.Collector.CollectError(str(exc)) from None
+        self._modules[name] = result
+        return result
+
+    def _not_ssh(self, specs: list[HostSpec]) -> list[str]:
+        lines = []
+        fresh = [s for s in specs if s.transport != "ssh" and s.id not in self._announced]
+        by_transport: dict[str, list[str]] = {}
+        for spec in fresh:
+            by_transport.setdefault(spec.transport, []).append(spec.id)
+            self._announced.add(spec.id)
+        for transport, ids in sorted(by_transport.items()):
+            n = len(ids)
+            lines.append(
+                f"fabricplus: {n} host{'s' if n > 1 else ''} run{'s' if n == 1 else ''} "
+                f"through testinfra's {transport} backend: {', '.join(ids)}"
+            )
+        return lines
+
+    def header(self, state: RunState) -> list[str]:
+        lines = self._not_ssh(state.selected)
+        for spec in state.selected:
+            ignored = urls.ignored_keys(spec)
+            if ignored:
+                lines.append(
+                    f"fabricplus: warning: {spec.id}: testinfra spec option(s) "
+                    f"{', '.join(ignored)} not honoured here"
+                    + (
+                        " (controlpersist: one connection per host is kept anyway)"
+                        if "controlpersist" in ignored
+                        else ""
+                    )
+                )
+        settings = state.settings
+        if settings.sudo_user and not settings.sudo:
+            lines.append("fabricplus: --sudo-user has no effect without --sudo (as in testinfra)")
+        return lines
+
+    def late_header(self) -> list[str]:
+        """The same for hosts only ``testinfra_hosts`` (or the local default) brought in."""
+        unique = dict(self._seen)
+        return self._not_ssh(list(unique.values()))
+
+
+def _select(specs: Any, pattern: str) -> list[HostSpec]:
+    return apply_limit(list(specs), [pattern])
+
+
+# ---------------------------------------------------------------------------------------
+# --nagios: testinfra's one-line status first, its exit codes
+# ---------------------------------------------------------------------------------------
+
+
+class _HeldOutput:
+    """A text stream that keeps what is written until :meth:`release`, then writes through."""
+
+    encoding = "utf-8"
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._held: list[str] | None = []
+
+    def write(self, text: str) -> int:
+        if self._held is None:
+            return int(self._target.write(text))
+        self._held.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._held is None:
+            self._target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        self._target.write("".join(held))
+        self._target.flush()
+
+
+class NagiosStatus:
+    """``--nagios``, as testinfra's plugin reads it.
+
+    Counted from the reports: a test passes when its call passes; every failed report
+    (setup, call or teardown) is a failure; every skipped report a skip. Any failure is
+    ``CRITICAL`` (exit status 2), else ``OK`` (0) -- also after a collection error, which
+    testinfra does not count either; a usage or internal error (the run could not start)
+    is ``UNKNOWN`` (3), which testinfra never prints. The line
+    ``TESTINFRA OK - 1 passed, 0 failed, 0 skipped in 0.12 seconds`` comes first, then
+    pytest's own output (testinfra drops the summary after the progress lines; we keep it).
+    """
+
+    def __init__(self, out: _HeldOutput) -> None:
+        self.passed = self.failed = self.skipped = 0
+        self.started = time.time()
+        self.out = out
+        self.session: pytest.Session | None = None
+        self.reported = False
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.passed:
+            if report.when == "call":
+                self.passed += 1
+        elif report.failed:
+            self.failed += 1
+        elif report.skipped:
+            self.skipped += 1
+
+    def status(self, exitstatus: int = 0) -> tuple[str, int]:
+        word, code = ("CRITICAL", 2) if self.failed else ("OK", 0)
+        if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+            # a bad option / inventory stops the run before any test (testinfra's own
+            # errors stop it before its line is written): Nagios' "could not check"
+            word, code = "UNKNOWN", 3
+        line = (
+            f"TESTINFRA {word} - {self.passed} passed, {self.failed} failed, "
+            f"{self.skipped} skipped in {time.time() - self.started:.2f} seconds"
+        )
+        return line, code
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> Generator[None, None, None]:
+        self.session = session  # before our session start, which may stop the run
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            # pytest would exit 4, which Nagios does not know: UNKNOWN (3), the line is
+            # written at unconfigure (pytest calls no pytest_sessionfinish after this)
+            pytest.exit(f"usage error: {exc}", returncode=3)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._report(session, int(session.exitstatus))
+
+    def pytest_unconfigure(self) -> None:
+        # a usage error in session start: pytest calls no pytest_sessionfinish, but returns
+        # session.exitstatus after unconfiguring
+        if not self.reported and self.session is not None:
+            self._report(self.session, int(pytest.ExitCode.USAGE_ERROR))
+
+    def _report(self, session: pytest.Session, exitstatus: int) -> None:
+        self.reported = True
+        line, code = self.status(exitstatus)
+        stdout = sys.stdout
+        stdout.write(line + "\n")
+        stdout.flush()
+        self.out.release()
+        session.exitstatus = code
+
+
+def start_nagios(config: pytest.Config) -> None:
+    """Swap the terminal reporter for one whose output waits behind the status line."""
+    from _pytest.terminal import TerminalReporter  # pytest's own class, as testinfra does
+
+    old = config.pluginmanager.get_plugin("terminalreporter")
+    out = _HeldOutput(sys.stdout)
+    if old is not None:
+        config.pluginmanager.unregister(old)
+        config.pluginmanager.register(TerminalReporter(config, out), "terminalreporter")  # type: ignore[arg-type]
+    config.pluginmanager.register(NagiosStatus(out), NAGIOS_PLUGIN)
+
+
+NAGIOS_PLUGIN = "fabricplus-nagios"
