@@ -77,6 +77,9 @@ class FabricPlusSession:
             raise pytest.UsageError(str(exc)) from None
         self.state = config.stash[STATE_KEY] = state
         self._redact_logs(state)
+        if not hasattr(config, "workerinput"):  # said once, by the controller
+            for warning in state.warnings:  # never silent, even under -q (the header is not)
+                config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
         if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
             config.pluginmanager.register(
                 HostReporter(
@@ -125,7 +128,7 @@ class FabricPlusSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         if self.state is None:
             return []
-        lines = [self.state.header()]
+        lines = self.state.header_lines()
         docker = config.pluginmanager.get_plugin(DOCKER_PLUGIN)
         if docker is not None:
             lines.append(docker.header())
