@@ -217,14 +217,19 @@ def expand_range(name: str) -> list[str]:
 
 
 def split_name_port(name: str) -> tuple[str, str | None]:
-    """Ansible's ``host:port`` in a YAML host key: the name, and the port text if any."""
-    if name.count(":") == 1 and not name.startswith("["):
-        host, _, port = name.partition(":")
-        return host, port
-    if name.startswith("[") and "]:" in name:  # [::1]:2222
-        host, _, port = name[1:].partition("]:")
-        return host, port
-    return name, None
+    """Ansible's ``host:port`` in a YAML host key: the name, and the port text if any.
+
+    ``[::1]:2222`` is an IPv6 host with a port; ``web[01:03]`` is a range, not a port.
+    """
+    match = re.match(r"^(.+):([0-9]+)$", name)
+    if match is None:
+        return name, None
+    host, port = match.groups()
+    if host.startswith("[") and host.endswith("]") and ":" in host:
+        return host[1:-1], port
+    if ":" in host or host.count("[") != host.count("]"):
+        return name, None
+    return host, port
 
 
 # -- YAML ------------------------------------------------------------------------------------

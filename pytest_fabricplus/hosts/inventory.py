@@ -22,6 +22,7 @@ Every error is an :class:`InventoryError` naming ``file:line`` and the offending
 
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 import re
@@ -46,6 +47,7 @@ from .ansible import (
     run_ansible_inventory,
     split_ssh_args,
     truthy,
+    value_text,
 )
 from .spec import SU_METHODS, USER_NAME, Address, HostSpec, assign_ids, parse_port, valid_alias
 
@@ -293,7 +295,9 @@ class _Parser:
             raise self.error(f"bad host range: {exc}", number, raw) from None
 
     def _host_line(self, tokens: list[str], number: int, raw: str, group: str | None) -> None:
-        pairs = self._pairs(tokens, number, raw, first=1)
+        # Ansible reads host-line values as Python literals (x=1 is 1, y=True is true);
+        # [group:vars] values stay strings
+        pairs = {k: _ini_value(v) for k, v in self._pairs(tokens, number, raw, first=1).items()}
         for name in self._expand(tokens[0], number, raw):
             if "[" in name and not name.rpartition("@")[2].startswith("["):
                 raise self.error(f"malformed host pattern {tokens[0]!r}", number, raw)
@@ -544,6 +548,15 @@ class _Parser:
             vars=extra,
             source=f"{self.source}:{entry.where}" if entry.where else self.source,
         )
+
+
+def _ini_value(text: str) -> str:
+    """A host-line value as Ansible's INI plugin reads it (``ast.literal_eval``, else text)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return value_text(value) if isinstance(value, (bool, int, float, list, dict)) else text
 
 
 def _as_keys(settings: Mapping[str, str]) -> dict[str, str]:
