@@ -175,7 +175,7 @@ def _from_ansible_inventory(settings: Settings) -> list[HostSpec]:
         raise InventoryError("lists no hosts", source=source)
     if settings.hosts is None:
         return specs
-    if looks_like_path(settings.hosts) and "," not in settings.hosts:
+    if os.path.exists(settings.hosts):
         raise ConfigError(
             f"--hosts {settings.hosts!r} is an inventory file and --ansible-inventory "
             f"{source!r} another: give one inventory (with --ansible-inventory, --hosts "
