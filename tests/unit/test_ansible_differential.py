@@ -6,6 +6,7 @@ ansible-core is in the dev extra; these tests need it and fail without it.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from pytest_fabricplus.hosts.ansible import ansible_inventory_command
 from pytest_fabricplus.hosts.inventory import load_inventory
+from pytest_fabricplus.hosts.selection import apply_limit
 from pytest_fabricplus.hosts.spec import HostSpec, assign_ids
 
 INVENTORIES: dict[str, dict[str, str]] = {
@@ -162,3 +164,22 @@ def test_the_inventories_say_what_we_think(tmp_path: Path) -> None:
     assert nested["db-a"].ssh_args == ("-J", "jump@127.0.0.1:2222")
     assert nested["box"].transport == "docker"
     assert nested["web-special"].vars["become_user"] == "postgres"
+
+
+def test_ids_are_the_names_testinfra_ansible_runner_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``testinfra_hosts = AnsibleRunner(inv).get_hosts("web")`` names our ids (Molecule)."""
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    command = ansible_inventory_command()
+    assert command is not None
+    # testinfra runs "ansible-inventory" through a shell: the venv's bin must be on PATH
+    monkeypatch.setenv("PATH", f"{Path(command).parent}{os.pathsep}{os.environ['PATH']}")
+    for name in sorted(INVENTORIES):
+        inventory = _write(tmp_path / name, INVENTORIES[name])
+        specs = assign_ids(load_inventory(inventory))
+        runner = AnsibleRunner(str(inventory))
+        assert runner.get_hosts("all") == sorted(s.id for s in specs), name
+        for group in {g for s in specs for g in s.groups}:
+            assert runner.get_hosts(group) == [s.id for s in apply_limit(specs, [group])], group
