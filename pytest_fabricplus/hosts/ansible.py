@@ -11,6 +11,7 @@ PyYAML is imported on first use (the plugin's import cost stays low).
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
@@ -528,6 +529,63 @@ def run_ansible_inventory(source: str, timeout: float = ANSIBLE_INVENTORY_TIMEOU
 def _stderr_tail(stderr: str, limit: int = 1500) -> str:
     text = " ".join(line.strip() for line in stderr.splitlines() if line.strip())
     return text[-limit:] if text else "(no error output)"
+
+
+# -- ansible.cfg and ANSIBLE_* defaults ------------------------------------------------------
+#: host var -> (ansible.cfg section, key, environment variable): Ansible's connection defaults
+CONFIG_DEFAULTS: Mapping[str, tuple[str, str, str]] = {
+    "ansible_user": ("defaults", "remote_user", "ANSIBLE_REMOTE_USER"),
+    "ansible_port": ("defaults", "remote_port", "ANSIBLE_REMOTE_PORT"),
+    "ansible_private_key_file": ("defaults", "private_key_file", "ANSIBLE_PRIVATE_KEY_FILE"),
+    "ansible_connection": ("defaults", "transport", "ANSIBLE_TRANSPORT"),
+    "ansible_become": ("privilege_escalation", "become", "ANSIBLE_BECOME"),
+    "ansible_become_user": ("privilege_escalation", "become_user", "ANSIBLE_BECOME_USER"),
+    "ansible_become_method": ("privilege_escalation", "become_method", "ANSIBLE_BECOME_METHOD"),
+    "ansible_ssh_args": ("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS"),
+    "ansible_ssh_common_args": ("ssh_connection", "ssh_common_args", "ANSIBLE_SSH_COMMON_ARGS"),
+    "ansible_ssh_extra_args": ("ssh_connection", "ssh_extra_args", "ANSIBLE_SSH_EXTRA_ARGS"),
+}
+
+
+def ansible_config_file(env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The ansible.cfg Ansible would read: ``$ANSIBLE_CONFIG``, ``./ansible.cfg``,
+    ``~/.ansible.cfg``, ``/etc/ansible/ansible.cfg`` (the first that exists)."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    for candidate in (
+        env.get("ANSIBLE_CONFIG", ""),
+        os.fspath(cwd / "ansible.cfg"),
+        os.path.join(home, ".ansible.cfg"),
+        "/etc/ansible/ansible.cfg",
+    ):
+        if candidate and os.path.isfile(candidate):
+            return Path(candidate)
+    return None
+
+
+def ansible_defaults(env: Mapping[str, str], cwd: Path) -> tuple[dict[str, str], str]:
+    """Connection defaults from ansible.cfg and ``ANSIBLE_*`` variables (variables win), as
+    host vars; and where they came from. They apply below every inventory variable."""
+    values: dict[str, str] = {}
+    where: list[str] = []
+    path = ansible_config_file(env, cwd)
+    if path is not None:
+        config = configparser.ConfigParser(interpolation=None)
+        try:
+            config.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise InventoryError(
+                f"cannot read ansible.cfg ({exc})", source=os.fspath(path)
+            ) from None
+        for var, (section, key, _) in CONFIG_DEFAULTS.items():
+            if config.has_option(section, key):
+                values[var] = config.get(section, key).strip()
+        if values:
+            where.append(os.fspath(path))
+    for var, (_, _, name) in CONFIG_DEFAULTS.items():
+        if env.get(name, "").strip():
+            values[var] = env[name].strip()
+            where.append(f"${name}")
+    return {k: v for k, v in values.items() if v}, ", ".join(dict.fromkeys(where))
 
 
 # -- what the connection keys mean -----------------------------------------------------------

@@ -37,6 +37,7 @@ from .ansible import (
     AdjacentVars,
     RawInventory,
     adjacent_vars,
+    ansible_defaults,
     ansible_inventory_command,
     connection_for,
     expand_range,
@@ -134,6 +135,9 @@ class _Parser:
         self.entries: dict[str, _Entry] = {}
         self.groups: dict[str, _Group] = {}
         self.adjacent = AdjacentVars()
+        #: ansible.cfg / ANSIBLE_* connection defaults, below every inventory variable
+        self.defaults: dict[str, str] = {}
+        self.defaults_source = ""
 
     def error(self, message: str, line: int = 0, text: str = "") -> InventoryError:
         return InventoryError(message, source=self.source, line=line, text=text)
@@ -507,11 +511,26 @@ class _Parser:
             specs.append(self._spec(entry, groups, merged))
         return specs
 
+    def use_defaults(self, env: Mapping[str, str], cwd: Path) -> None:
+        """Apply ansible.cfg / ``ANSIBLE_*`` connection defaults (as Ansible and testinfra do)."""
+        self.defaults, self.defaults_source = ansible_defaults(env, cwd)
+        if self.defaults:
+            _Parser(self.defaults_source, strict_keys=False)._check_pairs(self.defaults, {}, 0, "")
+
     def _spec(self, entry: _Entry, groups: list[str], merged: dict[str, str]) -> HostSpec:
         settings: dict[str, str] = {}
         for key, value in merged.items():
             if key in KEY_FIELDS:
                 settings[KEY_FIELDS[key]] = value
+        token = entry.address or (None if "host" in settings else _try_address(entry.token))
+        for key, value in self.defaults.items():
+            field_name = KEY_FIELDS.get(key)
+            if field_name is None or field_name in settings:
+                continue
+            if token is not None and getattr(token, field_name, None) is not None:
+                continue  # user@host:port written in the inventory beats a default
+            settings[field_name] = value
+        merged = {**{k: v for k, v in self.defaults.items() if k not in KEY_FIELDS}, **merged}
         # the last spelling given wins between synonyms (ansible_port vs ansible_ssh_port)
         extra = {k: v for k, v in merged.items() if k not in KEY_FIELDS}
         alias = settings.get("alias")
@@ -548,6 +567,13 @@ class _Parser:
             vars=extra,
             source=f"{self.source}:{entry.where}" if entry.where else self.source,
         )
+
+
+def _try_address(text: str) -> Address | None:
+    try:
+        return Address.parse(text)
+    except ValueError:
+        return None
 
 
 def _ini_value(text: str) -> str:
@@ -604,6 +630,7 @@ def read_ansible(source: str) -> list[HostSpec]:
     """Any inventory source, read by Ansible's own ``ansible-inventory --list``."""
     parser = _Parser(source, strict_keys=False)
     parser.load_raw(run_ansible_inventory(source))
+    parser.use_defaults(os.environ, Path.cwd())
     return parser.specs()
 
 
@@ -656,6 +683,7 @@ def load_inventory(path: str | os.PathLike[str], force_ansible: bool = False) ->
         parser = _Parser(source)
         parser.parse(text.splitlines())
     parser.adjacent_files(where)
+    parser.use_defaults(os.environ, Path.cwd())
     return parser.specs()
 
 

@@ -377,3 +377,32 @@ def test_force_ansible_reads_a_file_through_ansible(tmp_path: Path) -> None:
     theirs = assign_ids(load_inventory(inv, force_ansible=True))
     assert ours == theirs
     assert theirs[0].source == os.fspath(inv)  # no line: Ansible read it
+
+
+def test_ansible_cfg_and_environment_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Ansible (and testinfra's AnsibleRunner): ansible.cfg's remote_user, ssh args and
+    become apply to hosts that set none; ANSIBLE_* variables beat the file."""
+    cfg = tmp_path / "custom.cfg"
+    cfg.write_text(
+        "[defaults]\nremote_user = cfguser\nremote_port = 2299\n"
+        "[privilege_escalation]\nbecome = true\n"
+        "[ssh_connection]\nssh_common_args = -o StrictHostKeyChecking=no\n"
+    )
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(cfg))
+    monkeypatch.setenv("ANSIBLE_REMOTE_PORT", "2288")
+    (tmp_path / "inv.ini").write_text(
+        "plain ansible_host=127.0.0.1\nown ansible_host=127.0.0.1 ansible_user=mine ansible_port=22\n"
+        "bob@127.0.0.2:2200\n"
+    )
+    hosts = by_id(load_inventory(tmp_path / "inv.ini"))
+    assert (hosts["plain"].user, hosts["plain"].port) == ("cfguser", 2288)
+    assert hosts["plain"].ssh_args == ("-o", "StrictHostKeyChecking=no")
+    assert hosts["plain"].vars["become_user"] == "root"
+    assert (hosts["own"].user, hosts["own"].port) == ("mine", 22)
+    assert (hosts["127.0.0.2"].user, hosts["127.0.0.2"].port) == ("bob", 2200)
+    cfg.write_text("[ssh_connection]\nssh_extra_args = -R 1:x:2\n")
+    with pytest.raises(InventoryError, match="not supported") as info:
+        load_inventory(tmp_path / "inv.ini")
+    assert str(cfg) in str(info.value)
