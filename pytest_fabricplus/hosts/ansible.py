@@ -234,6 +234,10 @@ def split_name_port(name: str) -> tuple[str, str | None]:
 
 
 # -- YAML ------------------------------------------------------------------------------------
+#: what a ``!vault`` value reads as (we cannot decrypt it; Ansible can)
+VAULTED = "<vault-encrypted>"
+
+
 class _Lines(dict[str, Any]):
     """A mapping that remembers the line of each key."""
 
@@ -259,7 +263,18 @@ def _yaml_load(text: str, source: str) -> Any:
             result.lines[str(key)] = line
         return result
 
+    def vault(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+        # an Ansible Vault value: only Ansible can decrypt it (--force-ansible)
+        return VAULTED
+
+    def unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        return loader.construct_object(node, deep=True)
+
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    Loader.add_constructor("!vault", vault)
+    Loader.add_constructor("!unsafe", unsafe)
     try:
         return yaml.load(text, Loader=Loader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:

@@ -34,6 +34,8 @@ from pathlib import Path
 from ..errors import InventoryError
 from ..text import ENV_NAME
 from .ansible import (
+    HONOURED_KEYS,
+    VAULTED,
     AdjacentVars,
     RawInventory,
     adjacent_vars,
@@ -245,6 +247,20 @@ class _Parser:
 
     def _check_value(self, key: str, value: str, number: int, raw: str) -> None:
         field_name = KEY_FIELDS.get(key)
+        if value == VAULTED and (field_name is not None or key in HONOURED_KEYS):
+            raise self.error(
+                f"{key} is encrypted with Ansible Vault; vault values are not decrypted "
+                "here: write it in clear (a connection setting is no secret)",
+                number,
+                raw,
+            )
+        if "{{" in value and (field_name is not None or key in HONOURED_KEYS):
+            raise self.error(
+                f"{key} is a Jinja template ({value!r}); templates are not evaluated here "
+                "(nor by testinfra): write the value itself",
+                number,
+                raw,
+            )
         if field_name == "port":
             try:
                 parse_port(value)

@@ -406,3 +406,18 @@ def test_ansible_cfg_and_environment_defaults(
     with pytest.raises(InventoryError, match="not supported") as info:
         load_inventory(tmp_path / "inv.ini")
     assert str(cfg) in str(info.value)
+
+
+def test_templates_and_vault_values_are_named_not_misread() -> None:
+    with pytest.raises(InventoryError, match="Jinja template") as info:
+        parse_yaml(
+            'all:\n  hosts:\n    h1:\n      ansible_host: "{{ inventory_hostname }}.lan"\n',
+            "inv.yml",
+        )
+    assert str(info.value).startswith("inv.yml:4: ")
+    vaulted = "all:\n  hosts:\n    h1:\n      {key}: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n        6162\n"
+    with pytest.raises(InventoryError, match="Ansible Vault"):
+        parse_yaml(vaulted.format(key="ansible_user"), "inv.yml")
+    (h1,) = parse_yaml(vaulted.format(key="app_token"), "inv.yml")
+    assert h1.vars["app_token"] == "<vault-encrypted>"
+    assert "$ANSIBLE_VAULT" not in str(h1.vars)
