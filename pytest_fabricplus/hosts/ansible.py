@@ -390,6 +390,17 @@ def _yaml_host(raw: RawInventory, group: RawGroup, name: str, body: object, line
 
 
 # -- ansible-inventory --list JSON (and dynamic inventory scripts' output) -------------------
+def _names(value: object, source: str, what: str) -> list[str]:
+    """A JSON list of names (hosts, children); a mapping's keys are accepted too."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        value = list(value)
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        raise InventoryError(f"{what} must be a list of names", source=source)
+    return [str(v) for v in value]
+
+
 def parse_json_inventory(text: str, source: str) -> RawInventory:
     try:
         data = json.loads(text)
@@ -399,25 +410,29 @@ def parse_json_inventory(text: str, source: str) -> RawInventory:
         raise InventoryError("an inventory in JSON is an object of groups", source=source)
     raw = RawInventory(source)
     meta = data.get("_meta") or {}
-    hostvars = meta.get("hostvars") or {} if isinstance(meta, dict) else {}
+    if not isinstance(meta, dict):
+        raise InventoryError("_meta must be an object", source=source)
+    hostvars = meta.get("hostvars") or {}
+    if not isinstance(hostvars, dict):
+        raise InventoryError("_meta.hostvars must be an object", source=source)
     for name, body in data.items():
         if name == "_meta":
             continue
         group = raw.groups.setdefault(name, RawGroup())
         if isinstance(body, list):  # old script format: a group is a list of hosts
             body = {"hosts": body}
+        if body is None:
+            continue
         if not isinstance(body, dict):
             raise InventoryError(f"group {name!r} must be an object or a list", source=source)
         group.vars.update(_vars(body.get("vars"), source, 0, f"{name}: vars")[0])
-        for child in body.get("children") or []:
-            if str(child) not in group.children:
-                group.children.append(str(child))
-        for host_name in body.get("hosts") or []:
-            raw.hosts.setdefault(str(host_name), RawHost())
-            if str(host_name) not in group.hosts:
-                group.hosts.append(str(host_name))
-    if not isinstance(hostvars, dict):
-        raise InventoryError("_meta.hostvars must be an object", source=source)
+        for child in _names(body.get("children"), source, f"{name}: children"):
+            if child not in group.children:
+                group.children.append(child)
+        for host_name in _names(body.get("hosts"), source, f"{name}: hosts"):
+            raw.hosts.setdefault(host_name, RawHost())
+            if host_name not in group.hosts:
+                group.hosts.append(host_name)
     for host_name, values in hostvars.items():
         host = raw.hosts.setdefault(str(host_name), RawHost())
         host.vars.update(_vars(values, source, 0, f"_meta.hostvars.{host_name}")[0])
