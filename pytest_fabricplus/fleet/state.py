@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, InventoryError
+from ..hosts.ansible import DEFAULT_INVENTORY
 from ..hosts.inventory import (
     inventory_warnings,
     load_inventory,
     looks_like_path,
     parse_host_list,
+    read_ansible,
     resolve_hosts,
 )
 from ..hosts.selection import apply_limit, describe_choices, split_patterns, unmatched
@@ -71,9 +73,11 @@ class RunState:
             return state
         sources = []
         specs: list[HostSpec] = []
-        if settings.ansible_inventory is not None:
-            sources.append(settings.ansible_inventory)
-            specs = _from_ansible_inventory(settings)
+        if settings.ansible_inventory is not None or _names_ansible(settings.hosts):
+            sources.append(settings.ansible_inventory or DEFAULT_INVENTORY)
+            specs = ansible_hosts(
+                settings.ansible_inventory, settings.hosts, settings.force_ansible
+            )
         elif settings.hosts is not None:
             sources.append(settings.hosts if looks_like_path(settings.hosts) else "--hosts list")
             specs = resolve_hosts(settings.hosts, force_ansible=settings.force_ansible)
@@ -161,29 +165,40 @@ class RunState:
         )
 
 
-def _from_ansible_inventory(settings: Settings) -> list[HostSpec]:
-    """``--ansible-inventory SRC``: its hosts; with ``--hosts``, those it names (testinfra).
+def _names_ansible(hosts: str | None) -> bool:
+    """``--hosts`` names ``ansible://`` hosts (testinfra: from Ansible's inventory)."""
+    return hosts is not None and any(i.startswith("ansible://") for i in split_patterns(hosts))
 
-    ``--hosts`` items are then host names or Ansible patterns selected from the inventory
-    (``ansible://PATTERN`` too, as in testinfra); other ``scheme://`` specs and addresses
-    that the inventory does not name are hosts of their own, as ``--hosts`` reads them.
+
+def ansible_hosts(
+    source: str | None, hosts: str | None, force_ansible: bool = False
+) -> list[HostSpec]:
+    """The hosts of an Ansible inventory, selected as testinfra selects them.
+
+    ``source`` (``--ansible-inventory``; ``None``: Ansible's default inventory, read by
+    ``ansible-inventory``). Without ``hosts``, all of its hosts. Otherwise each ``hosts``
+    comma item is a host name or an Ansible pattern selected from it (``ansible://PATTERN``
+    too); other ``scheme://`` specs are hosts of their own, as ``--hosts`` reads them; an
+    item naming nothing there is a :class:`ConfigError` listing what there is.
     """
-    source = settings.ansible_inventory
-    assert source is not None
-    specs = assign_ids(load_inventory(source, force_ansible=settings.force_ansible))
+    if source is None:
+        specs = assign_ids(read_ansible(DEFAULT_INVENTORY))
+        source = DEFAULT_INVENTORY
+    else:
+        specs = assign_ids(load_inventory(source, force_ansible=force_ansible))
     if not specs:
         raise InventoryError("lists no hosts", source=source)
-    if settings.hosts is None:
+    if hosts is None:
         return specs
-    if os.path.exists(settings.hosts):
+    if os.path.exists(hosts):
         raise ConfigError(
-            f"--hosts {settings.hosts!r} is an inventory file and --ansible-inventory "
+            f"--hosts {hosts!r} is an inventory file and --ansible-inventory "
             f"{source!r} another: give one inventory (with --ansible-inventory, --hosts "
             "selects host names or patterns from it)"
         )
     chosen: dict[str, HostSpec] = {}
     others: list[str] = []
-    for item in split_patterns(settings.hosts):
+    for item in split_patterns(hosts):
         pattern = item[len("ansible://") :] if item.startswith("ansible://") else item
         found = apply_limit(specs, [pattern or "all"])
         if found:
@@ -192,7 +207,8 @@ def _from_ansible_inventory(settings: Settings) -> list[HostSpec]:
             others.append(item)
         else:
             raise ConfigError(
-                f"--hosts {item!r} names no host of the Ansible inventory {source}; "
+                f"--hosts {item!r} names no host of "
+                f"{source if source == DEFAULT_INVENTORY else 'the Ansible inventory ' + source}; "
                 f"{describe_choices(specs)}"
             )
     extra = parse_host_list(",".join(others)) if others else []

@@ -513,8 +513,17 @@ def ansible_inventory_command() -> str | None:
     )
 
 
+#: how the source reads in messages when Ansible's configured default inventory is used
+DEFAULT_INVENTORY = "Ansible's default inventory"
+
+
 def run_ansible_inventory(source: str, timeout: float = ANSIBLE_INVENTORY_TIMEOUT) -> RawInventory:
-    """Read any inventory source Ansible can (scripts, plugins, directories) as Ansible does."""
+    """Read any inventory source Ansible can (scripts, plugins, directories) as Ansible does.
+
+    ``source`` :data:`DEFAULT_INVENTORY`: no ``-i`` (ansible.cfg's ``inventory``,
+    ``$ANSIBLE_INVENTORY``, ``/etc/ansible/hosts``), as testinfra's ``ansible://`` without
+    ``--ansible-inventory``.
+    """
     command = ansible_inventory_command()
     if command is None:
         raise InventoryError(
@@ -532,7 +541,7 @@ def run_ansible_inventory(source: str, timeout: float = ANSIBLE_INVENTORY_TIMEOU
     }
     try:
         done = subprocess.run(
-            [command, "-i", source, "--list"],
+            [command, *(() if source == DEFAULT_INVENTORY else ("-i", source)), "--list"],
             capture_output=True,
             text=True,
             timeout=timeout,

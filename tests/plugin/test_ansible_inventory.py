@@ -227,3 +227,24 @@ all:
     )
     result = pytester.runpytest(*sshd.args(f"--sudo-password-env={PASSWORD_ENV}", hosts=inventory))
     result.assert_outcomes(passed=2)
+
+
+def test_ansible_scheme_without_inventory_reads_ansibles_default_inventory(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """testinfra's ``--hosts=ansible://web``: Ansible's configured inventory ($ANSIBLE_INVENTORY)."""
+    inventory = pytester.path / "default.ini"
+    inventory.write_text(
+        "[web]\nweb1 ansible_host=127.0.0.1\nweb2 ansible_host=127.0.0.1\n[db]\ndb1 ansible_host=127.0.0.1\n"
+    )
+    monkeypatch.setenv("ANSIBLE_INVENTORY", str(inventory))
+    pytester.makepyfile("def test_a(connection): pass")
+    result = pytester.runpytest("--collect-only", "-q", "--hosts=ansible://web:!web2")
+    result.stdout.fnmatch_lines(["*::test_a?web1?", "1 test collected*"])
+    result = pytester.runpytest("--collect-only", "--hosts=ansible://mail")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*--hosts 'ansible://mail' names no host of Ansible's default inventory; hosts: db1, web1, web2*"
+        ]
+    )
