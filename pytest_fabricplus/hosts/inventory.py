@@ -317,7 +317,11 @@ class _Parser:
     def _host_line(self, tokens: list[str], number: int, raw: str, group: str | None) -> None:
         # Ansible reads host-line values as Python literals (x=1 is 1, y=True is true);
         # [group:vars] values stay strings
-        pairs = {k: _ini_value(v) for k, v in self._pairs(tokens, number, raw, first=1).items()}
+        # (our own keys and the address keys stay as written: alias=1e5 is no number)
+        pairs = {
+            k: v if k in KEY_FIELDS or k in VAR_KEYS else _ini_value(v)
+            for k, v in self._pairs(tokens, number, raw, first=1).items()
+        }
         for name in self._expand(tokens[0], number, raw):
             if "[" in name and not name.rpartition("@")[2].startswith("["):
                 raise self.error(f"malformed host pattern {tokens[0]!r}", number, raw)

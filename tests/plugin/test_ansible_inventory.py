@@ -248,3 +248,17 @@ def test_ansible_scheme_without_inventory_reads_ansibles_default_inventory(
             "*--hosts 'ansible://mail' names no host of Ansible's default inventory; hosts: db1, web1, web2*"
         ]
     )
+
+
+def test_ansible_inventory_under_xdist(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path
+) -> None:
+    pytester.makepyfile(TESTS)
+    pytester.path.joinpath("inv.yml").write_text(
+        yaml_inventory(sshd, sshd2) + "              ansible_ssh_timeout: 3\n"
+    )
+    result = pytester.runpytest_subprocess(
+        *base_args(sshd, both_known_hosts, "--ansible-inventory=inv.yml", "-n", "2"),
+        timeout=120,
+    )
+    result.assert_outcomes(passed=2, warnings=1)  # said once, by the controller

@@ -421,3 +421,13 @@ def test_templates_and_vault_values_are_named_not_misread() -> None:
     (h1,) = parse_yaml(vaulted.format(key="app_token"), "inv.yml")
     assert h1.vars["app_token"] == "<vault-encrypted>"
     assert "$ANSIBLE_VAULT" not in str(h1.vars)
+
+
+def test_ini_host_line_values_read_as_ansible_literals_but_ours_stay_text() -> None:
+    (h,) = parse_inventory("h1 alias=1e5 flag=True n=0x10 s=abc ansible_become=yes\n", "inv.ini")
+    assert h.alias == "1e5"
+    assert dict(h.vars)["flag"] == "true"
+    assert dict(h.vars)["n"] == "16"
+    assert dict(h.vars)["s"] == "abc"
+    (g,) = parse_inventory("h1\n[all:vars]\nflag=True\n", "inv.ini")
+    assert g.vars["flag"] == "True"  # [group:vars] values are strings in Ansible's INI
