@@ -484,7 +484,7 @@ class _Parser:
         < group_vars/<group> < host line vars < host_vars/<host>
         """
         ordered = sorted(groups, key=lambda g: (depth.get(g, 1), g))
-        if not entry.groups and "ungrouped" in self.groups:
+        if not entry.groups:  # Ansible's implicit group (its vars: [ungrouped:vars], files)
             ordered.insert(0, "ungrouped")
         merged: dict[str, str] = {}
         lines: dict[str, tuple[int, str]] = {}
@@ -498,7 +498,8 @@ class _Parser:
             take(self.groups["all"].vars, self.groups["all"].vars_lines)
         take(files.get("all", {}), {})
         for g in ordered:
-            take(self.groups[g].vars, self.groups[g].vars_lines)
+            if g in self.groups:
+                take(self.groups[g].vars, self.groups[g].vars_lines)
         for g in ordered:
             take(files.get(g, {}), {})
         entry_settings = {k: v for k, v in _as_keys(entry.settings).items()}

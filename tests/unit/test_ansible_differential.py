@@ -91,6 +91,15 @@ INVENTORIES: dict[str, dict[str, str]] = {
         "group_vars/db.yaml": "ansible_become: yes\n",
         "host_vars/w2.yml": "mine: host_vars\n",
     },
+    "ini-loose-hosts-vars-dirs": {
+        "hosts.ini": """
+            loose1 ansible_host=127.0.0.8
+            [web]
+            w1 ansible_host=127.0.0.1
+            """,
+        "group_vars/ungrouped.yml": "ansible_port: 2266\nmine: ungrouped\n",
+        "group_vars/all.yml": "mine: all\n",
+    },
     "ini-vars-dirs": {
         "inventory": """
             [web]
