@@ -100,6 +100,30 @@ INVENTORIES: dict[str, dict[str, str]] = {
         "group_vars/ungrouped.yml": "ansible_port: 2266\nmine: ungrouped\n",
         "group_vars/all.yml": "mine: all\n",
     },
+    "precedence-siblings": {
+        "inv.yml": """
+            all:
+              children:
+                zeta:
+                  vars: {x: zeta, y: zeta}
+                  hosts:
+                    h1: {ansible_host: 127.0.0.1, z: first}
+                alpha:
+                  vars: {x: alpha}
+                  hosts:
+                    h1: {z: second}
+                    h2: {ansible_host: 127.0.0.2}
+                  children:
+                    inner:
+                      vars: {y: inner}
+                      hosts:
+                        h2:
+                outer:
+                  vars: {y: outer, x: outer}
+                  children:
+                    inner:
+            """,
+    },
     "ini-vars-dirs": {
         "inventory": """
             [web]
