@@ -79,7 +79,14 @@ class FabricPlusSession:
         self._redact_logs(state)
         if not hasattr(config, "workerinput"):  # said once, by the controller
             for warning in state.warnings:  # never silent, even under -q (the header is not)
-                config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
+                try:
+                    config.issue_config_time_warning(
+                        pytest.PytestConfigWarning(warning), stacklevel=2
+                    )
+                except pytest.PytestConfigWarning:  # -W error: a usage error, not INTERNALERROR
+                    raise pytest.UsageError(
+                        f"{warning} (warnings are errors in this run)"
+                    ) from None
         if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
             config.pluginmanager.register(
                 HostReporter(

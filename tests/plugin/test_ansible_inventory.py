@@ -262,3 +262,18 @@ def test_ansible_inventory_under_xdist(
         timeout=120,
     )
     result.assert_outcomes(passed=2, warnings=1)  # said once, by the controller
+
+
+def test_unhonoured_key_under_warnings_as_errors_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.path.joinpath("inv.yml").write_text(
+        "all:\n  hosts:\n    web1:\n      ansible_host: 127.0.0.1\n      ansible_shell_type: csh\n"
+    )
+    pytester.makepyfile("def test_a(connection): pass")
+    result = pytester.runpytest("--collect-only", "--hosts=inv.yml", "-W", "error")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*host web1: *ansible_shell_type (warnings are errors in this run)"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
