@@ -171,7 +171,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "force_ansible",
         "--force-ansible",
-        "always read inventories through ansible-inventory (Ansible's own reading: vault, "
+        "always read inventories through ansible-inventory (Ansible's own reading: inventory "
         "plugins, ansible.cfg), even where our parser could",
         boolean,
         False,
