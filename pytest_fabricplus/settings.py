@@ -117,6 +117,14 @@ def ssh_args(text: str) -> tuple[str, ...]:
         raise ValueError(f"{text!r} cannot be split into arguments: {exc}") from None
 
 
+def existing_path(text: str) -> str:
+    """A file, directory or script that exists (an Ansible inventory source)."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise ValueError(f"inventory source {text!r} does not exist")
+    return str(path)
+
+
 def non_empty(text: str) -> str:
     if not text.strip():
         raise ValueError("empty value")
@@ -170,9 +178,27 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "hosts_limit",
         "--hosts-limit",
         "run only hosts matching these comma-separated glob patterns on id, alias, host, "
-        "group or tag:NAME ('!pattern' excludes)",
+        "group or tag:NAME ('!pattern' excludes); Ansible's patterns too: all, web:&prod, "
+        "web:!web2, web:db, ~regex",
         non_empty,
         metavar="PATTERN",
+    ),
+    OptionSpec(
+        "ansible_inventory",
+        "--ansible-inventory",
+        "Ansible inventory source (INI, YAML, JSON, script, plugin config or directory): its "
+        "hosts are the run's hosts; --hosts then selects names or patterns from it",
+        existing_path,
+        metavar="SRC",
+    ),
+    OptionSpec(
+        "force_ansible",
+        "--force-ansible",
+        "always read inventories through ansible-inventory (Ansible's own reading: inventory "
+        "plugins, ansible.cfg), even where our parser could",
+        boolean,
+        False,
+        switch=True,
     ),
     OptionSpec("ssh_user", "--ssh-user", "login user for hosts that name none", non_empty),
     OptionSpec("ssh_port", "--ssh-port", "SSH port for hosts that name none", port),
@@ -355,6 +381,8 @@ class Settings:
 
     hosts: str | None = None
     hosts_limit: str | None = None
+    ansible_inventory: str | None = None
+    force_ansible: bool = False
     ssh_user: str | None = None
     ssh_port: int | None = None
     ssh_identity_file: str | None = None

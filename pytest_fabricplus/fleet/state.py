@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, InventoryError
-from ..hosts.inventory import looks_like_path, resolve_hosts
+from ..hosts.ansible import DEFAULT_INVENTORY
+from ..hosts.inventory import (
+    inventory_warnings,
+    load_inventory,
+    looks_like_path,
+    parse_host_list,
+    read_ansible,
+    resolve_hosts,
+)
 from ..hosts.selection import apply_limit, describe_choices, split_patterns, unmatched
 from ..hosts.spec import HostSpec, assign_ids
 from ..hosts.urls import with_connection
@@ -38,6 +46,8 @@ class RunState:
     source: str = ""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     secrets: SecretStore = field(default_factory=SecretStore)
+    #: things the inventory asks for that this run does not do (Ansible keys not honoured)
+    warnings: list[str] = field(default_factory=list)
     _registry: ConnectionRegistry | None = None
     _threads: PoolThreads | None = None
 
@@ -60,13 +70,18 @@ class RunState:
         state = cls(settings=settings, env=merged, secrets=SecretStore(merged))
         state.secrets.add(*(extra_env or {}).values())
         state.secrets.add_variables(variables_named(settings, ()))
-        if settings.hosts is None and not extra_hosts:
+        if settings.hosts is None and settings.ansible_inventory is None and not extra_hosts:
             return state
         sources = []
         specs: list[HostSpec] = []
-        if settings.hosts is not None:
+        if settings.ansible_inventory is not None or _names_ansible(settings.hosts):
+            sources.append(settings.ansible_inventory or DEFAULT_INVENTORY)
+            specs = ansible_hosts(
+                settings.ansible_inventory, settings.hosts, settings.force_ansible
+            )
+        elif settings.hosts is not None:
             sources.append(settings.hosts if looks_like_path(settings.hosts) else "--hosts list")
-            specs = resolve_hosts(settings.hosts)
+            specs = resolve_hosts(settings.hosts, force_ansible=settings.force_ansible)
             if not looks_like_path(settings.hosts):  # testinfra's --connection=docker etc.
                 specs = with_connection(specs, settings.connection)
             if not specs:
@@ -94,9 +109,14 @@ class RunState:
             k, n = settings.hosts_shard
             # sorted ids, every N-th host: deterministic on every machine, sizes differ by <= 1
             state.selected = [h for i, h in enumerate(state.selected) if i % n == k - 1]
+        state.warnings = inventory_warnings(state.selected)
         check_password_variables(settings, state.env, state.selected)
         state.secrets.add_variables(variables_named(settings, state.inventory))
         return state
+
+    def header_lines(self) -> list[str]:
+        """The header, then one line per warning about the inventory."""
+        return [self.header(), *(f"fabricplus: warning: {w}" for w in self.warnings)]
 
     @property
     def has_hosts(self) -> bool:
@@ -146,3 +166,53 @@ class RunState:
             f"{self.source}{limit}; host keys: {s.host_key_policy}; "
             f"timeouts: connect {s.connect_timeout:g}s, command {timeout}"
         )
+
+
+def _names_ansible(hosts: str | None) -> bool:
+    """``--hosts`` names ``ansible://`` hosts (testinfra: from Ansible's inventory)."""
+    return hosts is not None and any(i.startswith("ansible://") for i in split_patterns(hosts))
+
+
+def ansible_hosts(
+    source: str | None, hosts: str | None, force_ansible: bool = False
+) -> list[HostSpec]:
+    """The hosts of an Ansible inventory, selected as testinfra selects them.
+
+    ``source`` (``--ansible-inventory``; ``None``: Ansible's default inventory, read by
+    ``ansible-inventory``). Without ``hosts``, all of its hosts. Otherwise each ``hosts``
+    comma item is a host name or an Ansible pattern selected from it (``ansible://PATTERN``
+    too); other ``scheme://`` specs are hosts of their own, as ``--hosts`` reads them; an
+    item naming nothing there is a :class:`ConfigError` listing what there is.
+    """
+    if source is None:
+        specs = assign_ids(read_ansible(DEFAULT_INVENTORY))
+        source = DEFAULT_INVENTORY
+    else:
+        specs = assign_ids(load_inventory(source, force_ansible=force_ansible))
+    if not specs:
+        raise InventoryError("lists no hosts", source=source)
+    if hosts is None:
+        return specs
+    if os.path.exists(hosts):
+        raise ConfigError(
+            f"--hosts {hosts!r} is an inventory file and --ansible-inventory "
+            f"{source!r} another: give one inventory (with --ansible-inventory, --hosts "
+            "selects host names or patterns from it)"
+        )
+    chosen: dict[str, HostSpec] = {}
+    others: list[str] = []
+    for item in split_patterns(hosts):
+        pattern = item[len("ansible://") :] if item.startswith("ansible://") else item
+        found = apply_limit(specs, [pattern or "all"])
+        if found:
+            chosen.update((s.id, s) for s in found)
+        elif "://" in item and not item.startswith("ansible://"):
+            others.append(item)
+        else:
+            raise ConfigError(
+                f"--hosts {item!r} names no host of "
+                f"{source if source == DEFAULT_INVENTORY else 'the Ansible inventory ' + source}; "
+                f"{describe_choices(specs)}"
+            )
+    extra = parse_host_list(",".join(others)) if others else []
+    return [*chosen.values(), *extra]

@@ -97,6 +97,24 @@ def _open_or_report(
     pytest.fail(str(error), pytrace=False)
 
 
+def _set_run_as(
+    conn: FabricPlusConnection, node: pytest.Item, registry: ConnectionRegistry
+) -> None:
+    """The user this item's commands run as: its ``su_user`` marker, else the host's
+    ``become_user`` (Ansible's ``ansible_become``: sudo -u / su, no login shell, as Ansible
+    and testinfra run become commands), else the login user."""
+    wanted = run_as_request(node)
+    spec = conn.spec
+    if wanted is not None:
+        conn.set_run_as(
+            registry.connector.run_as_for(
+                spec, wanted.user, wanted.method, wanted.password_env, wanted.login
+            )
+        )
+    elif spec.vars.get("become_user"):
+        conn.set_run_as(registry.connector.run_as_for(spec, spec.vars["become_user"], login=False))
+
+
 @pytest.fixture
 def connection(
     request: pytest.FixtureRequest, host_spec: HostSpec, fabricplus_registry: ConnectionRegistry
@@ -110,13 +128,7 @@ def connection(
         pytest.fail(not_ssh_reason(host_spec), pytrace=False)
     conn = _open_or_report(request, fabricplus_registry, host_spec)
     conn.remember_state()  # what reset() restores after this test
-    wanted = run_as_request(request.node)
-    run_as = None
-    if wanted is not None:
-        run_as = fabricplus_registry.connector.run_as_for(
-            host_spec, wanted.user, wanted.method, wanted.password_env, wanted.login
-        )
-        conn.set_run_as(run_as)
+    _set_run_as(conn, request.node, fabricplus_registry)
     for warning in conn.host_key_warnings:
         request.node.user_properties.append((HOST_KEY_PROPERTY, warning))
     try:
@@ -156,16 +168,10 @@ def host_pool(
     hosts = [h for h in hosts_for(request.node, state) if h.transport == "ssh"]
     if not hosts:
         pytest.skip("no selected host matches this test's @pytest.mark.hosts")
-    wanted = run_as_request(request.node)
 
     def prepare(conn: FabricPlusConnection) -> None:
         conn.remember_state()  # what reset() restores after this test
-        if wanted is not None:
-            conn.set_run_as(
-                fabricplus_registry.connector.run_as_for(
-                    conn.spec, wanted.user, wanted.method, wanted.password_env, wanted.login
-                )
-            )
+        _set_run_as(conn, request.node, fabricplus_registry)
 
     pool = HostPool(
         fabricplus_registry, hosts, state.settings.max_connections, prepare, state.threads

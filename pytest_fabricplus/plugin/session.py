@@ -80,6 +80,16 @@ class FabricPlusSession:
             raise pytest.UsageError(str(exc)) from None
         self.state = config.stash[STATE_KEY] = state
         self._redact_logs(state)
+        if not hasattr(config, "workerinput"):  # said once, by the controller
+            for warning in state.warnings:  # never silent, even under -q (the header is not)
+                try:
+                    config.issue_config_time_warning(
+                        pytest.PytestConfigWarning(warning), stacklevel=2
+                    )
+                except pytest.PytestConfigWarning:  # -W error: a usage error, not INTERNALERROR
+                    raise pytest.UsageError(
+                        f"{warning} (warnings are errors in this run)"
+                    ) from None
         if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
             config.pluginmanager.register(
                 HostReporter(
@@ -128,7 +138,7 @@ class FabricPlusSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         if self.state is None:
             return []
-        lines = [self.state.header(), *self.testinfra.header(self.state)]
+        lines = [*self.state.header_lines(), *self.testinfra.header(self.state)]
         from ..ssh.sshconfig import fallback_note
 
         note = fallback_note(None, self.state.settings.ssh_config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_fabricplus import Connector, HostSpec
@@ -63,3 +65,14 @@ def test_login_password_missing_variable_names_it_not_a_value() -> None:
         Connector(s, {"OTHER": "secret-value"}).build(spec)
     check_password_variables(s, {"NOPE_VAR": "x"}, [spec])  # set: no error
     assert Connector(s, {"NOPE_VAR": "x"}).build(spec).connect_kwargs["password"] == "x"
+
+
+def test_ansible_inventory_and_force_ansible(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text("all: {}\n")
+    s = Settings.resolve(
+        {}, {"fabricplus_ansible_inventory": str(inventory)}, {"FABRICPLUS_FORCE_ANSIBLE": "yes"}
+    )
+    assert (s.ansible_inventory, s.force_ansible) == (str(inventory), True)
+    with pytest.raises(ConfigError, match=r"inventory source 'nope\.yml' does not exist"):
+        Settings.resolve({}, {"fabricplus_ansible_inventory": "nope.yml"}, {})
