@@ -237,6 +237,6 @@ def write_inspec_dir(document: dict[str, Any], directory: str) -> list[pathlib.P
             name = f"{base}-{n}"
         used.add(name.lower())
         path = target / f"{name}.json"
-        path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
     return written
