@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_fabricplus.compliance.html import render_html  # noqa: E402
-from pytest_fabricplus.compliance.inspec import write_inspec_dir  # noqa: E402
-from testing.compliance_docs import make_document  # noqa: E402
+from pytest_fabricplus.compliance.html import render_html
+from pytest_fabricplus.compliance.inspec import write_inspec_dir
+from testing.compliance_docs import make_document
 
 
 def main() -> int:
@@ -58,9 +58,19 @@ def main() -> int:
         for _ in range(args.reps):
             t0 = time.perf_counter()
             dom = subprocess.run(
-                [chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                 "--virtual-time-budget=20000", "--dump-dom", path.as_uri()],
-                capture_output=True, text=True, timeout=300, check=True,
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--virtual-time-budget=20000",
+                    "--dump-dom",
+                    path.as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=True,
             ).stdout
             walls.append(time.perf_counter() - t0)
             match = re.search(r'data-render-ms="(\d+)"', dom)
@@ -70,9 +80,11 @@ def main() -> int:
             page_ms.append(int(match.group(1)))
             cells = len(re.findall(r'<td class="x[^"]*" data-host=', dom))
             assert cells == args.hosts * args.controls, cells
-        print(f"Chromium: matrix built in {statistics.median(page_ms)} ms (median of {args.reps}: "
-              f"{page_ms}); whole --dump-dom run {statistics.median(walls):.1f} s "
-              f"(DOM {len(dom) / 1e6:.1f} MB, {cells} cells)")
+        print(
+            f"Chromium: matrix built in {statistics.median(page_ms)} ms (median of {args.reps}: "
+            f"{page_ms}); whole --dump-dom run {statistics.median(walls):.1f} s "
+            f"(DOM {len(dom) / 1e6:.1f} MB, {cells} cells)"
+        )
     return 0
 
 

@@ -68,7 +68,7 @@ def make_document(
                 status = "waived"
                 message = ""
                 waiver = {
-                    "justification": "Not run: <legacy> kernel & \"vendor\" says so",
+                    "justification": 'Not run: <legacy> kernel & "vendor" says so',
                     "expires": None,
                     "run": False,
                     "source": "waivers.yml:9",
@@ -115,7 +115,8 @@ def make_document(
                 results.append(
                     {
                         "nodeid": f"{t}[{hid}]",
-                        "status": "skipped" if status == "waived" and waiver and not waiver["run"]
+                        "status": "skipped"
+                        if status == "waived" and waiver and not waiver["run"]
                         else ("failed" if status == "waived" else status),
                         "message": message,
                         "duration": 0.01 + (i % 5) / 100,
@@ -135,44 +136,79 @@ def make_document(
             if baseline and status == "passed" and i % 5 == 0 and h % 3 == 0:
                 fixed.append({"host": hid, "control": cid})
         counted = counts["passed"] + counts["failed"] + counts["error"] + counts["waived"]
-        score = None if counted == 0 else round(
-            100.0 * (counts["passed"] + counts["waived"]) / counted, 1
+        score = (
+            None
+            if counted == 0
+            else round(100.0 * (counts["passed"] + counts["waived"]) / counted, 1)
         )
         doc_hosts[hid] = {
             "address": f"deploy@10.0.{h // 250}.{h % 250}:22",
-            "platform": {} if down else {"name": "ubuntu" if h % 2 == 0 else "centos",
-                                         "release": "22.04" if h % 2 == 0 else "7"},
+            "platform": {}
+            if down
+            else {
+                "name": "ubuntu" if h % 2 == 0 else "centos",
+                "release": "22.04" if h % 2 == 0 else "7",
+            },
             "score": score,
             "counts": counts,
             "failed_by_severity": failed_by,
             "controls": host_controls,
         }
     if waived_control:
-        waivers.append({
-            "control": waived_control, "test": None, "hosts": f"{host_prefix}*",
-            "justification": "Ticket SEC-42: <migration> pending & approved",
-            "expires": "2027-01-31", "run": True, "source": "waivers.yml:3",
-            "status": "applied",
-            "applied_to": [hid for h, hid in enumerate(host_ids) if h % 2 == 0],
-        })
+        waivers.append(
+            {
+                "control": waived_control,
+                "test": None,
+                "hosts": f"{host_prefix}*",
+                "justification": "Ticket SEC-42: <migration> pending & approved",
+                "expires": "2027-01-31",
+                "run": True,
+                "source": "waivers.yml:3",
+                "status": "applied",
+                "applied_to": [hid for h, hid in enumerate(host_ids) if h % 2 == 0],
+            }
+        )
     if expired_control:
-        waivers.append({
-            "control": expired_control, "test": None, "hosts": host_ids[0],
-            "justification": "Old exception", "expires": "2026-11-01", "run": True,
-            "source": "waivers.yml:6", "status": "expired", "applied_to": [],
-        })
+        waivers.append(
+            {
+                "control": expired_control,
+                "test": None,
+                "hosts": host_ids[0],
+                "justification": "Old exception",
+                "expires": "2026-11-01",
+                "run": True,
+                "source": "waivers.yml:6",
+                "status": "expired",
+                "applied_to": [],
+            }
+        )
     if norun_control:
-        waivers.append({
-            "control": norun_control, "test": None, "hosts": None,
-            "justification": "Not run: <legacy> kernel & \"vendor\" says so", "expires": None,
-            "run": False, "source": "waivers.yml:9", "status": "applied",
-            "applied_to": list(host_ids),
-        })
-    waivers.append({
-        "control": "CIS 99.9", "test": None, "hosts": None, "justification": "typo'd id",
-        "expires": None, "run": True, "source": "waivers.yml:12", "status": "unmatched",
-        "applied_to": [],
-    })
+        waivers.append(
+            {
+                "control": norun_control,
+                "test": None,
+                "hosts": None,
+                "justification": 'Not run: <legacy> kernel & "vendor" says so',
+                "expires": None,
+                "run": False,
+                "source": "waivers.yml:9",
+                "status": "applied",
+                "applied_to": list(host_ids),
+            }
+        )
+    waivers.append(
+        {
+            "control": "CIS 99.9",
+            "test": None,
+            "hosts": None,
+            "justification": "typo'd id",
+            "expires": None,
+            "run": True,
+            "source": "waivers.yml:12",
+            "status": "unmatched",
+            "applied_to": [],
+        }
+    )
     scores = [h["score"] for h in doc_hosts.values() if h["score"] is not None]
     return {
         "version": 1,

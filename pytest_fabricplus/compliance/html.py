@@ -50,22 +50,24 @@ def _json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _compact_results(
-    host: str, tests: list[str], entry: dict[str, Any]
-) -> list[list[Any]] | None:
+def _compact_results(host: str, tests: list[str], entry: dict[str, Any]) -> list[list[Any]] | None:
     """The cell's results, or None when they are exactly "each test of the control, [host],
     with the cell's status and message" (most cells: kept out of the page)."""
     results = entry.get("results") or []
     status = entry.get("status")
     message = entry.get("message") or ""
     out = [
-        [str(r.get("nodeid", "")), str(r.get("status", "")), r.get("duration"),
-         str(r.get("message") or "")]
+        [
+            str(r.get("nodeid", "")),
+            str(r.get("status", "")),
+            r.get("duration"),
+            str(r.get("message") or ""),
+        ]
         for r in results
     ]
     plain = len(out) == len(tests) and all(
         r[0] == f"{t}[{host}]" and r[1] == status and r[3] == message
-        for r, t in zip(out, tests)
+        for r, t in zip(out, tests, strict=False)
     )
     return None if plain else out
 
@@ -134,8 +136,12 @@ def _blob(document: dict[str, Any]) -> dict[str, Any]:
             h, c = hindex.get(str(item.get("host"))), index.get(str(item.get("control")))
             if h is not None and c is not None:
                 new.append([h, c])
-    return {"controls": ctl_rows, "hosts": hosts, "new": new,
-            "threshold": document.get("threshold")}
+    return {
+        "controls": ctl_rows,
+        "hosts": hosts,
+        "new": new,
+        "threshold": document.get("threshold"),
+    }
 
 
 def _score_text(score: Any) -> str:
@@ -146,7 +152,8 @@ def _metadata(document: dict[str, Any]) -> str:
     hosts = document.get("hosts", {})
     threshold = document.get("threshold")
     below = [
-        h for h, v in hosts.items()
+        h
+        for h, v in hosts.items()
         if threshold is not None and v.get("score") is not None and v["score"] < threshold
     ]
     totals = dict.fromkeys(STATUSES, 0)
@@ -166,10 +173,16 @@ def _metadata(document: dict[str, Any]) -> str:
         ("Controls", str(len(document.get("controls", {})))),
         (
             "Gate",
-            "none (any unwaived failure fails the run)" if threshold is None
+            "none (any unwaived failure fails the run)"
+            if threshold is None
             else f"every host >= {float(threshold):.1f}%: "
-            + (f"{len(below)} host(s) below: " + ", ".join(below[:20])
-               + (" ..." if len(below) > 20 else "") if below else "all hosts pass"),
+            + (
+                f"{len(below)} host(s) below: "
+                + ", ".join(below[:20])
+                + (" ..." if len(below) > 20 else "")
+                if below
+                else "all hosts pass"
+            ),
         ),
         ("Cells", "  ".join(f"{k} {v}" for k, v in totals.items())),
     ]
@@ -181,8 +194,16 @@ def _waivers(document: dict[str, Any]) -> str:
     waivers = document.get("waivers") or []
     if not waivers:
         return "<p>No waivers in this run.</p>"
-    head = ("Control / test", "Hosts", "Justification", "Expires", "Run", "Source", "Status",
-            "Applied to")
+    head = (
+        "Control / test",
+        "Hosts",
+        "Justification",
+        "Expires",
+        "Run",
+        "Source",
+        "Status",
+        "Applied to",
+    )
     rows = []
     for w in waivers:
         applied = w.get("applied_to") or []
@@ -195,8 +216,11 @@ def _waivers(document: dict[str, Any]) -> str:
             f"<td>{_e(w.get('source'))}</td>"
             f'<td class="ws ws-{_e(w.get("status"))}">{_e(w.get("status"))}</td>'
             f"<td>{len(applied)} host(s)"
-            + (f": {_e(', '.join(map(str, applied[:10])))}{' ...' if len(applied) > 10 else ''}"
-               if applied else "")
+            + (
+                f": {_e(', '.join(map(str, applied[:10])))}{' ...' if len(applied) > 10 else ''}"
+                if applied
+                else ""
+            )
             + "</td></tr>"
         )
     header = "".join(f"<th>{h}</th>" for h in head)
@@ -220,7 +244,8 @@ def _baseline(document: dict[str, Any]) -> str:
         parts.append(
             f'<h3>{title}: {len(items)}</h3><table class="list" id="baseline-{key}">'
             f"<tr><th>Control</th><th>Hosts</th><th>Which</th></tr>{rows}</table>"
-            if items else f"<h3>{title}: none</h3>"
+            if items
+            else f"<h3>{title}: none</h3>"
         )
     return "".join(parts)
 
@@ -262,7 +287,7 @@ padding:10px 14px;overflow:auto;z-index:10}#panel[hidden]{display:none}#panel pr
 white-space:pre-wrap;word-break:break-word;background:#f5f5f5;padding:6px;border:1px solid #ddd;
 max-height:40vh;overflow:auto}#panel .close{float:right}.legend span{display:inline-block;
 padding:0 5px;margin-right:4px;font:bold 11px/16px ui-monospace,monospace}
-"""
+"""  # noqa: E501
 
 _JS = r"""
 (function(){
@@ -387,7 +412,7 @@ window.addEventListener("hashchange",fromHash);fromHash();
 document.body.setAttribute("data-render-ms",String(Math.round(performance.now()-t0)));
 document.body.setAttribute("data-ready","1");
 })();
-"""
+"""  # noqa: E501
 
 
 def _filters(document: dict[str, Any]) -> str:
@@ -449,27 +474,27 @@ def _host_scores(document: dict[str, Any]) -> str:
             + f"<td>{_e(', '.join(f'{k} {v}' for k, v in fbs.items() if v))}</td></tr>"
         )
     head = "".join(
-        f"<th>{h}</th>"
-        for h in ("Host", "Address", "Score", *STATUSES, "Failed by severity")
+        f"<th>{h}</th>" for h in ("Host", "Address", "Score", *STATUSES, "Failed by severity")
     )
     return f'<table class="list" id="scores"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
 def render_html(document: dict[str, Any]) -> str:
     """The report page for ``document`` (a ``--compliance-json`` document, version 1)."""
-    title = f"Compliance report - {document.get('inventory') or 'hosts'} - {document.get('started', '')}"
+    inventory = document.get("inventory") or "hosts"
+    title = f"Compliance report - {inventory} - {document.get('started', '')}"
     n_hosts = len(document.get("hosts", {}))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{_e(title)}</h1></header><main>"
         f"<h2>Run</h2>{_metadata(document)}"
         f"<h2>Matrix: {n_hosts} hosts x {len(document.get('controls', {}))} controls</h2>"
         f"{_legend()}{_filters(document)}"
-        '<noscript><p>The matrix needs JavaScript; the tables below do not.</p></noscript>'
+        "<noscript><p>The matrix needs JavaScript; the tables below do not.</p></noscript>"
         '<div id="wrap"><table id="m"></table></div>'
         f"{_baseline(document)}"
         f"<h2>Waivers</h2>{_waivers(document)}"

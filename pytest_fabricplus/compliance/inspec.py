@@ -173,6 +173,7 @@ def inspec_documents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
         tests = meta.get("tests") or [""]
         groups.setdefault(str(tests[0]).split("::", 1)[0], []).append(str(cid))
     version = str(document.get("tool_version") or "0")
+    inventory = document.get("inventory") or "hosts"
     out: dict[str, dict[str, Any]] = {}
     for host_id, host in document.get("hosts", {}).items():
         platform = host.get("platform") or {}
@@ -200,15 +201,13 @@ def inspec_documents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "profiles": [
                 {
                     "name": "pytest-fabricplus",
-                    "title": f"pytest-fabricplus compliance run ({document.get('inventory') or 'hosts'})",
+                    "title": f"pytest-fabricplus compliance run ({inventory})",
                     "version": version,
                     "summary": f"host {host_id} ({host.get('address', '')})",
                     "sha256": sha,
                     "supports": [],
                     "attributes": [],
-                    "groups": [
-                        {"id": gid, "controls": ids} for gid, ids in sorted(groups.items())
-                    ],
+                    "groups": [{"id": gid, "controls": ids} for gid, ids in sorted(groups.items())],
                     "status": "loaded",
                     "controls": inspec_controls,
                 }

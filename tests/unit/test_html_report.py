@@ -112,7 +112,9 @@ def test_waivers_baseline_scores_and_metadata_sections() -> None:
     assert f"New failures: {len(doc['baseline']['new_failures'])}" in page
     assert f"Fixed: {len(doc['baseline']['fixed'])}" in page
     assert "every host &gt;= 80.0%" in page
-    scores = re.findall(r'<tr data-host="(web\d)"><td>web\d</td><td>[^<]*</td><td[^>]*>([^<]*)<', page)
+    scores = re.findall(
+        r'<tr data-host="(web\d)"><td>web\d</td><td>[^<]*</td><td[^>]*>([^<]*)<', page
+    )
     assert dict(scores) == {
         h: ("n/a" if v["score"] is None else f"{v['score']:.1f}%") for h, v in doc["hosts"].items()
     }
@@ -131,16 +133,28 @@ def test_write_html_creates_the_file(tmp_path: Path) -> None:
 def chromium() -> str:
     if CHROMIUM is None:
         if os.environ.get("FABRICPLUS_NEED_CHROMIUM") == "1":
-            pytest.fail("chromium is not installed and FABRICPLUS_NEED_CHROMIUM=1 (apt-get install chromium)")
+            pytest.fail(
+                "chromium is not installed and FABRICPLUS_NEED_CHROMIUM=1 (apt-get install chromium)"
+            )
         pytest.skip("chromium is not installed (apt-get install chromium)")
     return CHROMIUM
 
 
 def _dump_dom(chromium: str, url: str) -> str:
     result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2000",
-         "--dump-dom", url],
-        capture_output=True, text=True, timeout=180, check=True,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
     )
     return result.stdout
 
@@ -212,9 +226,19 @@ def test_browser_screenshot(chromium: str, report, tmp_path: Path) -> None:
     _, path = report
     png = tmp_path / "report.png"
     subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--virtual-time-budget=2000", "--window-size=1400,1000", f"--screenshot={png}",
-         path.as_uri()],
-        capture_output=True, timeout=180, check=True,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--virtual-time-budget=2000",
+            "--window-size=1400,1000",
+            f"--screenshot={png}",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+        check=True,
     )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -70,7 +70,8 @@ def test_statuses_messages_and_metadata() -> None:
             assert ctl["desc"] == meta["description"]
             statuses = [r["status"] for r in ctl["results"]]
             if entry["status"] == "passed":
-                assert statuses and set(statuses) == {"passed"}
+                assert statuses
+                assert set(statuses) == {"passed"}
                 assert all("message" not in r for r in ctl["results"])
             elif entry["status"] == "failed":
                 assert "failed" in statuses
@@ -82,7 +83,8 @@ def test_statuses_messages_and_metadata() -> None:
                 assert set(statuses) == {"skipped"}
                 assert ctl["results"][0]["skip_message"] == entry["message"]
             for r in ctl["results"]:
-                assert r["code_desc"] and r["start_time"]
+                assert r["code_desc"]
+                assert r["start_time"]
                 assert isinstance(r["run_time"], float)
 
 
