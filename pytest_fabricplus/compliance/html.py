@@ -12,8 +12,9 @@ Filters (severity, status, host pattern, "new since baseline") act at once and l
 URL fragment, e.g. ``report.html#status=failed,error&severity=high,critical&host=web*``:
 hosts (rows) and controls (columns) without a matching cell get ``hidden``; the other cells
 that do not match get ``data-match="0"`` (drawn faded), matching ones ``data-match="1"``.
-``<body data-ready="1" data-render-ms=...>`` once the matrix is built (for tests and the
-benchmark).
+``#dh=HOST&dc=CONTROL`` opens that cell's details (clicking a cell puts it there: a link to
+a finding can be shared). ``<body data-ready="1" data-render-ms=...>`` once the matrix is
+built (for tests and the benchmark).
 
 Everything else (run metadata, per-host scores, the waivers with their expiry and status, the
 baseline's new failures and fixed) is rendered here with every text HTML-escaped.
@@ -285,7 +286,7 @@ background:#bbb}.low{color:#c62828;font-weight:700}#panel{position:fixed;right:0
 width:min(520px,92vw);background:#fff;border-left:2px solid #263238;box-shadow:-4px 0 12px #0003;
 padding:10px 14px;overflow:auto;z-index:10}#panel[hidden]{display:none}#panel pre{
 white-space:pre-wrap;word-break:break-word;background:#f5f5f5;padding:6px;border:1px solid #ddd;
-max-height:40vh;overflow:auto}#panel .close{float:right}.legend span{display:inline-block;
+max-height:40vh;overflow:auto}#panel .close{float:right}#panel dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 10px}#panel dt{font-weight:600}#panel dd{margin:0;word-break:break-word}#panel table{width:100%;table-layout:fixed}#panel td{word-break:break-word}.legend span{display:inline-block;
 padding:0 5px;margin-right:4px;font:bold 11px/16px ui-monospace,monospace}
 """  # noqa: E501
 
@@ -327,9 +328,10 @@ var panel=document.getElementById("panel"),pbody=document.getElementById("pbody"
 function el(tag,text,cls){var e=document.createElement(tag);if(text!==undefined)e.textContent=text;
 if(cls)e.className=cls;return e;}
 function kv(dl,k,v){dl.appendChild(el("dt",k));dl.appendChild(el("dd",v));}
-var selected=null;
+var selected=null,openCell=null;
+var hostIndex={},ctlIndex={};H.forEach(function(h,i){hostIndex[h.id]=i;});C.forEach(function(c,i){ctlIndex[c.id]=i;});
 function showCell(td){var hi=td.parentNode.sectionRowIndex,ci=td.cellIndex-2;
-var h=H[hi],c=C[ci],d=h.d[ci]||{},st=NAME[h.s.charAt(ci)];
+var h=H[hi],c=C[ci],d=h.d[ci]||{},st=NAME[h.s.charAt(ci)];openCell=[h.id,c.id];
 if(selected)selected.classList.remove("sel");selected=td;td.classList.add("sel");
 pbody.textContent="";pbody.appendChild(el("h2",c.id+" on "+h.id));
 var p=el("p");var b=el("span",LET[h.s.charAt(ci)]+" "+st);b.className="sv";
@@ -350,8 +352,9 @@ var hr=el("tr");["test","status","time","message"].forEach(function(x){hr.append
 tb.appendChild(hr);var res=d.r||c.ts.map(function(t){return [t+"["+h.id+"]",st,null,d.m||""];});
 res.forEach(function(r){var tr=el("tr");tr.appendChild(el("td",r[0]));tr.appendChild(el("td",r[1]));
 tr.appendChild(el("td",r[2]===null||r[2]===undefined?"":Number(r[2]).toFixed(3)+" s"));
-tr.appendChild(el("td",r[3]||""));tb.appendChild(tr);});pbody.appendChild(tb);
-showControlMeta(c);panel.hidden=false;}
+tr.appendChild(el("td",r[3]&&r[3]===d.m?"(the message above)":r[3]||""));tb.appendChild(tr);});pbody.appendChild(tb);
+showControlMeta(c);panel.hidden=false;panel.setAttribute("data-host",h.id);
+panel.setAttribute("data-control",c.id);panel.setAttribute("data-status",st);}
 function showControlMeta(c){pbody.appendChild(el("h3","Control"));
 if(c.d)pbody.appendChild(el("p",c.d));var dl=el("dl");
 if(c.rf.length)kv(dl,"References",c.rf.join("  "));if(c.tg.length)kv(dl,"Tags",c.tg.join(", "));
@@ -361,11 +364,11 @@ pbody.appendChild(el("p",c.t));var n={};H.forEach(function(h){var k=NAME[h.s.cha
 var dl=el("dl");kv(dl,"Severity",c.sv+(c.im!==null&&c.im!==undefined?" (impact "+c.im+")":""));
 kv(dl,"Hosts",Object.keys(n).map(function(k){return k+" "+n[k];}).join(", "));
 pbody.appendChild(dl);showControlMeta(c);panel.hidden=false;}
-M.addEventListener("click",function(ev){var t=ev.target.closest("td.x");if(t){showCell(t);return;}
+M.addEventListener("click",function(ev){var t=ev.target.closest("td.x");if(t){showCell(t);toHash();return;}
 var hd=ev.target.closest("th.c");if(hd)showControl(+hd.getAttribute("data-ci"));});
-document.getElementById("pclose").addEventListener("click",function(){panel.hidden=true;
-if(selected)selected.classList.remove("sel");});
-document.addEventListener("keydown",function(ev){if(ev.key==="Escape")panel.hidden=true;});
+function closePanel(){panel.hidden=true;openCell=null;if(selected)selected.classList.remove("sel");toHash();}
+document.getElementById("pclose").addEventListener("click",closePanel);
+document.addEventListener("keydown",function(ev){if(ev.key==="Escape")closePanel();});
 /* filters */
 var F=document.getElementById("filters");
 function checked(name){return Array.prototype.filter.call(F.querySelectorAll("input[name="+name+"]"),
@@ -397,12 +400,15 @@ colHas.filter(Boolean).length+" of "+C.length+" controls shown";}
 function toHash(){var p=[];var s=checked("status"),v=checked("severity"),h=document.getElementById("fhost").value.trim();
 if(s.length)p.push("status="+s.join(","));if(v.length)p.push("severity="+v.join(","));
 if(h)p.push("host="+encodeURIComponent(h));if(document.getElementById("fnew").checked)p.push("new=1");
+if(openCell)p.push("dh="+encodeURIComponent(openCell[0]),"dc="+encodeURIComponent(openCell[1]));
 history.replaceState(null,"",p.length?"#"+p.join("&"):location.pathname+location.search);}
 function fromHash(){var q={};location.hash.replace(/^#/,"").split("&").forEach(function(kv){
 if(!kv)return;var i=kv.indexOf("=");q[decodeURIComponent(i<0?kv:kv.slice(0,i))]=i<0?"":decodeURIComponent(kv.slice(i+1));});
 ["status","severity"].forEach(function(n){var want=(q[n]||"").split(",");
 F.querySelectorAll("input[name="+n+"]").forEach(function(i){i.checked=want.indexOf(i.value)>=0;});});
-document.getElementById("fhost").value=q.host||"";document.getElementById("fnew").checked=q["new"]==="1";apply();}
+document.getElementById("fhost").value=q.host||"";document.getElementById("fnew").checked=q["new"]==="1";apply();
+if(q.dh!==undefined&&hostIndex[q.dh]!==undefined&&ctlIndex[q.dc]!==undefined){
+showCell(rows[hostIndex[q.dh]].cells[ctlIndex[q.dc]+2]);}}
 var timer=null;F.addEventListener("input",function(ev){if(ev.target.id==="fhost"){clearTimeout(timer);
 timer=setTimeout(function(){apply();toHash();},120);}else{apply();toHash();}});
 document.getElementById("freset").addEventListener("click",function(){

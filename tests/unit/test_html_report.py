@@ -222,6 +222,55 @@ def test_browser_severity_and_host_filters(chromium: str, report) -> None:
     assert dom.hidden_rows == set(doc["hosts"]) - {"web1", "web3"}
 
 
+class _Panel(html.parser.HTMLParser):
+    """The details panel: its attributes and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attrs: dict[str, str | None] = {}
+        self.text: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "aside" and a.get("id") == "panel":
+            self.attrs = a
+            self._depth = 1
+        elif self._depth:
+            self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.text.append(data)
+
+
+def test_browser_cell_details_from_the_fragment(chromium: str, report) -> None:
+    doc, path = report
+    cid = control_id(1)  # waived on web1 (run: true): message, waiver, two tests
+    url = path.as_uri() + "#dh=web1&dc=" + cid.replace(" ", "%20")
+    panel = _Panel()
+    panel.feed(_dump_dom(chromium, url))
+    assert "hidden" not in panel.attrs
+    assert panel.attrs["data-host"] == "web1"
+    assert panel.attrs["data-control"] == cid
+    assert panel.attrs["data-status"] == "waived"
+    text = "".join(panel.text)
+    entry = doc["hosts"]["web1"]["controls"][cid]
+    assert entry["message"] in text  # the failure text, as text (NASTY included)
+    assert entry["waiver"]["justification"] in text
+    assert "2027-01-31" in text
+    for result in entry["results"]:
+        assert result["nodeid"] in text
+    # without the fragment the panel stays closed
+    closed = _Panel()
+    closed.feed(_dump_dom(chromium, path.as_uri()))
+    assert "hidden" in closed.attrs
+
+
 def test_browser_screenshot(chromium: str, report, tmp_path: Path) -> None:
     _, path = report
     png = tmp_path / "report.png"
