@@ -7,7 +7,7 @@
 * waivers: one entry per waiver (same control/test, hosts, justification, expiry, run,
   source), its status combined over the shards — ``applied`` if applied anywhere, else
   ``expired``, else ``not-needed``, else ``unmatched`` (it matched nothing in any shard) —
-  and ``applied_to`` united;
+  and its host lists (``applied_to``, ``expired_on``, ``not_needed_on``) united;
 * baseline: new failures and fixed united;
 * run metadata: earliest start, latest finish; the exit status and the gate recomputed over
   the whole fleet (:func:`exit_status`) with ``--fail-under`` or the shards' common threshold.
@@ -27,6 +27,8 @@ VERSION = 1
 STATUSES = {"passed", "failed", "error", "skipped", "waived"}
 _META = ("title", "severity", "impact", "refs", "tags", "description")
 _WAIVER_ORDER = ("applied", "expired", "not-needed", "unmatched")
+#: a waiver's lists of hosts, united over the shards
+_HOST_LISTS = ("applied_to", "expired_on", "not_needed_on")
 
 
 class MergeError(Exception):
@@ -173,16 +175,18 @@ def merge_documents(
                 sort_keys=True,
             )
             if key not in waivers:
-                waivers[key] = {**w, "applied_to": list(w.get("applied_to") or [])}
+                waivers[key] = {**w, **{f: list(w.get(f) or []) for f in _HOST_LISTS if f in w}}
                 continue
             merged = waivers[key]
             statuses = [merged.get("status"), w.get("status")]
             merged["status"] = next(
                 (s for s in _WAIVER_ORDER if s in statuses), merged.get("status")
             )
-            for hid in w.get("applied_to") or []:
-                if hid not in merged["applied_to"]:
-                    merged["applied_to"].append(hid)
+            for field in _HOST_LISTS:
+                if field not in w:
+                    continue
+                united = merged.setdefault(field, [])
+                united.extend(h for h in w.get(field) or [] if h not in united)
         baseline = doc.get("baseline")
         if baseline:
             if baseline.get("file") not in baseline_files:

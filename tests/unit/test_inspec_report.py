@@ -144,3 +144,13 @@ def test_write_inspec_dir_one_file_per_host_with_safe_names(tmp_path: Path) -> N
 )
 def test_safe_file_name(host: str, name: str) -> None:
     assert safe_file_name(host) == name
+
+
+def test_a_document_written_by_the_compliance_core_validates(schemas) -> None:
+    source = json.loads((DATA.parent / "compliance" / "example-run.json").read_text())
+    docs = inspec_documents(source)
+    assert sorted(docs) == sorted(source["hosts"])
+    for schema in schemas:
+        for host, doc in docs.items():
+            assert list(jsonschema.Draft4Validator(schema).iter_errors(doc)) == [], host
+            assert {c["id"] for c in doc["profiles"][0]["controls"]} == set(source["controls"])

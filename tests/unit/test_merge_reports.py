@@ -241,3 +241,57 @@ def test_unreadable_file_and_conflicts_exit_2_without_traceback(tmp_path: Path) 
     assert result.returncode == 2
     assert f"error: cannot write {paths[1]}/fleet.json: Not a directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_waiver_host_lists_are_united() -> None:
+    a, b = _shards()
+    w = {
+        "control": "C",
+        "test": None,
+        "hosts": "*",
+        "justification": "j",
+        "expires": None,
+        "run": True,
+        "source": "w.yml:1",
+    }
+    a["waivers"] = [
+        {
+            **w,
+            "status": "expired",
+            "applied_to": [],
+            "expired_on": ["web1"],
+            "not_needed_on": ["web2"],
+        }
+    ]
+    b["waivers"] = [
+        {
+            **w,
+            "status": "expired",
+            "applied_to": [],
+            "expired_on": ["db1", "web1"],
+            "not_needed_on": [],
+        }
+    ]
+    (merged,) = merge_documents([("a", a), ("b", b)])["waivers"]
+    assert merged["status"] == "expired"
+    assert merged["expired_on"] == ["web1", "db1"]
+    assert merged["not_needed_on"] == ["web2"]
+
+
+def test_a_document_written_by_the_compliance_core_merges(tmp_path: Path) -> None:
+    real = Path(__file__).resolve().parents[1] / "data" / "compliance" / "example-run.json"
+    other = make_document(hosts=2, controls=3, host_prefix="web", unreachable=False)
+    other["threshold"] = None
+    code = cli.main(
+        [
+            "merge-reports",
+            str(real),
+            *_write(tmp_path, [other]),
+            "--json",
+            str(tmp_path / "fleet.json"),
+        ]
+    )
+    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    source = json.loads(real.read_text())
+    assert set(fleet["hosts"]) == {*source["hosts"], "web1", "web2"}
+    assert code == fleet["exit_status"]
