@@ -4,7 +4,7 @@ Generates a ``--compliance-json`` document (testing/compliance_docs.py: every st
 a baseline, an unreachable host), renders it with ``pytest_fabricplus.compliance.html`` and
 prints the page's size, the Python render time, and the time headless Chromium takes to build
 the matrix (the page's own ``data-render-ms``, measured by its script from parse to the last
-cell) plus the whole ``chromium --dump-dom`` wall time. Also the InSpec JSON per host (total
+cell), a status filter's own time (the page's ``data-filter-ms``) plus the whole ``chromium --dump-dom`` wall time. Also the InSpec JSON per host (total
 size, time). Needs Debian's ``chromium``. Usage::
 
     .venv/bin/python bench/report_scale.py [--hosts 500] [--controls 200] [--reps 3]
@@ -84,6 +84,31 @@ def main() -> int:
             f"Chromium: matrix built in {statistics.median(page_ms)} ms (median of {args.reps}: "
             f"{page_ms}); whole --dump-dom run {statistics.median(walls):.1f} s "
             f"(DOM {len(dom) / 1e6:.1f} MB, {cells} cells)"
+        )
+        filter_ms = []
+        for _ in range(args.reps):
+            dom = subprocess.run(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--virtual-time-budget=20000",
+                    "--dump-dom",
+                    path.as_uri() + "#status=failed",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=True,
+            ).stdout
+            match = re.search(r'data-filter-ms="(\d+)"', dom)
+            assert match
+            assert 'data-match="1"' in dom
+            filter_ms.append(int(match.group(1)))
+        print(
+            f"Chromium: the filter #status=failed applied in {statistics.median(filter_ms)} ms "
+            f"(median of {args.reps}: {filter_ms}; the browser's relayout comes after)"
         )
     return 0
 

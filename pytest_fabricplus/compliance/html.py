@@ -377,7 +377,9 @@ function glob(p){p=p.trim();if(!p)return null;return p.split(/[\s,]+/).filter(Bo
 return new RegExp("^"+x.replace(/[.+^${}()|[\]\\]/g,"\\$&").replace(/\*/g,".*").replace(/\?/g,".")+"$");});}
 var filtered=false,matchState=new Uint8Array(H.length*C.length),
 colState=C.map(function(){return true;});
-function apply(){var sts=checked("status"),svs=checked("severity");
+function apply(){var ft=performance.now();applyFilters();
+document.body.setAttribute("data-filter-ms",String(Math.round(performance.now()-ft)));}
+function applyFilters(){var sts=checked("status"),svs=checked("severity");
 var hp=glob(document.getElementById("fhost").value),onlyNew=document.getElementById("fnew").checked;
 var allSt=sts.length===0||sts.length===6,stOk={};sts.forEach(function(s){stOk[s]=1;});
 var svOk={};svs.forEach(function(s){svOk[s]=1;});
