@@ -291,3 +291,22 @@ def test_browser_screenshot(chromium: str, report, tmp_path: Path) -> None:
         check=True,
     )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_browser_ids_with_markup_characters(chromium: str, tmp_path: Path) -> None:
+    doc = make_document(hosts=3, controls=3, unreachable=False)
+    weird_host = "we\"b<&>'1"
+    weird_control = 'CIS "1" <b>&amp;</b>'
+    doc["hosts"] = {weird_host if h == "web1" else h: v for h, v in doc["hosts"].items()}
+    old = control_id(0)
+    doc["controls"] = {weird_control if c == old else c: v for c, v in doc["controls"].items()}
+    doc["controls"][weird_control]["id"] = weird_control
+    for host in doc["hosts"].values():
+        host["controls"] = {
+            weird_control if c == old else c: v for c, v in host["controls"].items()
+        }
+    path = write_html(doc, str(tmp_path / "weird.html"))
+    dom = _parse(_dump_dom(chromium, path.as_uri()))
+    got = {(c["data-host"], c["data-control"]): c["data-status"] for c in dom.cells}
+    assert got == _expected(doc)
+    assert (weird_host, weird_control) in got
