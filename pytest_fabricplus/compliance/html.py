@@ -12,8 +12,8 @@ Filters (severity, status, host pattern, "new since baseline") act at once and l
 URL fragment, e.g. ``report.html#status=failed,error&severity=high,critical&host=web*``:
 hosts (rows) and controls (columns) without a matching cell get ``hidden``; the other cells
 that do not match get ``data-match="0"`` (drawn faded), matching ones ``data-match="1"``.
-``#dh=HOST&dc=CONTROL`` opens that cell's details (clicking a cell puts it there: a link to
-a finding can be shared). ``<body data-ready="1" data-render-ms=...>`` once the matrix is
+``#sort=score`` (lowest first) or ``#sort=name`` orders the hosts. ``#dh=HOST&dc=CONTROL``
+opens that cell's details (clicking a cell puts it there: a link to a finding can be shared). ``<body data-ready="1" data-render-ms=...>`` once the matrix is
 built (for tests and the benchmark).
 
 Everything else (run metadata, per-host scores, the waivers with their expiry and status, the
@@ -312,7 +312,7 @@ head.push("</tr></thead><tbody>");
 var body=[];var th=D.threshold;var cid=C.map(function(c){return esc(c.id);});
 H.forEach(function(h,hi){var hid=esc(h.id);
 var low=th!==null&&th!==undefined&&h.sc!==null&&h.sc<th;
-body.push('<tr data-host="'+hid+'"><td class="h" title="'+esc(h.a+" "+h.pf)+'">'+hid+
+body.push('<tr data-i="'+hi+'" data-host="'+hid+'"><td class="h" title="'+esc(h.a+" "+h.pf)+'">'+hid+
 '</td><td class="sc'+(low?' low':'')+'" data-score="'+(h.sc===null?"":h.sc)+'">'+score(h.sc)+
 '</td>');var s=h.s;
 for(var i=0;i<s.length;i++){var k=s.charAt(i);
@@ -323,14 +323,14 @@ body.push("</tbody>");
 var M=document.getElementById("m");M.innerHTML=head.join("")+body.join("");
 var hw=M.querySelector("thead th.h").getBoundingClientRect().width;
 M.style.setProperty("--hw",hw+"px");
-var rows=M.tBodies[0].rows,heads=M.tHead.rows[0].cells;
+var rows=Array.prototype.slice.call(M.tBodies[0].rows),heads=M.tHead.rows[0].cells;
 var panel=document.getElementById("panel"),pbody=document.getElementById("pbody");
 function el(tag,text,cls){var e=document.createElement(tag);if(text!==undefined)e.textContent=text;
 if(cls)e.className=cls;return e;}
 function kv(dl,k,v){dl.appendChild(el("dt",k));dl.appendChild(el("dd",v));}
 var selected=null,openCell=null;
 var hostIndex={},ctlIndex={};H.forEach(function(h,i){hostIndex[h.id]=i;});C.forEach(function(c,i){ctlIndex[c.id]=i;});
-function showCell(td){var hi=td.parentNode.sectionRowIndex,ci=td.cellIndex-2;
+function showCell(td){var hi=+td.parentNode.getAttribute("data-i"),ci=td.cellIndex-2;
 var h=H[hi],c=C[ci],d=h.d[ci]||{},st=NAME[h.s.charAt(ci)];openCell=[h.id,c.id];
 if(selected)selected.classList.remove("sel");selected=td;td.classList.add("sel");
 pbody.textContent="";pbody.appendChild(el("h2",c.id+" on "+h.id));
@@ -402,16 +402,24 @@ colHas.filter(Boolean).length+" of "+C.length+" controls shown";}
 function toHash(){var p=[];var s=checked("status"),v=checked("severity"),h=document.getElementById("fhost").value.trim();
 if(s.length)p.push("status="+s.join(","));if(v.length)p.push("severity="+v.join(","));
 if(h)p.push("host="+encodeURIComponent(h));if(document.getElementById("fnew").checked)p.push("new=1");
+var so=document.getElementById("fsort").value;if(so)p.push("sort="+so);
 if(openCell)p.push("dh="+encodeURIComponent(openCell[0]),"dc="+encodeURIComponent(openCell[1]));
 history.replaceState(null,"",p.length?"#"+p.join("&"):location.pathname+location.search);}
 function fromHash(){var q={};location.hash.replace(/^#/,"").split("&").forEach(function(kv){
 if(!kv)return;var i=kv.indexOf("=");q[decodeURIComponent(i<0?kv:kv.slice(0,i))]=i<0?"":decodeURIComponent(kv.slice(i+1));});
 ["status","severity"].forEach(function(n){var want=(q[n]||"").split(",");
 F.querySelectorAll("input[name="+n+"]").forEach(function(i){i.checked=want.indexOf(i.value)>=0;});});
-document.getElementById("fhost").value=q.host||"";document.getElementById("fnew").checked=q["new"]==="1";apply();
+document.getElementById("fhost").value=q.host||"";document.getElementById("fnew").checked=q["new"]==="1";
+document.getElementById("fsort").value=q.sort==="score"||q.sort==="name"?q.sort:"";sortRows();apply();
 if(q.dh!==undefined&&hostIndex[q.dh]!==undefined&&ctlIndex[q.dc]!==undefined){
 showCell(rows[hostIndex[q.dh]].cells[ctlIndex[q.dc]+2]);}}
-var timer=null;F.addEventListener("input",function(ev){if(ev.target.id==="fhost"){clearTimeout(timer);
+var sorted="";function sortRows(){var how=document.getElementById("fsort").value;
+if(how===sorted)return;sorted=how;var order=H.map(function(h,i){return i;});
+if(how==="score")order.sort(function(a,b){var x=H[a].sc,y=H[b].sc;if(x===null)x=1e9;if(y===null)y=1e9;
+return x-y||a-b;});else if(how==="name")order.sort(function(a,b){return H[a].id<H[b].id?-1:H[a].id>H[b].id?1:0;});
+var frag=document.createDocumentFragment();order.forEach(function(i){frag.appendChild(rows[i]);});
+M.tBodies[0].appendChild(frag);}
+var timer=null;F.addEventListener("input",function(ev){if(ev.target.id==="fsort")sortRows();if(ev.target.id==="fhost"){clearTimeout(timer);
 timer=setTimeout(function(){apply();toHash();},120);}else{apply();toHash();}});
 document.getElementById("freset").addEventListener("click",function(){
 F.querySelectorAll("input[type=checkbox]").forEach(function(i){i.checked=false;});
@@ -447,6 +455,9 @@ def _filters(document: dict[str, Any]) -> str:
         f"<fieldset><legend>Severity</legend>{severity_boxes}</fieldset>"
         '<label><b>Hosts</b> <input type="search" id="fhost" placeholder="web* db?" size="14">'
         f"</label>{new}"
+        '<label><b>Sort</b> <select id="fsort"><option value="">inventory order</option>'
+        '<option value="score">score, lowest first</option><option value="name">host name</option>'
+        "</select></label>"
         '<button type="button" id="freset">show all</button> <span id="fcount"></span></form>'
     )
 

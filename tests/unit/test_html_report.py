@@ -30,6 +30,7 @@ class _Cells(html.parser.HTMLParser):
         super().__init__()
         self.cells: list[dict[str, str | None]] = []
         self.hidden_rows: set[str] = set()
+        self.row_order: list[str] = []
         self.body: dict[str, str | None] = {}
         self._row: dict[str, str | None] = {}
 
@@ -39,6 +40,7 @@ class _Cells(html.parser.HTMLParser):
             self.body = a
         if tag == "tr" and "data-host" in a:
             self._row = a
+            self.row_order.append(str(a["data-host"]))
             if "hidden" in a:
                 self.hidden_rows.add(str(a["data-host"]))
         if tag == "td" and "data-status" in a and "data-control" in a:
@@ -310,3 +312,28 @@ def test_browser_ids_with_markup_characters(chromium: str, tmp_path: Path) -> No
     got = {(c["data-host"], c["data-control"]): c["data-status"] for c in dom.cells}
     assert got == _expected(doc)
     assert (weird_host, weird_control) in got
+
+
+def test_browser_sort_by_score(chromium: str, report) -> None:
+    doc, path = report
+    dom = _parse(_dump_dom(chromium, path.as_uri() + "#sort=score"))
+    inventory = list(doc["hosts"])
+    want = sorted(
+        inventory,
+        key=lambda h: (
+            doc["hosts"][h]["score"] if doc["hosts"][h]["score"] is not None else 1e9,
+            inventory.index(h),
+        ),
+    )
+    assert want != inventory  # the fixture's scores are not in inventory order
+    assert dom.row_order[: len(want)] == want
+    # the details of a cell still belong to its host after sorting
+    cid = control_id(1)
+    panel = _Panel()
+    panel.feed(
+        _dump_dom(chromium, path.as_uri() + "#sort=score&dh=web2&dc=" + cid.replace(" ", "%20"))
+    )
+    assert panel.attrs["data-host"] == "web2"
+    assert panel.attrs["data-status"] == doc["hosts"]["web2"]["controls"][cid]["status"]
+    plain = _parse(_dump_dom(chromium, path.as_uri()))
+    assert plain.row_order[: len(inventory)] == inventory
