@@ -13,8 +13,9 @@ URL fragment, e.g. ``report.html#status=failed,error&severity=high,critical&host
 hosts (rows) and controls (columns) without a matching cell get ``hidden``; the other cells
 that do not match get ``data-match="0"`` (drawn faded), matching ones ``data-match="1"``.
 ``#sort=score`` (lowest first) or ``#sort=name`` orders the hosts. ``#dh=HOST&dc=CONTROL``
-opens that cell's details (clicking a cell puts it there: a link to a finding can be shared). ``<body data-ready="1" data-render-ms=...>`` once the matrix is
-built (for tests and the benchmark).
+opens that cell's details (clicking a cell puts it there: a link to a finding can be shared).
+``<body data-ready="1" data-render-ms=... data-filter-ms=...>`` once the matrix is built (for
+tests and the benchmark).
 
 Everything else (run metadata, per-host scores, the waivers with their expiry and status, the
 baseline's new failures and fixed) is rendered here with every text HTML-escaped.
