@@ -113,6 +113,86 @@ def _run_containers_dir(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- merge-reports ----------------------------------------------------------------------------
+_MERGE_DESCRIPTION = """\
+Merge the --compliance-json documents of --hosts-shard jobs into one fleet report: the
+union of their hosts (a host in two files is an error), their controls (the same control
+with different metadata in two files is an error naming both), their waivers (statuses
+combined: applied anywhere wins, unmatched only if unmatched everywhere) and baselines.
+The exit status is recomputed over the fleet: with --fail-under PERCENT (or the threshold
+the shards ran with) 1 when a host scores below it or errored, without one 1 when any
+control failed unwaived or errored; else 0. Unreadable or invalid files: exit 2.
+
+  python -m pytest_fabricplus merge-reports shard-*.json --html fleet.html --json fleet.json
+"""
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100: {text!r}")
+    return value
+
+
+def _add_merge_reports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE.json", help="--compliance-json documents of the shards"
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the merged --compliance-json here")
+    parser.add_argument("--html", metavar="FILE", help="write the fleet HTML report here")
+    parser.add_argument(
+        "--inspec-json", metavar="DIR", help="write one InSpec exec-JSON document per host into DIR"
+    )
+    parser.add_argument(
+        "--fail-under",
+        metavar="PERCENT",
+        type=_percent,
+        help="the gate: fail (exit 1) when a host scores below PERCENT or "
+        "errored (default: the shards' --compliance-fail-under)",
+    )
+
+
+def _run_merge_reports(args: argparse.Namespace) -> int:
+    import json
+
+    from .compliance.html import write_html
+    from .compliance.inspec import write_inspec_dir
+    from .compliance.merge import MergeError, gate_failures, load_document, merge_documents
+
+    try:
+        docs = [(path, load_document(path)) for path in args.files]
+        fleet = merge_documents(docs, fail_under=args.fail_under)
+    except MergeError as exc:
+        raise CLIError(str(exc)) from None
+    written = []
+    try:
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(fleet, f, indent=1, ensure_ascii=False)
+                f.write("\n")
+            written.append(args.json)
+        if args.html:
+            written.append(str(write_html(fleet, args.html)))
+        if args.inspec_json:
+            files = write_inspec_dir(fleet, args.inspec_json)
+            written.append(f"{args.inspec_json} ({len(files)} files)")
+    except OSError as exc:
+        raise CLIError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+    print(
+        f"merged {len(docs)} file(s): {len(fleet['hosts'])} hosts, "
+        f"{len(fleet['controls'])} controls"
+    )
+    for line in gate_failures(fleet, fleet["threshold"]):
+        print(f"  {line}")
+    for item in written:
+        print(f"wrote {item}")
+    code: int = fleet["exit_status"]
+    return code
+
+
 COMMANDS: list[Command] = [
     Command(
         "build-base",
@@ -129,6 +209,14 @@ COMMANDS: list[Command] = [
         "Print the --docker-targets build context in use: $FABRICPLUS_CONTAINERS_DIR, else "
         'the copy shipped with the package. E.g. docker compose -f "$(python -m '
         'pytest_fabricplus containers-dir)/compose.yaml" up -d',
+    ),
+    Command(
+        "merge-reports",
+        "merge the --compliance-json of --hosts-shard jobs into one fleet report "
+        "(HTML, JSON, InSpec)",
+        _add_merge_reports,
+        _run_merge_reports,
+        _MERGE_DESCRIPTION,
     ),
 ]
 

@@ -11,6 +11,8 @@ MIN_VENV="${FABRICPLUS_MIN_VENV:-$ROOT/.venv-min}"
 MIN_CONSTRAINTS="$ROOT/constraints/minimum.txt"
 APT_PACKAGES=(openssh-server openssh-client sudo iproute2 procps python3 python3-venv)
 [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ] && APT_PACKAGES+=(docker.io debootstrap)
+# headless Chromium opens the HTML compliance report in tests/unit/test_html_report.py
+[ "${FABRICPLUS_NEED_CHROMIUM:-0}" = 1 ] && APT_PACKAGES+=(chromium)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 

@@ -77,15 +77,15 @@ def test_a_command_is_one_table_entry(
             raise cli.CLIError("bad is not a report")
         return 0
 
-    extra = cli.Command("merge-reports", "merge JSON reports", add, run)
+    extra = cli.Command("sum-reports", "sum JSON reports", add, run)
     monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, extra])
     with pytest.raises(SystemExit) as info:
         cli.main(["--help"])
     assert info.value.code == 0
-    assert "merge-reports merge JSON reports" in " ".join(capsys.readouterr().out.split())
-    assert cli.main(["merge-reports", "a.json", "b.json"]) == 0
+    assert "sum-reports sum JSON reports" in " ".join(capsys.readouterr().out.split())
+    assert cli.main(["sum-reports", "a.json", "b.json"]) == 0
     assert seen[-1].files == ["a.json", "b.json"]
-    assert cli.main(["merge-reports", "bad"]) == 2
+    assert cli.main(["sum-reports", "bad"]) == 2
     assert capsys.readouterr().err == (
-        "python -m pytest_fabricplus merge-reports: error: bad is not a report\n"
+        "python -m pytest_fabricplus sum-reports: error: bad is not a report\n"
     )

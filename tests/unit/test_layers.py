@@ -21,6 +21,7 @@ LAYERS = {
     "runas": 2,
     "settings": 2,
     "secrets": 3,
+    "compliance": 5,
     "ssh": 4,
     "fleet": 5,
     "integrations": 5,

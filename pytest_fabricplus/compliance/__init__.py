@@ -1,0 +1,1 @@
+"""Compliance suites: controls, waivers, scores, gate, baseline and their reports."""
