@@ -28,6 +28,8 @@ from ..hosts.spec import HostSpec
 from ..secrets import RedactingFilter
 from ..settings import Settings
 from . import markers, options
+from .compliance import PLUGIN_NAME as COMPLIANCE_PLUGIN
+from .compliance import CompliancePlugin
 from .fixtures import STATE_KEY, hosts_for
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redact_report
 from .testinfra import LOCAL_SPEC, USES_HOST, TestinfraHosts
@@ -80,6 +82,7 @@ class FabricPlusSession:
             raise pytest.UsageError(str(exc)) from None
         self.state = config.stash[STATE_KEY] = state
         self._redact_logs(state)
+        config.pluginmanager.register(CompliancePlugin(config, state), COMPLIANCE_PLUGIN)
         if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
             config.pluginmanager.register(
                 HostReporter(
