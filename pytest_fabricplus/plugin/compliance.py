@@ -12,6 +12,7 @@ properties, like :class:`~pytest_fabricplus.plugin.reporting.HostSummary`'s host
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import time
 from collections.abc import Generator
@@ -20,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from .. import __version__
 from ..compliance import baseline as baseline_mod
 from ..compliance.document import ComplianceRun, RawResult
 from ..compliance.model import BY_SEVERITY, Control
@@ -44,6 +44,14 @@ MARKER = (
     "`id`; tests sharing an id form one control"
 )
 _MESSAGE_LIMIT = 4000
+
+
+def _tool_version() -> str:
+    # the package's __init__ is above this layer: ask the installed distribution
+    try:
+        return importlib.metadata.version("pytest-fabricplus")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a tree
+        return "unknown"
 
 
 def _now() -> str:
@@ -272,7 +280,7 @@ class CompliancePlugin:
         finished = _now()
         meta = {
             "tool": "pytest-fabricplus",
-            "tool_version": __version__,
+            "tool_version": _tool_version(),
             "started": self.started,
             "finished": finished,
             "duration": round(time.monotonic() - self._t0, 3),

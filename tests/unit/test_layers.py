@@ -24,6 +24,7 @@ LAYERS = {
     "ssh": 4,
     "fleet": 5,
     "integrations": 5,
+    "compliance": 5,
     "plugin": 6,
     "__init__": 7,
     "__main__": 7,
