@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Target
+from conftest import PASSWORD_ENV, Target
 
 SUITE = """
 import os
@@ -453,3 +453,93 @@ def test_waivers_from_the_ini_file(pytester: pytest.Pytester, sshd: Target) -> N
     (host,) = doc["hosts"].values()
     assert host["controls"]["C-1"]["status"] == "waived"
     assert host["controls"]["C-1"]["waiver"]["justification"] == "accepted by the ini's file"
+
+
+def test_unreachable_host_errors_every_control_and_secrets_are_redacted(
+    pytester: pytest.Pytester, sshd: Target, login_password: str
+) -> None:
+    from testing.sshd import free_port
+
+    dead = free_port()
+    pytester.makepyfile(
+        f"""
+        import os
+        import pytest
+
+        @pytest.mark.control("C-1", severity="high")
+        def test_leaks(connection):
+            assert os.environ["{PASSWORD_ENV}"] == "something else"
+
+        @pytest.mark.control("C-2")
+        def test_ok(connection):
+            pass
+        """
+    )
+    (pytester.path / "inv.ini").write_text(
+        f"web1 ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_user={sshd.user.name}\n"
+        f"dead ansible_host=127.0.0.1 ansible_port={dead} ansible_user={sshd.user.name}\n"
+    )
+    result = pytester.runpytest_subprocess(
+        *sshd.args(
+            f"--ssh-password-env={PASSWORD_ENV}",
+            "--compliance-json=c.json",
+            "--connect-timeout=5",
+            hosts=pytester.path / "inv.ini",
+        ),
+        timeout=120,
+    )
+    assert result.ret == 1
+    text = (pytester.path / "c.json").read_text()
+    assert login_password not in text
+    assert login_password not in result.stdout.str()
+    doc = json.loads(text)
+    assert statuses(doc) == {
+        "dead": {"C-1": "error", "C-2": "error"},
+        "web1": {"C-1": "failed", "C-2": "passed"},
+    }
+    dead_controls = doc["hosts"]["dead"]["controls"]
+    assert str(dead) in dead_controls["C-2"]["message"]
+    assert doc["hosts"]["dead"]["failed_by_severity"]["high"] == 1
+    assert doc["hosts"]["dead"]["score"] == 0.0
+
+
+def test_test_glob_waivers_and_module_markers(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path
+) -> None:
+    suite = """
+import pytest
+
+pytestmark = pytest.mark.control("M-1", title="The module's control", severity="low")
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_param(connection, n):
+    assert n == 1
+
+@pytest.mark.control("F-1", severity="high")
+def test_own_marker(connection):
+    pass
+"""
+    waivers = '- test: "test_profile.py::test_param[[]2]"\n  hosts: web2\n  justification: two\n'
+    result = run(
+        pytester,
+        sshd,
+        sshd2,
+        both_known_hosts,
+        "-n",
+        "2",
+        "--compliance-json=c.json",
+        suite=suite,
+        waivers=waivers,
+    )
+    assert result.ret == 1  # web1's failure is not waived
+    doc = json.loads((pytester.path / "c.json").read_text())
+    assert statuses(doc) == {
+        "web1": {"F-1": "passed", "M-1": "failed"},
+        "web2": {"F-1": "passed", "M-1": "waived"},
+    }
+    assert doc["controls"]["M-1"]["tests"] == [
+        "test_profile.py::test_param[1]",
+        "test_profile.py::test_param[2]",
+    ]
+    assert doc["controls"]["F-1"]["severity"] == "high"
+    assert doc["waivers"][0]["applied_to"] == ["web2"]

@@ -4,6 +4,8 @@ waiver files and matching, scores, the baseline diff and the document."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 
@@ -257,3 +259,19 @@ def test_document() -> None:
         "w.yml:11": "not-needed",
     }
     assert run.failures() == [("web1", "C-2", web1["controls"]["C-2"]["message"])]
+
+
+def test_baseline_files(tmp_path: Path) -> None:
+    good = tmp_path / "old.json"
+    good.write_text(
+        json.dumps({"version": 1, "hosts": {"h": {"controls": {"A": {"status": "failed"}}}}})
+    )
+    assert baseline.statuses(baseline.load(str(good))) == {("h", "A"): "failed"}
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(baseline.BaselineError, match=r"bad\.json: the baseline is not JSON"):
+        baseline.load(str(bad))
+    other = tmp_path / "other.json"
+    other.write_text("[1, 2]")
+    with pytest.raises(baseline.BaselineError, match="not a --compliance-json document"):
+        baseline.load(str(other))
