@@ -127,7 +127,10 @@ class CompliancePlugin:
 
     @property
     def active(self) -> bool:
-        return bool(self.run.controls or self.waivers or self.run.hosts)
+        """Controls or waivers in the run, or a compliance option asked for."""
+        s = self.state.settings
+        asked = (s.compliance_json, s.compliance_fail_under, s.inspec_json, s.compliance_report)
+        return bool(self.run.controls or self.waivers or any(a is not None for a in asked))
 
     # -- collection ---------------------------------------------------------------------
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:

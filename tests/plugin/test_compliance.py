@@ -543,3 +543,16 @@ def test_own_marker(connection):
     ]
     assert doc["controls"]["F-1"]["severity"] == "high"
     assert doc["waivers"][0]["applied_to"] == ["web2"]
+
+
+def test_without_controls_no_section_unless_asked(pytester: pytest.Pytester, sshd: Target) -> None:
+    pytester.makepyfile("def test_plain(connection): pass")
+    plain = pytester.runpytest_subprocess(*sshd.args(), timeout=120)
+    assert plain.ret == 0
+    plain.stdout.no_fnmatch_line("*compliance per host*")
+    asked = pytester.runpytest_subprocess(*sshd.args("--compliance-json=c.json"), timeout=120)
+    assert asked.ret == 0
+    doc = json.loads((pytester.path / "c.json").read_text())
+    assert doc["controls"] == {}
+    assert doc["hosts"] == {}
+    assert doc["exit_status"] == 0
