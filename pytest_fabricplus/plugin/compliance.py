@@ -29,6 +29,7 @@ from ..compliance.waivers import load as load_waivers
 from ..errors import ConfigError
 from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
+from ..settings import DOCKER_TARGET_KINDS
 from ..text import one_line
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY
 
@@ -74,6 +75,15 @@ def base_nodeid(nodeid: str, host: str | None) -> str:
     return nodeid
 
 
+def platform(spec: HostSpec) -> dict[str, str]:
+    """A host's platform when the run knows it (the kind of a ``--docker-targets``
+    container), else ``{}``."""
+    kinds = sorted(set(spec.tags) & set(DOCKER_TARGET_KINDS))
+    if spec.source == "--docker-targets" and kinds:
+        return {"name": kinds[0]}
+    return {}
+
+
 def _host(item: pytest.Item) -> HostSpec | None:
     callspec = getattr(item, "callspec", None)
     spec = callspec.params.get("host_spec") if callspec is not None else None
@@ -117,6 +127,7 @@ class CompliancePlugin:
                 raise pytest.UsageError(f"--compliance-baseline: {exc}") from None
             self.baseline = {"file": settings.compliance_baseline, "document": doc}
         self.run = ComplianceRun(self.waivers, state.by_id, self.today, state.secrets.redact)
+        self.run.platform = {h.id: platform(h) for h in state.selected}
         self._known: dict[str, tuple[Control, str]] = {}
         self._pending: dict[str, RawResult] = {}
         self.started = _now()

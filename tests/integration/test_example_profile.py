@@ -49,6 +49,7 @@ def test_example_profile(tmp_path: Path, workers: str) -> None:
         assert "PasswordAuthentication is yes" in waived["results"][0]["message"]
         assert controls["CIS 6.2.8"]["status"] == "passed"
         assert doc["hosts"][host]["score"] == 100.0
+        assert doc["hosts"][host]["platform"] == {"name": host}
     assert doc["controls"]["CIS 5.2.12"]["severity"] == "medium"
     assert doc["waivers"][0]["status"] == "applied"
     assert doc["waivers"][0]["applied_to"] == ["centos7", "ubuntu"]
