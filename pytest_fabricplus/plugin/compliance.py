@@ -184,7 +184,8 @@ class CompliancePlugin:
             meta = {"id": control.id, **control.given()}
             meta["base"] = base_nodeid(item.nodeid, spec.id)
             item.user_properties.append((CONTROL_PROPERTY, json.dumps(meta)))
-        item.user_properties.append((START_PROPERTY, _now()))
+        if control is not None or self.waivers:
+            item.user_properties.append((START_PROPERTY, _now()))
         match = self._decision(item, spec, control)
         if match is not None and not match.expired and not match.waiver.run:
             if not any(name == HOST_PROPERTY for name, _ in item.user_properties):
