@@ -50,7 +50,7 @@ def test_no_legacy_cleartext_service_listens(testinfra_host: Host, port: int) ->
     assert port not in listening_tcp_ports(testinfra_host)
 
 
-@pytest.mark.control("CIS 5.2.0", title="Ensure sshd listens on port 22", severity="low")
+@pytest.mark.control("FP 5.1", title="Ensure the SSH daemon is running", severity="medium")
 def test_sshd_is_running(testinfra_host: Host) -> None:
     assert testinfra_host.process.filter(comm="sshd"), "no sshd process"
 
