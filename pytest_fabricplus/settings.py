@@ -138,6 +138,16 @@ def testinfra_connection(text: str) -> str:
     return value
 
 
+def percent(text: str) -> float:
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a percentage (0-100)") from None
+    if not math.isfinite(value) or not 0 <= value <= 100:
+        raise ValueError(f"{text!r} is not a percentage between 0 and 100")
+    return value
+
+
 def user_name(text: str) -> str:
     if not USER_NAME.match(text.strip()):
         raise ValueError(f"{text!r} is not a user name")
@@ -372,6 +382,50 @@ OPTIONS: tuple[OptionSpec, ...] = (
         False,
         switch=True,
     ),
+    # -- compliance (controls, waivers, scores, reports) ------------------------------
+    OptionSpec(
+        "waivers",
+        "--waivers",
+        "YAML file of waivers (control: or test:, hosts:, justification:, expires:, run:)",
+        existing_file,
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "compliance_fail_under",
+        "--compliance-fail-under",
+        "exit 0 only when every host's compliance score is at least PERCENT and nothing "
+        "errored, else 1",
+        percent,
+        metavar="PERCENT",
+    ),
+    OptionSpec(
+        "compliance_json",
+        "--compliance-json",
+        "write the compliance document (controls, per-host status, scores, waivers) to FILE",
+        non_empty,
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "compliance_baseline",
+        "--compliance-baseline",
+        "a previous --compliance-json: list new failures and fixed controls since then",
+        existing_file,
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "inspec_json",
+        "--inspec-json",
+        "write one InSpec exec-JSON document per host into DIR",
+        non_empty,
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "compliance_report",
+        "--compliance-report",
+        "write the self-contained HTML compliance report (host x control matrix) to FILE",
+        non_empty,
+        metavar="FILE.html",
+    ),
 )
 
 
@@ -410,6 +464,12 @@ class Settings:
     sudo: bool = False
     sudo_user: str | None = None
     nagios: bool = False
+    waivers: str | None = None
+    compliance_fail_under: float | None = None
+    compliance_json: str | None = None
+    compliance_baseline: str | None = None
+    inspec_json: str | None = None
+    compliance_report: str | None = None
     #: known_hosts files the run wrote itself (verified container keys), not an option
     extra_known_hosts: tuple[str, ...] = ()
 

@@ -13,12 +13,14 @@ import pytest
 from ..fleet.state import RunState
 from ..hosts.selection import describe_choices, unmatched
 from ..runas import RunAsRequest
+from .compliance import MARKER as COMPLIANCE_MARKER
 
 MARKERS = (
     "su_user(name, method='auto'|'su'|'sudo', password_env=None, login=True): run this "
     "test's connection.run() commands as another user (su, or sudo where su cannot work)",
     "hosts(*patterns): run this test only on inventory hosts matching a group, tag:NAME, "
     "alias or host glob, or an Ansible pattern (web:&prod, web:!web2, ~regex, all)",
+    COMPLIANCE_MARKER,
 )
 
 

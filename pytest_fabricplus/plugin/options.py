@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +73,10 @@ def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager)
         parser.addini(spec.ini, f"default for {spec.flag}: {spec.help}", default=None)
 
 
+#: ini values that name files relative to the ini file (a relative path in the ini file)
+INI_RELATIVE = ("waivers",)
+
+
 def read_settings(config: pytest.Config) -> Settings:
     """Resolve CLI > ini > environment > default; a bad value is a ``UsageError``."""
     cli = {spec.name: config.getoption(f"fabricplus_{spec.name}") for spec in OPTIONS}
@@ -80,6 +85,11 @@ def read_settings(config: pytest.Config) -> Settings:
         value = config.getini(spec.ini)
         if value:
             ini[spec.ini] = str(value)
+            if spec.name in INI_RELATIVE and config.inipath is not None:
+                # a file named in the ini file is found next to it, wherever pytest runs
+                path = config.inipath.parent / Path(str(value)).expanduser()
+                relative = os.path.relpath(path)
+                ini[spec.ini] = str(path) if relative.startswith("..") else relative
     try:
         return Settings.resolve(cli, ini, os.environ)
     except FabricPlusError as exc:

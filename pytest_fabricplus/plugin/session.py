@@ -28,6 +28,8 @@ from ..hosts.spec import HostSpec
 from ..secrets import RedactingFilter
 from ..settings import Settings
 from . import markers, options
+from .compliance import PLUGIN_NAME as COMPLIANCE_PLUGIN
+from .compliance import CompliancePlugin
 from .fixtures import STATE_KEY, hosts_for
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redact_report
 from .testinfra import LOCAL_SPEC, USES_HOST, TestinfraHosts
@@ -90,6 +92,7 @@ class FabricPlusSession:
                     raise pytest.UsageError(
                         f"{warning} (warnings are errors in this run)"
                     ) from None
+        config.pluginmanager.register(CompliancePlugin(config, state), COMPLIANCE_PLUGIN)
         if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
             config.pluginmanager.register(
                 HostReporter(

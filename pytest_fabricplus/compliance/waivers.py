@@ -1,0 +1,184 @@
+"""Waivers: a YAML list of accepted failures, with a justification and an optional expiry.
+
+```yaml
+- control: CIS 5.2.10          # or  test: "test_ssh.py::test_root_*"  (a nodeid glob)
+  hosts: "web*,!web3"          # optional; --hosts-limit patterns
+  justification: legacy jump host, replaced in Q1
+  expires: 2027-01-31          # optional; the waiver applies through that day
+  run: false                   # optional; do not run the check at all, report it waived
+```
+Errors name ``FILE:line`` (PyYAML's node marks; lines from 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from ..hosts.selection import apply_limit, split_patterns
+from ..hosts.spec import HostSpec
+
+KEYS = ("control", "test", "hosts", "justification", "expires", "run")
+#: YAML 1.1 booleans, as PyYAML reads them
+_BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+class WaiverError(ConfigError):
+    """A waivers file that cannot be used (``FILE:line: what``)."""
+
+
+@dataclass(frozen=True)
+class Waiver:
+    justification: str
+    source: str  # "FILE:line"
+    control: str | None = None
+    test: str | None = None
+    hosts: str | None = None
+    expires: dt.date | None = None
+    run: bool = True
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and today > self.expires
+
+    def matches_test(self, control: str | None, nodeid: str, base: str) -> bool:
+        if self.control is not None:
+            return control == self.control
+        assert self.test is not None
+        return fnmatchcase(nodeid, self.test) or fnmatchcase(base, self.test)
+
+    def matches_host(self, host: str, spec: HostSpec | None) -> bool:
+        if self.hosts is None:
+            return True
+        patterns = split_patterns(self.hosts)
+        if spec is not None:
+            return bool(apply_limit([spec], patterns))
+        include = [p for p in patterns if not p.startswith("!")]
+        exclude = [p[1:] for p in patterns if p.startswith("!")]
+        return (not include or any(fnmatchcase(host, p) for p in include)) and not any(
+            fnmatchcase(host, p) for p in exclude
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "control": self.control,
+            "test": self.test,
+            "hosts": self.hosts,
+            "justification": self.justification,
+            "expires": self.expires.isoformat() if self.expires else None,
+            "run": self.run,
+            "source": self.source,
+        }
+
+    def describe(self) -> str:
+        what = f"control {self.control}" if self.control is not None else f"test {self.test}"
+        return what + (f" on {self.hosts}" if self.hosts else "")
+
+
+@dataclass(frozen=True)
+class Match:
+    """The waiver that decides for one test on one host: valid, or expired (a failure stays)."""
+
+    waiver: Waiver
+    expired: bool
+
+
+def find(
+    waivers: Sequence[Waiver],
+    control: str | None,
+    nodeid: str,
+    base: str,
+    host: str,
+    spec: HostSpec | None,
+    today: dt.date,
+) -> Match | None:
+    """The first valid waiver for this test and host, else the first expired one, else None."""
+    hits = [
+        w for w in waivers if w.matches_test(control, nodeid, base) and w.matches_host(host, spec)
+    ]
+    for w in hits:
+        if not w.expired(today):
+            return Match(w, False)
+    return Match(hits[0], True) if hits else None
+
+
+def _where(path: str, node: yaml.Node) -> str:
+    return f"{path}:{node.start_mark.line + 1}"
+
+
+def _text(path: str, key: str, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+        raise WaiverError(f"{_where(path, node)}: {key} must be a non-empty text")
+    return str(node.value).strip()
+
+
+def parse(text: str, path: str) -> list[Waiver]:
+    """Waivers from a file's text; ``path`` names it in errors."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise WaiverError(f"{path}{line}: not valid YAML: {problem}") from None
+    if root is None:
+        return []
+    if not isinstance(root, yaml.SequenceNode):
+        raise WaiverError(f"{_where(path, root)}: a waivers file is a YAML list of entries")
+    out: list[Waiver] = []
+    for entry in root.value:
+        where = _where(path, entry)
+        if not isinstance(entry, yaml.MappingNode):
+            raise WaiverError(f"{where}: a waiver is a mapping (control:/test:, justification:)")
+        fields: dict[str, yaml.Node] = {}
+        for key_node, value_node in entry.value:
+            key = str(key_node.value)
+            if key not in KEYS:
+                raise WaiverError(
+                    f"{_where(path, key_node)}: unknown key {key!r}; allowed: {', '.join(KEYS)}"
+                )
+            if key in fields:
+                raise WaiverError(f"{_where(path, key_node)}: {key} given twice")
+            fields[key] = value_node
+        if ("control" in fields) == ("test" in fields):
+            raise WaiverError(f"{where}: a waiver names exactly one of control: or test:")
+        if "justification" not in fields:
+            raise WaiverError(f"{where}: the waiver has no justification")
+        values: dict[str, Any] = {
+            k: _text(path, k, fields[k])
+            for k in ("control", "test", "hosts", "justification")
+            if k in fields
+        }
+        if "expires" in fields:
+            node = fields["expires"]
+            raw = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
+            try:
+                if len(raw) != 10:
+                    raise ValueError
+                values["expires"] = dt.date.fromisoformat(raw)
+            except ValueError:
+                raise WaiverError(
+                    f"{_where(path, node)}: expires: {raw or node.tag!r} is not a date YYYY-MM-DD"
+                ) from None
+        if "run" in fields:
+            node = fields["run"]
+            raw = str(node.value).strip().lower() if isinstance(node, yaml.ScalarNode) else ""
+            if raw not in _BOOLS:
+                raise WaiverError(f"{_where(path, node)}: run: must be true or false")
+            values["run"] = _BOOLS[raw]
+        out.append(Waiver(source=where, **values))
+    return out
+
+
+def load(path: str) -> list[Waiver]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WaiverError(f"{path}: cannot read the waivers file: {exc.strerror}") from None
+    return parse(text, path)

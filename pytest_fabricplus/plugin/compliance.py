@@ -1,0 +1,412 @@
+"""The compliance layer's pytest glue: the ``control`` marker, waivers, the per-host
+compliance section, the gate and the reports.
+
+Every process (xdist workers too) checks the markers at collection, skips the checks a
+``run: false`` waiver covers and turns a waived failure into a pass-like outcome (pytest's
+xfail: ``report.wasxfail`` "waived ..."), so a waived failure never fails the run. The
+reporting process (the xdist controller, or the only one) builds the per-host, per-control
+results from test reports alone: workers attach the control and the waiver decision as user
+properties, like :class:`~pytest_fabricplus.plugin.reporting.HostSummary`'s host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..compliance import baseline as baseline_mod
+from ..compliance.document import ComplianceRun, RawResult
+from ..compliance.model import BY_SEVERITY, Control
+from ..compliance.waivers import Waiver, WaiverError, find
+from ..compliance.waivers import load as load_waivers
+from ..errors import ConfigError
+from ..fleet.state import RunState
+from ..hosts.spec import HostSpec
+from ..settings import DOCKER_TARGET_KINDS
+from ..text import one_line
+from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY
+
+PLUGIN_NAME = "fabricplus-compliance"
+CONTROL_PROPERTY = "fabricplus_control"
+#: the waiver decision a process made for a report: "failed" (a waived failure, reported
+#: as xfail) or "not-run" (a ``run: false`` waiver skipped the check)
+WAIVED_PROPERTY = "fabricplus_waived"
+START_PROPERTY = "fabricplus_start_time"
+MARKER = (
+    "control(id, title=..., severity='none|low|medium|high|critical', impact=0.0-1.0, "
+    "refs=[...], tags=[...], description=...): this test is (part of) compliance control "
+    "`id`; tests sharing an id form one control"
+)
+_MESSAGE_LIMIT = 4000
+
+
+def _tool_version() -> str:
+    # the package's __init__ is above this layer: ask the installed distribution
+    try:
+        return importlib.metadata.version("pytest-fabricplus")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a tree
+        return "unknown"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def item_control(node: pytest.Item | pytest.Function) -> Control | None:
+    """The closest ``control`` marker's control (validated at collection)."""
+    marker = node.get_closest_marker("control")
+    return None if marker is None else Control.parse(tuple(marker.args), marker.kwargs)
+
+
+def base_nodeid(nodeid: str, host: str | None) -> str:
+    """The nodeid without the host parameter: ``t.py::test[web1]`` -> ``t.py::test``."""
+    if host is None:
+        return nodeid
+    for old, new in ((f"[{host}]", ""), (f"-{host}]", "]"), (f"[{host}-", "[")):
+        if old in nodeid:
+            return nodeid.replace(old, new, 1)
+    return nodeid
+
+
+def platform(spec: HostSpec) -> dict[str, str]:
+    """A host's platform when the run knows it (the kind of a ``--docker-targets``
+    container), else ``{}``."""
+    kinds = sorted(set(spec.tags) & set(DOCKER_TARGET_KINDS))
+    if spec.source == "--docker-targets" and kinds:
+        return {"name": kinds[0]}
+    return {}
+
+
+def _host(item: pytest.Item) -> HostSpec | None:
+    callspec = getattr(item, "callspec", None)
+    spec = callspec.params.get("host_spec") if callspec is not None else None
+    return spec if isinstance(spec, HostSpec) else None
+
+
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        reason = str(longrepr[2])
+        return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
+    text = report.longreprtext or ""
+    crash = getattr(getattr(longrepr, "reprcrash", None), "message", None)
+    if crash:
+        return f"{crash}\n\n{text[-_MESSAGE_LIMIT:]}"
+    return text[-_MESSAGE_LIMIT:]
+
+
+class CompliancePlugin:
+    """Registered by the session in ``pytest_sessionstart`` (each process)."""
+
+    def __init__(self, config: pytest.Config, state: RunState) -> None:
+        self.config = config
+        self.state = state
+        settings = state.settings
+        self.reporting = not hasattr(config, "workerinput")
+        self.today = dt.date.today()
+        self.waivers: list[Waiver] = []
+        if settings.waivers:
+            try:
+                self.waivers = load_waivers(settings.waivers)
+            except WaiverError as exc:
+                raise pytest.UsageError(f"--waivers: {exc}") from None
+        self.baseline: dict[str, Any] | None = None
+        if settings.compliance_baseline and self.reporting:
+            try:
+                doc = baseline_mod.load(settings.compliance_baseline)
+            except ConfigError as exc:
+                raise pytest.UsageError(f"--compliance-baseline: {exc}") from None
+            self.baseline = {"file": settings.compliance_baseline, "document": doc}
+        self.run = ComplianceRun(self.waivers, state.by_id, self.today, state.secrets.redact)
+        self.run.platform = {h.id: platform(h) for h in state.selected}
+        self._known: dict[str, tuple[Control, str]] = {}
+        self._pending: dict[str, RawResult] = {}
+        self.started = _now()
+        self._t0 = time.monotonic()
+        self.document: dict[str, Any] | None = None
+        self._written: list[str] = []
+        self._gate: list[str] = []
+
+    @property
+    def active(self) -> bool:
+        """Controls or waivers in the run, or a compliance option asked for."""
+        s = self.state.settings
+        asked = (s.compliance_json, s.compliance_fail_under, s.inspec_json, s.compliance_report)
+        return bool(self.run.controls or self.waivers or any(a is not None for a in asked))
+
+    # -- collection ---------------------------------------------------------------------
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        definition = metafunc.definition
+        marker = definition.get_closest_marker("control")
+        if marker is None:
+            return
+        where = f"{definition.nodeid}: @pytest.mark.control"
+        try:
+            control = Control.parse(tuple(marker.args), marker.kwargs)
+        except ValueError as exc:
+            raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+        known = self._known.get(control.id)
+        if known is None:
+            self._known[control.id] = (control, definition.nodeid)
+            return
+        try:
+            merged = known[0].merge(control)
+        except ValueError as exc:
+            raise pytest.Collector.CollectError(
+                f"{where}: control {control.id!r} is given conflicting metadata by "
+                f"{known[1]} and {definition.nodeid}: {exc}"
+            ) from None
+        self._known[control.id] = (merged, known[1])
+
+    # -- running ------------------------------------------------------------------------
+    def _decision(self, item: pytest.Item, spec: HostSpec, control: Control | None) -> Any:
+        if not self.waivers:
+            return None
+        base = base_nodeid(item.nodeid, spec.id)
+        cid = control.id if control is not None else None
+        return find(self.waivers, cid, item.nodeid, base, spec.id, spec, self.today)
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        spec = _host(item)
+        if spec is None:
+            return
+        control = item_control(item)
+        if control is not None:
+            meta = {"id": control.id, **control.given()}
+            meta["base"] = base_nodeid(item.nodeid, spec.id)
+            item.user_properties.append((CONTROL_PROPERTY, json.dumps(meta)))
+        if control is not None or self.waivers:
+            item.user_properties.append((START_PROPERTY, _now()))
+        match = self._decision(item, spec, control)
+        if match is not None and not match.expired and not match.waiver.run:
+            if not any(name == HOST_PROPERTY for name, _ in item.user_properties):
+                item.user_properties.append((HOST_PROPERTY, spec.id))
+                item.user_properties.append((ADDRESS_PROPERTY, str(spec.address)))
+            item.user_properties.append((WAIVED_PROPERTY, "not-run"))
+            w = match.waiver
+            pytest.skip(f"waived, not run (run: false, {w.source}): {w.justification}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when != "call" or not report.failed or not self.waivers:
+            return report
+        spec = _host(item)
+        if spec is None or hasattr(report, "wasxfail"):
+            return report
+        match = self._decision(item, spec, item_control(item))
+        if match is None:
+            return report
+        w = match.waiver
+        if match.expired:
+            report.sections.append(
+                (
+                    "fabricplus waiver",
+                    f"waiver {w.source} expired on {w.expires}: {w.justification}",
+                )
+            )
+            return report
+        # a waived failure does not fail the run: reported as pytest's xfail, with its reason
+        report.user_properties = [*report.user_properties, (WAIVED_PROPERTY, "failed")]
+        report.outcome = "skipped"
+        report.wasxfail = f"waived ({w.source}): {w.justification}"
+        return report
+
+    # -- reporting (the xdist controller, or the only process) ---------------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.reporting:
+            return
+        props = dict(report.user_properties)
+        host = props.get(HOST_PROPERTY)
+        if host is None:
+            return
+        host = str(host)
+        self.run.address.setdefault(host, str(props.get(ADDRESS_PROPERTY, "")))
+        cid = ""
+        raw_meta = props.get(CONTROL_PROPERTY)
+        base = base_nodeid(report.nodeid, host)
+        if raw_meta is not None:
+            meta = json.loads(str(raw_meta))
+            base = meta.pop("base", base)
+            cid = str(meta["id"])
+            self.run.add_control(Control.from_json(meta), base)
+        pending = self._pending.get(report.nodeid)
+        if pending is None:
+            pending = self._pending[report.nodeid] = RawResult(
+                host=host,
+                control=cid,
+                nodeid=report.nodeid,
+                base=base,
+                outcome="passed",
+                start_time=str(props[START_PROPERTY]) if START_PROPERTY in props else None,
+            )
+        pending.duration += report.duration
+        if cid:
+            pending.control = cid
+        waived = props.get(WAIVED_PROPERTY)
+        outcome: str | None = None
+        if report.when == "setup" and report.outcome != "passed":
+            outcome = "skipped" if report.skipped else "error"
+            if waived == "not-run":
+                outcome = "not-run"
+        elif report.when == "call":
+            if waived == "failed":
+                outcome = "failed"
+            elif hasattr(report, "wasxfail"):  # pytest's own xfail: expected, not counted
+                outcome = "skipped" if report.skipped else "passed"
+            else:
+                outcome = report.outcome
+        elif report.when == "teardown" and report.failed and pending.outcome == "passed":
+            outcome = "error"
+        if outcome is not None:
+            pending.outcome = outcome
+            pending.message = _message(report)
+        if report.when == "teardown":
+            del self._pending[report.nodeid]
+            if not pending.control and not self.waivers:
+                return
+            self.run.add(pending)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.reporting or not self.active:
+            return
+        settings = self.state.settings
+        threshold = settings.compliance_fail_under
+        status = int(session.exitstatus)
+        if threshold is not None and status in (0, 1):
+            below = {h: s for h, s in self.run.scores().items() if s is not None and s < threshold}
+            for host, score in below.items():
+                self._gate.append(f"{host}: score {score:.1f}% is below {threshold:g}%")
+            if self.run.errored():
+                self._gate.append("errors: some controls could not be checked (status error)")
+            status = 1 if self._gate else 0
+            session.exitstatus = status
+        finished = _now()
+        meta = {
+            "tool": "pytest-fabricplus",
+            "tool_version": _tool_version(),
+            "started": self.started,
+            "finished": finished,
+            "duration": round(time.monotonic() - self._t0, 3),
+            "inventory": self.state.source,
+            "selected": [h.id for h in self.state.selected],
+        }
+        self.document = self.run.document(meta, threshold, status, self.baseline)
+        redact = self.state.secrets.redact
+        if settings.compliance_json:
+            path = Path(settings.compliance_json)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(redact(json.dumps(self.document, indent=2)) + "\n")
+            self._written.append(f"compliance JSON written to {path}")
+        clean = json.loads(redact(json.dumps(self.document)))
+        if settings.inspec_json:
+            try:
+                from ..compliance.inspec import write_inspec_dir  # type: ignore[import-not-found,unused-ignore]
+            except ModuleNotFoundError as exc:
+                if exc.name != "pytest_fabricplus.compliance.inspec":  # theirs is missing
+                    raise
+                self._written.append("--inspec-json: not available yet in this version")
+            else:
+                files = write_inspec_dir(clean, settings.inspec_json)
+                self._written.append(
+                    f"InSpec JSON written to {settings.inspec_json} ({len(files)} hosts)"
+                )
+        if settings.compliance_report:
+            try:
+                from ..compliance.html import write_html  # type: ignore[import-not-found,unused-ignore]
+            except ModuleNotFoundError as exc:
+                if exc.name != "pytest_fabricplus.compliance.html":  # theirs is missing
+                    raise
+                self._written.append("--compliance-report: not available yet in this version")
+            else:
+                page = write_html(clean, settings.compliance_report)
+                self._written.append(f"HTML compliance report written to {page}")
+
+    @pytest.hookimpl(trylast=True)  # after the per-host table
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.reporting or self.document is None:
+            return
+        tr = terminalreporter
+        doc = self.document
+        redact = self.state.secrets.redact
+        hosts = doc["hosts"]
+        tr.write_sep("=", "fabricplus: compliance per host")
+        if hosts:
+            width = max(4, *(len(h) for h in hosts))
+            sev = "  ".join(f"{s:>8}" for s in BY_SEVERITY)
+            tr.write_line(f"{'host':<{width}}  {'score':>7}  failed: {sev}  {'waived':>6}")
+            for host, data in hosts.items():
+                score = "-" if data["score"] is None else f"{data['score']:.1f}%"
+                counts = "  ".join(f"{data['failed_by_severity'][s]:>8}" for s in BY_SEVERITY)
+                tr.write_line(
+                    f"{host:<{width}}  {score:>7}          {counts}  {data['counts']['waived']:>6}"
+                )
+        failures = self.run.failures()
+        if failures:
+            tr.write_sep("-", "unwaived failures, most severe first", red=True)
+            for host, cid, message in failures:
+                control = doc["controls"].get(cid, {})
+                first = one_line((message or "").strip().splitlines()[0] if message else "")
+                title = control.get("title") or ""
+                tr.write_line(
+                    redact(
+                        f"{control.get('severity', '?').upper():<8} {host}  {cid}  {title}: {first}"
+                    )
+                )
+        waived = [
+            (h, cid, r)
+            for h, data in hosts.items()
+            for cid, r in data["controls"].items()
+            if r["status"] == "waived"
+        ]
+        if waived:
+            tr.write_sep("-", "waived")
+            for host, cid, r in waived:
+                w = r["waiver"] or {}
+                until = f", expires {w['expires']}" if w.get("expires") else ""
+                how = " (not run)" if w.get("run") is False else ""
+                tr.write_line(
+                    f"{host}  {cid}{how}: {w.get('justification')} [{w.get('source')}{until}]"
+                )
+        notes = [w for w in doc["waivers"] if w["status"] != "applied"]
+        if notes:
+            tr.write_sep("-", "waivers not applied", yellow=True)
+            for w in notes:
+                what = f"control {w['control']}" if w["control"] else f"test {w['test']}"
+                text = {
+                    "expired": f"expired on {w['expires']} (hosts: {', '.join(w['expired_on'])})",
+                    "not-needed": "not needed: the control passed"
+                    + (f" on {', '.join(w['not_needed_on'])}" if w["not_needed_on"] else ""),
+                    "unmatched": "matches nothing in this run",
+                }[w["status"]]
+                tr.write_line(f"{w['source']}: waiver for {what}: {text}")
+        base = doc.get("baseline")
+        if base is not None:
+            tr.write_sep("-", f"compared with the baseline {base['file']}")
+            tr.write_line(f"new failures: {len(base['new_failures'])}, fixed: {len(base['fixed'])}")
+            for row in base["new_failures"]:
+                tr.write_line(f"NEW FAILURE {row['host']}  {row['control']}")
+            for row in base["fixed"]:
+                tr.write_line(f"FIXED       {row['host']}  {row['control']}")
+        if doc["threshold"] is not None:
+            if self._gate:
+                tr.write_sep(
+                    "-", f"compliance gate: FAILED (threshold {doc['threshold']:g}%)", red=True
+                )
+                for line in self._gate:
+                    tr.write_line(f"BELOW THRESHOLD {line}" if "score" in line else line)
+            else:
+                tr.write_line(f"compliance gate: passed (every host >= {doc['threshold']:g}%)")
+        for line in self._written:
+            tr.write_line(f"fabricplus: {line}")
