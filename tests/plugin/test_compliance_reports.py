@@ -1,0 +1,84 @@
+"""A real run's reports, end to end: ``--compliance-report`` opened in headless Chromium and
+read from its DOM, ``--inspec-json`` validated against InSpec's and Heimdall's schemas — the
+same host x control statuses as the ``--compliance-json`` document, with and without xdist."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import Target
+from tests.plugin.test_compliance import EXPECTED, run
+from tests.unit.test_html_report import CHROMIUM, _dump_dom, _parse
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "inspec"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if CHROMIUM is None:
+        if os.environ.get("FABRICPLUS_NEED_CHROMIUM") == "1":
+            pytest.fail("chromium is not installed and FABRICPLUS_NEED_CHROMIUM=1")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_html_and_inspec_reports_of_a_real_run(
+    pytester: pytest.Pytester,
+    sshd: Target,
+    sshd2: Target,
+    both_known_hosts: Path,
+    chromium: str,
+    workers: str,
+) -> None:
+    result = run(
+        pytester,
+        sshd,
+        sshd2,
+        both_known_hosts,
+        "-n",
+        workers,
+        "--compliance-json=out/c.json",
+        "--compliance-report=out/report.html",
+        "--inspec-json=out/inspec",
+    )
+    assert result.ret == 1  # unwaived failures (CIS 1.2 on web2, CIS 1.4 expired)
+    out = pytester.path / "out"
+    result.stdout.fnmatch_lines(["*HTML compliance report written to out/report.html*"])
+    document = json.loads((out / "c.json").read_text())
+    expected = {
+        (host, cid): status
+        for host, controls in EXPECTED.items()
+        for cid, status in controls.items()
+    }
+    assert {
+        (h, c): d["status"]
+        for h, data in document["hosts"].items()
+        for c, d in data["controls"].items()
+    } == expected
+    # the page, as a browser builds it
+    dom = _parse(_dump_dom(chromium, (out / "report.html").as_uri()))
+    cells = {(c["data-host"], c["data-control"]): c["data-status"] for c in dom.cells}
+    assert cells == expected
+    failed = _parse(_dump_dom(chromium, (out / "report.html").as_uri() + "#status=failed"))
+    visible = {c["data-host"] for c in failed.cells} - failed.hidden_rows
+    assert visible == {"web1", "web2"}  # both hosts have a failure
+    # InSpec exec-JSON, one document per host, valid for InSpec and Heimdall
+    schemas = [json.loads(p.read_text()) for p in sorted(SCHEMAS.glob("*.schema.json"))]
+    assert len(schemas) == 2
+    files = sorted((out / "inspec").glob("*.json"))
+    assert [f.stem for f in files] == ["web1", "web2"]
+    for path in files:
+        doc = json.loads(path.read_text())
+        for schema in schemas:
+            jsonschema.validate(doc, schema)
+        controls = {c["id"]: c for c in doc["profiles"][0]["controls"]}
+        assert set(controls) == set(EXPECTED[path.stem])
+        waived = [cid for cid, status in EXPECTED[path.stem].items() if status == "waived"]
+        for cid in waived:
+            assert controls[cid]["waiver_data"]["justification"]
