@@ -31,13 +31,12 @@ from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
 from ..settings import DOCKER_TARGET_KINDS
 from ..text import one_line
-from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY
+from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, WAIVED_PROPERTY
 
 PLUGIN_NAME = "fabricplus-compliance"
 CONTROL_PROPERTY = "fabricplus_control"
 #: the waiver decision a process made for a report: "failed" (a waived failure, reported
 #: as xfail) or "not-run" (a ``run: false`` waiver skipped the check)
-WAIVED_PROPERTY = "fabricplus_waived"
 START_PROPERTY = "fabricplus_start_time"
 MARKER = (
     "control(id, title=..., severity='none|low|medium|high|critical', impact=0.0-1.0, "

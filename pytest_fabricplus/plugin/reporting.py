@@ -26,6 +26,8 @@ HOST_KEY_PROPERTY = "fabricplus_host_key_accepted"
 #: what a host's ssh arguments / client config ask for that we do not honour
 SSH_CONFIG_PROPERTY = "fabricplus_ssh_config_warning"
 _OUTCOMES = ("passed", "failed", "error", "skipped")
+#: a test whose failure a compliance waiver covers (or that a ``run: false`` waiver skipped)
+WAIVED_PROPERTY = "fabricplus_waived"
 _MESSAGE_LIMIT = 4000
 
 
@@ -92,6 +94,8 @@ class HostSummary:
                 outcome = "error"
         elif report.when == "teardown" and report.outcome == "failed":
             outcome = "error"
+        if outcome == "skipped" and WAIVED_PROPERTY in props:
+            outcome = "waived"  # counted apart: a waived failure is neither a pass nor a skip
         entry = self.tests[host].setdefault(
             report.nodeid, {"nodeid": report.nodeid, "outcome": None, "duration": 0.0}
         )
@@ -106,17 +110,25 @@ class HostSummary:
                     text = str(report.longrepr[2])
                 entry["message"] = self.redact(text)[-_MESSAGE_LIMIT:]
 
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The columns: ``waived`` only when the run waived something."""
+        if any(c["waived"] for c in self.counts.values()):
+            return (*_OUTCOMES, "waived")
+        return _OUTCOMES
+
     def lines(self) -> list[str]:
         if not self.counts:
             return []
         width = max(len(h) for h in self.counts)
-        header = f"{'host':<{width}}  " + "  ".join(f"{o:>7}" for o in _OUTCOMES)
+        outcomes = self.outcomes
+        header = f"{'host':<{width}}  " + "  ".join(f"{o:>7}" for o in outcomes)
         if self.unreachable:
             header += "  unreachable"
         rows = [header]
         for host in sorted(self.counts):
             c = self.counts[host]
-            row = f"{host:<{width}}  " + "  ".join(f"{c[o]:>7}" for o in _OUTCOMES)
+            row = f"{host:<{width}}  " + "  ".join(f"{c[o]:>7}" for o in outcomes)
             if host in self.unreachable:
                 row += f"  {self.unreachable[host]}"
             rows.append(row)
@@ -128,7 +140,7 @@ class HostSummary:
             hosts[host] = {
                 "address": self.address.get(host, ""),
                 "unreachable": self.unreachable.get(host),
-                "counts": {o: self.counts[host][o] for o in _OUTCOMES},
+                "counts": {o: self.counts[host][o] for o in self.outcomes},
                 "run_as": sorted(self.privilege.get(host, ())),
                 "tests": list(self.tests[host].values()),
             }

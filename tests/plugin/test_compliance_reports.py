@@ -50,6 +50,9 @@ def test_html_and_inspec_reports_of_a_real_run(
     assert result.ret == 1  # unwaived failures (CIS 1.2 on web2, CIS 1.4 expired)
     out = pytester.path / "out"
     result.stdout.fnmatch_lines(["*HTML compliance report written to out/report.html*"])
+    # the per-host table counts waived tests apart (web1: CIS 1.3 and the run: false one)
+    result.stdout.re_match_lines([r"^host +passed +failed +error +skipped +waived$"])
+    result.stdout.re_match_lines([r"^web1 +\d+ +\d+ +0 +0 +2$"])
     document = json.loads((out / "c.json").read_text())
     expected = {
         (host, cid): status
