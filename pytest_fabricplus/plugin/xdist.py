@@ -22,9 +22,8 @@ AFFINITY_KEY = "fabricplus_host_affinity"
 
 
 class XdistHooks:
-    """Registered at configure time when xdist is installed (before xdist's own ``DSession``
-    is, so that our ``trylast`` scheduler hook is asked before xdist's default); the hosts
-    are known from ``pytest_sessionstart`` on, before any node is configured."""
+    """Registered at configure time when xdist is installed; the hosts are known from
+    ``pytest_sessionstart`` on, before any node is configured."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -40,7 +39,10 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[AFFINITY_KEY] = self.active
 
-    @pytest.hookimpl(trylast=True, optionalhook=True)
+    # tryfirst: the hook is firstresult, and xdist's own (trylast) default must not be asked
+    # before us whatever order the plugins were registered in (pytest/xdist versions differ);
+    # when host affinity does not apply we return None and xdist's default decides
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if not self.active:
             return None

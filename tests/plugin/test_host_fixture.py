@@ -6,6 +6,7 @@ conftest); the differential test runs the same suite under testinfra 10.2.2's ow
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import sys
@@ -410,6 +411,9 @@ def _outcomes(result: pytest.RunResult) -> dict[str, str]:
 
 
 def test_same_outcomes_as_testinfra(pytester: pytest.Pytester, sshd: Target) -> None:
+    installed = importlib.metadata.version("pytest-testinfra")
+    if installed != "10.2.2":  # the minimum-versions run has 9.0, whose modules answer otherwise
+        pytest.skip(f"the reference for this comparison is testinfra 10.2.2, not {installed}")
     pytester.makepyfile(**DIFF_SUITE)
     spec = (
         f"paramiko://{sshd.user.name}@127.0.0.1:{sshd.port}?ssh_identity_file={sshd.user.key_path}"
