@@ -53,7 +53,7 @@ def preflight(
             get(spec)
         except HostUnreachable as exc:
             with lock:
-                report.unreachable[spec.id or spec.name] = exc
+                report.unreachable[spec.name] = exc
         finally:
             with lock:
                 done += 1

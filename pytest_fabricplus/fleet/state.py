@@ -24,7 +24,7 @@ from ..hosts.inventory import (
 )
 from ..hosts.selection import apply_limit, describe_choices, split_patterns, unmatched
 from ..hosts.spec import HostSpec, assign_ids
-from ..hosts.urls import with_connection
+from ..hosts.urls import is_spec, with_connection
 from ..secrets import SecretStore, check_password_variables, variables_named
 from ..settings import Settings
 from .pool import PoolThreads
@@ -80,9 +80,10 @@ class RunState:
                 settings.ansible_inventory, settings.hosts, settings.force_ansible
             )
         elif settings.hosts is not None:
-            sources.append(settings.hosts if looks_like_path(settings.hosts) else "--hosts list")
+            is_file = looks_like_path(settings.hosts)
+            sources.append(settings.hosts if is_file else "--hosts list")
             specs = resolve_hosts(settings.hosts, force_ansible=settings.force_ansible)
-            if not looks_like_path(settings.hosts):  # testinfra's --connection=docker etc.
+            if not is_file:  # testinfra's --connection=docker etc.
                 specs = with_connection(specs, settings.connection)
             if not specs:
                 raise InventoryError("lists no hosts", source=settings.hosts)
@@ -206,7 +207,7 @@ def ansible_hosts(
         found = apply_limit(specs, [pattern or "all"])
         if found:
             chosen.update((s.id, s) for s in found)
-        elif "://" in item and not item.startswith("ansible://"):
+        elif is_spec(item) and not item.startswith("ansible://"):
             others.append(item)
         else:
             raise ConfigError(

@@ -131,11 +131,7 @@ def _ssh_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
             ssh_args += shlex.split(query["ssh_extra_args"])
         except ValueError as exc:
             raise InventoryError(f"ssh_extra_args: {exc}", source=source, text=text) from None
-    variables: dict[str, str] = {}
-    if _true(query.get("sudo", "false")):
-        variables[SUDO_VAR] = "true"
-    if query.get("sudo_user"):
-        variables[SUDO_USER_VAR] = query["sudo_user"]
+    variables = _sudo_vars(query)
     ignored = sorted(k for k in query if k not in _SSH_HONOURED)
     if ignored:
         variables[IGNORED_VAR] = ",".join(ignored)
@@ -169,11 +165,7 @@ def backend_spec(
 
 def _backend_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
     user, _, name = parsed.netloc.rpartition("@")
-    variables = {SPEC_VAR: text.strip()}
-    if _true(parsed.query.get("sudo", "false")):
-        variables[SUDO_VAR] = "true"
-    if parsed.query.get("sudo_user"):
-        variables[SUDO_USER_VAR] = parsed.query["sudo_user"]
+    variables = {SPEC_VAR: text.strip(), **_sudo_vars(parsed.query)}
     unknown = sorted(k for k in parsed.query if k not in _KNOWN_KEYS)
     if unknown:
         variables[IGNORED_VAR] = ",".join(unknown)
@@ -220,13 +212,19 @@ def parse_spec(
     return [_backend_spec(parsed, text, source)]
 
 
+def _sudo_vars(query: dict[str, str]) -> dict[str, str]:
+    """The host vars a spec's ``?sudo=true&sudo_user=U`` sets."""
+    variables: dict[str, str] = {}
+    if _true(query.get("sudo", "false")):
+        variables[SUDO_VAR] = "true"
+    if query.get("sudo_user"):
+        variables[SUDO_USER_VAR] = query["sudo_user"]
+    return variables
+
+
 def apply_sudo(specs: Iterable[HostSpec], query: dict[str, str]) -> list[HostSpec]:
     """``?sudo=true&sudo_user=U`` of an ``ansible://`` spec onto the hosts it names."""
-    extra: dict[str, str] = {}
-    if _true(query.get("sudo", "false")):
-        extra[SUDO_VAR] = "true"
-    if query.get("sudo_user"):
-        extra[SUDO_USER_VAR] = query["sudo_user"]
+    extra = _sudo_vars(query)
     return [replace(s, vars={**s.vars, **extra}) if extra else s for s in specs]
 
 

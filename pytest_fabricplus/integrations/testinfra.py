@@ -104,7 +104,7 @@ class FabricPlusBackend(BaseBackend):  # type: ignore[misc]  # testinfra ships n
 
     def get_pytest_id(self) -> str:
         spec = self.connection.spec
-        return f"{self.NAME}://{spec.id or spec.name}"
+        return f"{self.NAME}://{spec.name}"
 
     def get_sudo_command(self, command: str, sudo_user: str | None) -> str:
         """Inside :meth:`run`: remember ``sudo_user`` and leave the command alone.

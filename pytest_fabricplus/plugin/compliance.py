@@ -22,7 +22,10 @@ from typing import Any
 import pytest
 
 from ..compliance import baseline as baseline_mod
+from ..compliance import scores
 from ..compliance.document import ComplianceRun, RawResult
+from ..compliance.html import write_html
+from ..compliance.inspec import write_inspec_dir
 from ..compliance.model import BY_SEVERITY, Control
 from ..compliance.waivers import Waiver, WaiverError, find
 from ..compliance.waivers import load as load_waivers
@@ -31,7 +34,7 @@ from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
 from ..settings import DOCKER_TARGET_KINDS
 from ..text import one_line
-from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, WAIVED_PROPERTY
+from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, WAIVED_PROPERTY, item_host
 
 PLUGIN_NAME = "fabricplus-compliance"
 CONTROL_PROPERTY = "fabricplus_control"
@@ -81,12 +84,6 @@ def platform(spec: HostSpec) -> dict[str, str]:
     if spec.source == "--docker-targets" and kinds:
         return {"name": kinds[0]}
     return {}
-
-
-def _host(item: pytest.Item) -> HostSpec | None:
-    callspec = getattr(item, "callspec", None)
-    spec = callspec.params.get("host_spec") if callspec is not None else None
-    return spec if isinstance(spec, HostSpec) else None
 
 
 def _message(report: pytest.TestReport) -> str:
@@ -175,7 +172,7 @@ class CompliancePlugin:
         return find(self.waivers, cid, item.nodeid, base, spec.id, spec, self.today)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        spec = _host(item)
+        spec = item_host(item)
         if spec is None:
             return
         control = item_control(item)
@@ -187,9 +184,7 @@ class CompliancePlugin:
             item.user_properties.append((START_PROPERTY, _now()))
         match = self._decision(item, spec, control)
         if match is not None and not match.expired and not match.waiver.run:
-            if not any(name == HOST_PROPERTY for name, _ in item.user_properties):
-                item.user_properties.append((HOST_PROPERTY, spec.id))
-                item.user_properties.append((ADDRESS_PROPERTY, str(spec.address)))
+            # the host's properties are on the item already (the session's tryfirst setup)
             item.user_properties.append((WAIVED_PROPERTY, "not-run"))
             w = match.waiver
             pytest.skip(f"waived, not run (run: false, {w.source}): {w.justification}")
@@ -201,7 +196,7 @@ class CompliancePlugin:
         report = yield
         if report.when != "call" or not report.failed or not self.waivers:
             return report
-        spec = _host(item)
+        spec = item_host(item)
         if spec is None or hasattr(report, "wasxfail"):
             return report
         match = self._decision(item, spec, item_control(item))
@@ -284,8 +279,7 @@ class CompliancePlugin:
         threshold = settings.compliance_fail_under
         status = int(session.exitstatus)
         if threshold is not None and status in (0, 1):
-            below = {h: s for h, s in self.run.scores().items() if s is not None and s < threshold}
-            for host, score in below.items():
+            for host, score in scores.below(self.run.scores(), threshold).items():
                 self._gate.append(f"{host}: score {score:.1f}% is below {threshold:g}%")
             if self.run.errored():
                 self._gate.append("errors: some controls could not be checked (status error)")
@@ -302,35 +296,23 @@ class CompliancePlugin:
             "selected": [h.id for h in self.state.selected],
         }
         self.document = self.run.document(meta, threshold, status, self.baseline)
-        redact = self.state.secrets.redact
+        if not (settings.compliance_json or settings.inspec_json or settings.compliance_report):
+            return
+        # every report is written from one redacted copy of the document
+        clean = json.loads(self.state.secrets.redact(json.dumps(self.document)))
         if settings.compliance_json:
             path = Path(settings.compliance_json)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(redact(json.dumps(self.document, indent=2)) + "\n")
+            path.write_text(json.dumps(clean, indent=2) + "\n")
             self._written.append(f"compliance JSON written to {path}")
-        clean = json.loads(redact(json.dumps(self.document)))
         if settings.inspec_json:
-            try:
-                from ..compliance.inspec import write_inspec_dir  # type: ignore[import-not-found,unused-ignore]
-            except ModuleNotFoundError as exc:
-                if exc.name != "pytest_fabricplus.compliance.inspec":  # theirs is missing
-                    raise
-                self._written.append("--inspec-json: not available yet in this version")
-            else:
-                files = write_inspec_dir(clean, settings.inspec_json)
-                self._written.append(
-                    f"InSpec JSON written to {settings.inspec_json} ({len(files)} hosts)"
-                )
+            files = write_inspec_dir(clean, settings.inspec_json)
+            self._written.append(
+                f"InSpec JSON written to {settings.inspec_json} ({len(files)} hosts)"
+            )
         if settings.compliance_report:
-            try:
-                from ..compliance.html import write_html  # type: ignore[import-not-found,unused-ignore]
-            except ModuleNotFoundError as exc:
-                if exc.name != "pytest_fabricplus.compliance.html":  # theirs is missing
-                    raise
-                self._written.append("--compliance-report: not available yet in this version")
-            else:
-                page = write_html(clean, settings.compliance_report)
-                self._written.append(f"HTML compliance report written to {page}")
+            page = write_html(clean, settings.compliance_report)
+            self._written.append(f"HTML compliance report written to {page}")
 
     @pytest.hookimpl(trylast=True)  # after the per-host table
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

@@ -72,7 +72,7 @@ def hosts_for(
 def not_ssh_reason(spec: HostSpec) -> str:
     """Why the ``connection`` fixture cannot serve a host testinfra's own backend runs."""
     return (
-        f"{spec.id or spec.name} runs through testinfra's {spec.transport} backend, not SSH: "
+        f"{spec.name} runs through testinfra's {spec.transport} backend, not SSH: "
         "the connection fixture (and host_pool) need an SSH host; use the host fixture"
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ..hosts.spec import HostSpec
 from ..secrets import SecretStore
 
 HOST_PROPERTY = "fabricplus_host"
@@ -198,3 +199,10 @@ class HostReporter:
         path = Path(self.json_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.summary.document(meta), indent=2) + "\n")
+
+
+def item_host(item: pytest.Item) -> HostSpec | None:
+    """The host an item was parametrized with, if any."""
+    callspec = getattr(item, "callspec", None)
+    spec = callspec.params.get("host_spec") if callspec is not None else None
+    return spec if isinstance(spec, HostSpec) else None

@@ -31,20 +31,13 @@ from . import markers, options
 from .compliance import PLUGIN_NAME as COMPLIANCE_PLUGIN
 from .compliance import CompliancePlugin
 from .fixtures import STATE_KEY, hosts_for
-from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, redact_report
+from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, item_host, redact_report
 from .testinfra import LOCAL_SPEC, USES_HOST, TestinfraHosts
 from .xdist import AFFINITY_KEY, XdistHooks, plan, worker_ids
 
 PLUGIN_NAME = "fabricplus-session"
 XDIST_PLUGIN = "fabricplus-xdist"
 DOCKER_PLUGIN = "fabricplus-docker"
-
-
-def item_host(item: pytest.Item) -> HostSpec | None:
-    """The host an item was parametrized with, if any."""
-    callspec = getattr(item, "callspec", None)
-    spec = callspec.params.get("host_spec") if callspec is not None else None
-    return spec if isinstance(spec, HostSpec) else None
 
 
 def _only_listing(config: pytest.Config) -> bool:
@@ -82,8 +75,9 @@ class FabricPlusSession:
             raise pytest.UsageError(str(exc)) from None
         self.state = config.stash[STATE_KEY] = state
         self._redact_logs(state)
-        if not hasattr(config, "workerinput"):  # said once, by the controller
-            for warning in state.warnings:  # never silent, even under -q (the header is not)
+        config.pluginmanager.register(CompliancePlugin(config, state), COMPLIANCE_PLUGIN)
+        if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+            for warning in state.warnings:  # said once; never silent, even under -q
                 try:
                     config.issue_config_time_warning(
                         pytest.PytestConfigWarning(warning), stacklevel=2
@@ -92,8 +86,6 @@ class FabricPlusSession:
                     raise pytest.UsageError(
                         f"{warning} (warnings are errors in this run)"
                     ) from None
-        config.pluginmanager.register(CompliancePlugin(config, state), COMPLIANCE_PLUGIN)
-        if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
             config.pluginmanager.register(
                 HostReporter(
                     state.secrets.redact,

@@ -135,7 +135,7 @@ class Connector:
             detail = text[len(prefix) :] if text.startswith(prefix) else text
             raise HostUnreachable(spec.describe(), "config", detail) from None
         if resolved.warnings:
-            key = spec.id or spec.name
+            key = spec.name
             with self._warned_lock:
                 new = key not in self._warned
                 self._warned[key] = resolved.warnings
@@ -147,7 +147,7 @@ class Connector:
     def config_warnings(self, spec: HostSpec) -> tuple[str, ...]:
         """What ``spec``'s ssh arguments ask for that we do not honour (once resolved)."""
         with self._warned_lock:
-            return self._warned.get(spec.id or spec.name, ())
+            return self._warned.get(spec.name, ())
 
     def connect_timeout_for(self, resolved: ResolvedConfig) -> float:
         """--connect-timeout when given, else the ssh config's ConnectTimeout, else ours."""

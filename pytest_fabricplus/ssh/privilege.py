@@ -439,7 +439,7 @@ class PrivilegeRunner:
         """
         if method in ("su", "sudo"):
             return f"{user} via {method} (method given)"
-        choice = self.choices.get((spec.id or spec.name, user))
+        choice = self.choices.get((spec.name, user))
         return f"{user} via {choice.describe()}" if choice else f"{user} (method given)"
 
     def run(self, conn: SwitchingConnection, run_as: RunAs, command: str, **kwargs: Any) -> Any:

@@ -46,7 +46,7 @@ class ConnectionRegistry:
             return self._locks.setdefault(key, threading.Lock())
 
     def get(self, spec: HostSpec) -> FabricPlusConnection:
-        key = spec.id or spec.name
+        key = spec.name
         with self._host_lock(key):
             failed = self._failed.get(key)
             if failed is not None:

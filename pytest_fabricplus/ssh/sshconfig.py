@@ -406,18 +406,22 @@ class SshConfigResolver:
             cmd += ["-o", f"Port={query.port}"]
         return [*cmd, *args, "--", query.host]
 
+    def _ssh_g(self, cmd: list[str]) -> subprocess.CompletedProcess[str]:
+        """Run one ``ssh -G`` (no stdin, bounded, in the resolver's environment)."""
+        return subprocess.run(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=SSH_G_TIMEOUT,
+            env=self.env,
+        )
+
     def _resolve_ssh(self, query: HostQuery, args: Sequence[str], name: str) -> ResolvedConfig:
         cmd = self.command(query, args)
         self.lookups += 1
         try:
-            done = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=SSH_G_TIMEOUT,
-                env=self.env,
-            )
+            done = self._ssh_g(cmd)
         except subprocess.TimeoutExpired:
             raise ConfigError(
                 f"{name}: `ssh -G` did not finish within {SSH_G_TIMEOUT:g}s (a Match exec "
@@ -466,14 +470,7 @@ class SshConfigResolver:
         if self._defaults is None:
             cmd = [self.ssh or "ssh", "-G", "-F", "none", "--", "defaults.invalid"]
             try:
-                done = subprocess.run(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=SSH_G_TIMEOUT,
-                    env=self.env,
-                )
+                done = self._ssh_g(cmd)
                 self._defaults = parse_ssh_g(done.stdout) if done.returncode == 0 else {}
             except (OSError, subprocess.TimeoutExpired):
                 self._defaults = {}
