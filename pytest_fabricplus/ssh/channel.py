@@ -144,17 +144,27 @@ def send_signal(channel: paramiko.Channel, name: str) -> None:
 class KillingRemote(Remote):  # type: ignore[misc]
     """Fabric's runner; on timeout the command is killed on the host, not just abandoned."""
 
+    _killed = False
+
     def kill(self) -> None:
+        # Mark first: invoke's timer thread runs kill(), and once the signal ends the command
+        # the main thread asks timed_out, which invoke answers by "the timer thread has
+        # finished" -- still False while this method runs, so the timeout came out as an
+        # UnexpectedExit with exit -1 (a race seen in CI).
+        self._killed = True
         # invoke only closes the channel; a command without a pty keeps running on the host
         with contextlib.suppress(Exception):
             send_signal(self.channel, "KILL")
         super().kill()
 
+    @property
+    def timed_out(self) -> bool:
+        return self._killed or bool(super().timed_out)
+
 
 class FastRemote(KillingRemote):
     """... and without invoke's polling delays and timer thread."""
 
-    _killed = False
     _deadline: float | None = None
 
     def start_timer(self, timeout: float | None) -> None:
@@ -175,15 +185,6 @@ class FastRemote(KillingRemote):
                 step = min(step, remaining)
             if status.wait(step) or self.has_dead_threads:
                 return
-
-    @property
-    def timed_out(self) -> bool:
-        # invoke decides "timed out" by its timer thread having ended; we have none
-        return self._killed
-
-    def kill(self) -> None:
-        self._killed = True
-        super().kill()
 
 
 #: run() keywords the direct channel path handles; any other keyword goes through invoke
