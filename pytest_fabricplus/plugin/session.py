@@ -249,10 +249,26 @@ class FabricPlusSession:
             mine = plan([i.nodeid for i in items], ids, worker_ids(int(workerinput["workercount"])))
             items = [items[i] for i in mine.get(workerinput["workerid"], [])]
         wanted: dict[str, HostSpec] = {}
+        pool_items: list[pytest.Item] = []
         for item in items:
             spec = item_host(item)
-            if spec is not None and spec.transport == "ssh":  # others: testinfra's backends
-                wanted.setdefault(spec.id, spec)
+            if spec is not None:
+                if spec.transport == "ssh":  # others: testinfra's backends
+                    wanted.setdefault(spec.id, spec)
+            elif "host_pool" in getattr(item, "fixturenames", ()):
+                pool_items.append(item)
+        # a host_pool test drives all its hosts: open them here too, concurrently, so the
+        # first such test does not pay every handshake and dead hosts are named up front
+        seen_markers: set[object] = set()
+        for item in pool_items:
+            marker = item.get_closest_marker("hosts")
+            key = None if marker is None else repr(marker.args)
+            if key in seen_markers:
+                continue
+            seen_markers.add(key)
+            for spec in hosts_for(item, state):
+                if spec.transport == "ssh":
+                    wanted.setdefault(spec.id, spec)
         return [wanted[k] for k in sorted(wanted)]
 
     # -- the end ------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from ..hosts.spec import Address, HostSpec
 from ..runas import RunAs
 from ..secrets import KINDS, SecretStore, password_variable
 from ..settings import Settings
-from .channel import fast_path_enabled
+from .channel import fast_path_enabled, quiet_transport
 from .connection import FabricPlusConnection
 from .hostkeys import KnownHostsCache, apply_host_key_policy, changed_key_message, known_hosts_name
 from .privilege import PrivilegeRunner
@@ -251,10 +251,12 @@ class Connector:
             close_quietly(conn, sock)
             key_name = known_hosts_name(conn.host, int(conn.port))
             raise classify(name, key_name, cause, self.settings, timeout, resolved) from None
-        if resolved.server_alive_interval:
-            transport = conn.client.get_transport() if conn.client is not None else None
-            if transport is not None:
+        transport = conn.client.get_transport() if conn.client is not None else None
+        if transport is not None:
+            if resolved.server_alive_interval:
                 transport.set_keepalive(resolved.server_alive_interval)
+            if self.fast:
+                quiet_transport(transport)
         if jump is not None:
             # the jump connection's own socket carries our traffic: no-delay it too
             jump_transport: Any = jump.transport

@@ -95,6 +95,25 @@ def test_command_timeout_kills_the_remote_command(sshd: Target) -> None:
         conn.close()
 
 
+def test_an_idle_connection_polls_once_a_second_and_still_closes_at_once(
+    sshd: Target,
+) -> None:
+    from pytest_fabricplus.ssh.channel import IDLE_POLL
+
+    (spec,) = resolve_hosts(sshd.address)
+    conn = Connector(settings_for(sshd)).open(spec)
+    transport = conn.transport
+    assert transport is not None
+    # paramiko's 0.1 s poll woke every idle transport thread ten times a second
+    assert transport.sock.gettimeout() == IDLE_POLL
+    assert conn.run("echo busy", hide=True).stdout == "busy\n"
+    start = time.monotonic()
+    conn.close()
+    assert time.monotonic() - start < 0.5  # close() does not wait for the poll
+    transport.join(IDLE_POLL + 2)
+    assert not transport.is_alive()
+
+
 def test_timeouts_on_the_public_api_path_are_timeouts_every_time(
     sshd: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:

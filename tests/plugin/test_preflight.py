@@ -61,3 +61,26 @@ def test_skip_unreachable(pytester: pytest.Pytester, sshd: Target) -> None:
     result.stdout.fnmatch_lines(
         ["SKIPPED * cannot connect to dead0 (*): connection refused on * (--skip-unreachable)"]
     )
+
+
+def test_host_pool_suites_get_the_preflight_too(pytester: pytest.Pytester, sshd: Target) -> None:
+    # a suite of host_pool tests only: its hosts are opened (and a dead one named) before
+    # the first test, not by the first host_pool call one handshake after another
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_all(host_pool):
+            assert set(host_pool.run("true").failed) == {"dead0"}
+
+        @pytest.mark.hosts("ok")
+        def test_ok_only(host_pool):
+            host_pool.run("true").raise_on_failure()
+        """
+    )
+    inv = inventory(pytester.path / "inv.ini", sshd, [free_port()])
+    result = pytester.runpytest(*sshd.args("-p", "no:xdist", hosts=inv))
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["fabricplus: 1/2 hosts connected in *s; unreachable: dead0 (refused)", "*test_*"]
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from pytest_fabricplus.fleet.affinity import host_of_nodeid, plan, worker_ids
 
 HOSTS = ["web", "web-1", "db1", "[::1]"]
@@ -36,3 +39,32 @@ def test_same_input_same_plan_on_every_process() -> None:
     assert plan(nodeids, ["a", "b", "c"], worker_ids(2)) == plan(
         list(nodeids), ["c", "b", "a"], worker_ids(2)
     )
+
+
+def _reference_host_of_nodeid(nodeid: str, host_ids: list[str]) -> str | None:
+    """The first implementation (a scan over every id, longest first): the set-based one
+    must answer the same for every id and test id."""
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    params = nodeid[nodeid.index("[") + 1 : -1]
+    for host in sorted(host_ids, key=lambda h: (-len(h), h)):
+        if (
+            params == host
+            or params.startswith(host + "-")
+            or params.endswith("-" + host)
+            or f"-{host}-" in params
+        ):
+            return host
+    return None
+
+
+_FIELD = st.text(alphabet="abw-1.", min_size=1, max_size=4)
+
+
+@given(
+    ids=st.lists(_FIELD, min_size=1, max_size=8, unique=True),
+    params=st.lists(_FIELD, min_size=1, max_size=4),
+)
+def test_host_of_nodeid_matches_the_reference_scan(ids: list[str], params: list[str]) -> None:
+    nodeid = f"t.py::test_a[{'-'.join(params)}]"
+    assert host_of_nodeid(nodeid, ids) == _reference_host_of_nodeid(nodeid, ids)
