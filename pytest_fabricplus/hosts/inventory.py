@@ -109,6 +109,11 @@ IMPLICIT_GROUPS = ("all", "ungrouped")
 _TYPO_CUTOFF = 0.75
 
 
+#: characters after which a line needs shlex to split it as a shell would
+_SHELL_SPECIAL = frozenset("\"'\\#")
+_SHLEX_WHITESPACE = re.compile(r"[ \t\r\n]+")
+
+
 @dataclass
 class _Entry:
     name: str
@@ -184,6 +189,9 @@ class _Parser:
         return bool(re.match(r"^\[[0-9A-Fa-f:.%]*:[0-9A-Fa-f:.%]*\](:\d+)?(\s|$)", stripped))
 
     def _split(self, raw: str, number: int) -> list[str]:
+        if not any(c in raw for c in _SHELL_SPECIAL):
+            # what shlex gives such a line (its whitespace: space, tab, CR, LF), far cheaper
+            return [token for token in _SHLEX_WHITESPACE.split(raw) if token]
         lexer = shlex.shlex(raw, posix=True)
         lexer.whitespace_split = True
         lexer.commenters = "#"

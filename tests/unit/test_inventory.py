@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_fabricplus.errors import InventoryError
 from pytest_fabricplus.hosts.inventory import load_inventory, parse_host_list, parse_inventory
@@ -134,3 +136,26 @@ def test_host_list() -> None:
     ]
     with pytest.raises(InventoryError, match="invalid host name"):
         parse_host_list("good,bad host")
+
+
+@given(st.text(alphabet=" \t\r\x0b\x0c\xa0ab=1#'\"\\", max_size=24))
+def test_line_splitting_is_shlex_splitting(line: str) -> None:
+    # the fast path for lines without quotes, escapes or comments must split as shlex does
+    import shlex
+
+    from pytest_fabricplus.hosts.inventory import InventoryError
+    from pytest_fabricplus.hosts.inventory import _Parser as Parser
+
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        expected: list[str] | None = list(lexer)
+    except ValueError:
+        expected = None
+    parser = Parser("inv.ini")
+    if expected is None:
+        with pytest.raises(InventoryError):
+            parser._split(line, 1)
+    else:
+        assert parser._split(line, 1) == expected
