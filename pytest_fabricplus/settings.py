@@ -61,6 +61,16 @@ def su_method(text: str) -> str:
     return text
 
 
+#: how ``run()`` reaches the host: an ``exec`` channel per command, or one persistent shell
+REMOTE_SHELLS = ("exec", "persistent")
+
+
+def remote_shell(text: str) -> str:
+    if text not in REMOTE_SHELLS:
+        raise ValueError(f"{text!r} is not one of {', '.join(REMOTE_SHELLS)}")
+    return text
+
+
 def boolean(text: str) -> bool:
     value = text.strip().lower()
     if value in _TRUE:
@@ -326,6 +336,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "N",
     ),
     OptionSpec(
+        "remote_shell",
+        "--remote-shell",
+        "how connection.run() reaches a host: exec (an SSH exec channel per command, as ssh "
+        "and testinfra; default) or persistent (one POSIX shell per connection, each command "
+        "in its own subshell; fewer packets and no session fork per command; falls back to "
+        "exec where no POSIX shell answers)",
+        remote_shell,
+        "exec",
+        "exec|persistent",
+    ),
+    OptionSpec(
         "hosts_shard",
         "--hosts-shard",
         "run only share K of N of the selected hosts (deterministic, balanced), to split a "
@@ -456,6 +477,7 @@ class Settings:
     sudo_password_env: str | None = None
     docker_targets: tuple[str, ...] | None = None
     max_connections: int = 32
+    remote_shell: str = "exec"
     hosts_shard: tuple[int, int] | None = None
     report: str | None = None
     skip_unreachable: bool = False

@@ -47,6 +47,7 @@ from invoke.runners import default_encoding, normalize_hide
 from paramiko.message import Message
 
 from ..errors import CommandTimeout
+from .shell import ShellLost
 
 
 class DirectConnection(Protocol):
@@ -338,6 +339,89 @@ def run_direct(
     )
     conn.check_alive(command, result)
     if exited != 0 and not warn:
+        raise UnexpectedExit(result)
+    return result
+
+
+class _Echo:
+    """Output of a shell command shown as it arrives (unless hidden), decoded whole."""
+
+    def __init__(self, stream: Any, encoding: str) -> None:
+        self.stream = stream
+        try:
+            self.decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder(encoding)(
+                "replace"
+            )
+        except LookupError:  # a codec without an incremental decoder
+            self.decoder = None
+        self.encoding = encoding
+
+    def feed(self, data: bytes) -> None:
+        text = (
+            self.decoder.decode(data)
+            if self.decoder is not None
+            else data.decode(self.encoding, "replace")
+        )
+        if text:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.decoder is not None:
+            tail = self.decoder.decode(b"", final=True)
+            if tail:
+                self.stream.write(tail)
+                self.stream.flush()
+
+
+def run_in_shell(
+    conn: DirectConnection,
+    shell: Any,
+    command: str,
+    config: Mapping[str, Any],
+    hide: Any = None,
+    warn: bool | None = None,
+    timeout: float | None = None,
+    encoding: str | None = None,
+) -> Any:
+    """:func:`run_direct`'s contract (same :class:`Result`, errors, streaming) over the
+    connection's persistent shell (:class:`~.shell.RemoteShell`)."""
+    __tracebackhide__ = True
+    hidden = normalize_hide(config.get("hide") if hide is None else hide)
+    warn = bool(config.get("warn") if warn is None else warn)
+    encoding = encoding or config.get("encoding") or default_encoding()
+    limit = conn.command_timeout if timeout is None else timeout
+    out = None if "stdout" in hidden else _Echo(sys.stdout, encoding)
+    err = None if "stderr" in hidden else _Echo(sys.stderr, encoding)
+    try:
+        answer = shell.run(
+            prefix_commands(conn, command),
+            limit,
+            on_stdout=out.feed if out is not None else None,
+            on_stderr=err.feed if err is not None else None,
+        )
+    except CommandTimeout:
+        raise CommandTimeout(conn.spec.describe(), command, limit or 0) from None
+    except ShellLost as exc:  # the shell (or the connection) went away
+        conn.raise_if_lost(command, exc)
+        raise
+    finally:
+        for echo in (out, err):
+            if echo is not None:
+                echo.finish()
+    result = Result(
+        stdout=answer.stdout.decode(encoding, "replace"),
+        stderr=answer.stderr.decode(encoding, "replace"),
+        encoding=encoding,
+        command=command,
+        shell=config.get("shell"),
+        env={},
+        exited=answer.exited,
+        pty=False,
+        hide=hidden,
+        connection=conn,
+    )
+    if answer.exited != 0 and not warn:
         raise UnexpectedExit(result)
     return result
 

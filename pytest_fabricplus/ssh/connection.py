@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,11 +34,13 @@ from ..runas import RunAs
 from ..secrets import Secret, SecretStore
 from . import channel
 from .hostkeys import accepted_warnings, hops
+from .shell import RemoteShell, ShellUnavailable
 
 if TYPE_CHECKING:
     from .privilege import PrivilegeRunner
 
 _T = TypeVar("_T")
+log = logging.getLogger("pytest_fabricplus")
 
 
 class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
@@ -59,6 +62,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     _spare: channel.Spare | None = None
     _pristine: Any = None
     _users_used: tuple[RunAs, ...] = ()
+    _persistent: bool = False
+    _shell: RemoteShell | None = None
 
     def _remote_runner(self) -> Remote:
         runner = channel.FastRemote if self._fast else channel.KillingRemote
@@ -114,8 +119,35 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         if self._fast:
             run = channel.run_settings(self.config)
             if channel.direct_ok(self, kwargs, run):
+                shell = self._shell if self._persistent else None
+                if self._persistent and shell is None:
+                    shell = self._start_shell()
+                if shell is not None:
+                    try:
+                        return channel.run_in_shell(self, shell, command, run, **kwargs)
+                    except ShellUnavailable as exc:  # raised before the command was sent
+                        self._no_shell(exc)
                 return channel.run_direct(self, command, run, **kwargs)
         return self._timed(super().run, command, kwargs)
+
+    # -- the persistent remote shell (--remote-shell=persistent) ----------------------------
+    def _start_shell(self) -> RemoteShell | None:
+        if not self.is_connected:
+            self.open()
+        transport = self.transport
+        if transport is None:
+            return None
+        shell = RemoteShell(transport, self.spec.describe())
+        self._set(_shell=shell)
+        return shell
+
+    def _no_shell(self, exc: ShellUnavailable) -> None:
+        """No POSIX shell on this host: its commands use exec channels from now on."""
+        log.warning("%s; running its commands over exec channels", exc)
+        shell = self._shell
+        self._set(_shell=None, _persistent=False)
+        if shell is not None:
+            shell.close()
 
     @property
     def host_key_warnings(self) -> list[str]:
@@ -203,6 +235,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         resolve_run_as: Callable[..., RunAs],
         secrets: SecretStore | None = None,
         fast: bool = True,
+        persistent_shell: bool = False,
     ) -> None:
         # invoke's DataProxy turns unknown attribute sets into config keys: use _set
         self._set(
@@ -213,6 +246,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             _run_as=None,
             _secrets=secrets,
             _fast=fast,
+            _persistent=persistent_shell and fast,
         )
 
     def remember_state(self) -> None:
@@ -251,6 +285,10 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             self._set(_spare=channel.Spare(transport))
 
     def close(self) -> None:
+        shell = self._shell
+        if shell is not None:
+            self._set(_shell=None)
+            shell.close()
         spare = self._spare
         if spare is not None:
             spare.discard()

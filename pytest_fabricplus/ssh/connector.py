@@ -202,7 +202,13 @@ class Connector:
         )
         conn.connect_timeout = timeout  # Fabric would truncate it to int
         conn.attach(
-            spec, s.command_timeout, self.privilege, self.run_as_for, self.secrets, self.fast
+            spec,
+            s.command_timeout,
+            self.privilege,
+            self.run_as_for,
+            self.secrets,
+            self.fast,
+            persistent_shell=self.fast and s.remote_shell == "persistent",
         )
         files = resolved.known_hosts_files()
         policy = self.host_key_policy_for(resolved)
