@@ -23,7 +23,7 @@ from .fixtures import (
 )
 from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
 from .testinfra import _fabricplus_uses_host, host, start_nagios, testinfra_host
-from .xdist import XdistHooks
+from .xdist import XdistHooks, auto_workers
 
 __all__ = [
     "_fabricplus_uses_host",
@@ -51,3 +51,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(FabricPlusSession(config), PLUGIN_NAME)
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(XdistHooks(config), XDIST_PLUGIN)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` with hosts: several workers per core (checks wait on the network)."""
+    return auto_workers(config)

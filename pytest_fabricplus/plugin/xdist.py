@@ -9,13 +9,27 @@ The plan itself (:mod:`pytest_fabricplus.fleet.affinity`) is pure and unit-teste
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from ..fleet.affinity import host_of_nodeid, plan, worker_ids
+from .options import read_settings
 
-__all__ = ["AFFINITY_KEY", "XdistHooks", "host_of_nodeid", "plan", "worker_ids"]
+__all__ = [
+    "AFFINITY_KEY",
+    "WORKERS_PER_CORE",
+    "XdistHooks",
+    "auto_workers",
+    "host_of_nodeid",
+    "plan",
+    "worker_ids",
+]
+
+#: ``-n auto`` for a run with hosts: workers per core. Checks against remote hosts mostly
+#: wait on the network, so a core drives several workers (bench/scale.py measures it).
+WORKERS_PER_CORE = 4
 
 #: workerinput key telling workers that hosts are planned per worker (they pre-flight theirs)
 AFFINITY_KEY = "fabricplus_host_affinity"
@@ -50,3 +64,24 @@ class XdistHooks:
         from .xdist_scheduler import HostAffinityScheduling
 
         return HostAffinityScheduling(config, log, self.host_ids)
+
+
+def auto_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` when the run has hosts: :data:`WORKERS_PER_CORE` per core, never more
+    workers than hosts named on the command line (a worker gets whole hosts); None (xdist's
+    own count, one per core) without hosts or with ``PYTEST_XDIST_AUTO_NUM_WORKERS``."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    try:
+        settings = read_settings(config)
+    except pytest.UsageError:
+        return None  # reported, with its reason, at session start
+    if not (settings.hosts or settings.docker_targets or settings.ansible_inventory):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = WORKERS_PER_CORE * (cores or 1)
+    hosts = settings.hosts
+    if hosts and not settings.docker_targets and not os.path.exists(hosts):
+        # a comma list of hosts (a file or an Ansible source may hold any number)
+        workers = min(workers, max(1, len([h for h in hosts.split(",") if h.strip()])))
+    return workers

@@ -58,3 +58,22 @@ def test_one_worker_and_one_connection_per_host(
         assert len({w for ws in owners.values() for w in ws}) == 2  # balanced: one host each
     for target in (sshd, sshd2):
         assert connections_logged(target) - before[target.port] == 1
+
+
+def test_n_auto_with_hosts_runs_several_workers_per_core(pytester: pytest.Pytester) -> None:
+    import os
+
+    from pytest_fabricplus.plugin.xdist import WORKERS_PER_CORE
+
+    cores = len(os.sched_getaffinity(0))
+    pytester.makepyfile("def test_x(): pass")
+    inventory = pytester.path / "inv.ini"
+    inventory.write_text("".join(f"h{i} ansible_host=127.0.0.1\n" for i in range(50)))
+    result = pytester.runpytest_subprocess("-n", "auto", f"--hosts={inventory}")
+    result.stdout.fnmatch_lines([f"created: {WORKERS_PER_CORE * cores}/* workers"])
+    # never more workers than hosts named on the command line
+    result = pytester.runpytest_subprocess("-n", "auto", "--hosts=127.0.0.1:1,127.0.0.1:2")
+    result.stdout.fnmatch_lines(["created: 2/2 workers"])
+    # without hosts, and with xdist's own variable, xdist decides
+    result = pytester.runpytest_subprocess("-n", "auto")
+    result.stdout.fnmatch_lines([f"created: {cores}/{cores} workers"])
