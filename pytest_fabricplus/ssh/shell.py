@@ -1,0 +1,397 @@
+"""A persistent remote shell per SSH connection: one session channel, many commands.
+
+Every ``exec`` request makes the target's sshd fork a session and start a shell (a few ms of
+the target's CPU per command). :class:`RemoteShell` opens ONE session channel running a POSIX
+``sh`` (``exec_command("exec sh")``, no pty) and sends it each command on its stdin, framed
+with a random nonce per command.
+
+API::
+
+    shell = RemoteShell(transport, describe="web1 (10.0.0.5:22)")
+    result = shell.run("uname -r", timeout=30.0, on_stdout=None, on_stderr=None)
+    result.stdout, result.stderr, result.exited     # bytes, bytes, int
+    shell.alive                                      # the shell is running now
+    shell.close()
+
+* The shell starts lazily, on the first :meth:`RemoteShell.run`, and is probed: a POSIX
+  shell must answer (``$((6*7))``, ``$$``), and it must be able to put a command in a
+  process group of its own (``set -m`` works — bash, ksh, zsh — or ``setsid`` exists,
+  e.g. for dash, whose ``set -m`` needs a tty). Otherwise :class:`ShellUnavailable`
+  (login shell not POSIX and no ``sh``, ``nologin``, no process groups, no answer in
+  ``start_timeout`` s): the caller runs commands through ``exec`` instead.
+* Each command runs in a child of the shell with stdin ``/dev/null``: ``cd``, ``export``,
+  ``umask``, variables, traps and ``exit`` do not reach the next command. With ``set -m``
+  it is a subshell ``( eval 'COMMAND' )``; with ``setsid`` it is ``setsid sh -c 'COMMAND'``.
+* stdout and stderr are kept apart, as bytes, exactly (NUL, no trailing newline, MB on both
+  streams at once); the markers never reach the result or the callbacks. ``exited`` is the
+  shell's ``$?``: 0..255, 127 for "not found", 128+N when killed by signal N (``exec``
+  reports a signal as exit-signal, which paramiko shows as -1).
+* ``timeout`` (seconds, None: no limit): the command's process group is killed with
+  ``kill -KILL -- -PGID`` over a separate ``exec`` channel and
+  :class:`~pytest_fabricplus.errors.CommandTimeout` raised; the shell stays usable.
+* A shell that dies or whose channel closes while a command runs raises :class:`ShellLost`
+  for that command (also when the transport is dead); the next :meth:`RemoteShell.run`
+  starts a new shell (on a live transport).
+* One command at a time per shell: :meth:`RemoteShell.run` holds a lock; a second thread
+  waits for the first command to finish.
+
+Differences from ``exec`` (where the shell is NOT the same):
+
+* Commands are interpreted by ``sh`` (dash on Debian/Ubuntu), not by the login shell that
+  ``exec`` uses (``$SHELL -c``, usually bash): bashisms (``[[``, arrays, ``$'..'``,
+  ``source``) fail unless ``shell="bash"`` is given (then bash must exist).
+* With ``set -m`` (subshell, no new process), ``$$`` is the persistent shell's pid, and
+  ``$0`` is the shell's name; ``kill $$`` kills the persistent shell (-> :class:`ShellLost`).
+* A background process a command leaves running with the command's stdout/stderr open
+  (``sleep 5 &``) does not hold the command up (``exec`` waits for its EOF), but whatever it
+  writes later shows up in a later command's output.
+* The environment is the one of the shell started once per connection (sshd's session
+  environment as for ``exec``), plus what the probe left: nothing exported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import select
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paramiko
+
+from ..errors import CommandTimeout, FabricPlusError
+
+__all__ = ["RemoteShell", "ShellLost", "ShellResult", "ShellUnavailable"]
+
+Callback = Callable[[bytes], None]
+
+#: how long the killed command's shell gets to report its end after a timeout
+_DRAIN_AFTER_KILL = 5.0
+#: the longest one wait for data lasts (the transport is checked that often)
+_POLL = 1.0
+
+
+class ShellUnavailable(FabricPlusError):
+    """No usable POSIX shell on the target: run commands through ``exec`` instead."""
+
+    def __init__(self, host: str, detail: str) -> None:
+        self.host = host
+        self.detail = detail
+        super().__init__(f"no persistent POSIX shell on {host}: {detail}")
+
+
+class ShellLost(FabricPlusError):
+    """The shell (or its channel, or the transport) went away while a command ran."""
+
+    def __init__(self, host: str, command: str, detail: str) -> None:
+        self.host = host
+        self.command = command
+        self.detail = detail
+        super().__init__(f"the remote shell on {host} was lost while running {command!r}: {detail}")
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    stdout: bytes
+    stderr: bytes
+    exited: int
+
+
+def quote(text: str) -> str:
+    """``text`` as one single-quoted POSIX shell word."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+class _Framer:
+    """One output stream of a command: bytes up to the end marker, other markers cut out.
+
+    A marker is ``NONCE KIND [VALUE]\\n``, written by the shell in one ``printf`` (one
+    ``write`` smaller than PIPE_BUF, so contiguous in the stream even when the command's own
+    writes surround it). ``P PGID`` (stdout) may come anywhere; ``E [STATUS]`` ends it.
+    """
+
+    def __init__(self, nonce: bytes, callback: Callback | None) -> None:
+        self.nonce = nonce
+        self.callback = callback
+        self.pending = b""
+        self.chunks: list[bytes] = []
+        self.done = False
+        self.pgid: int | None = None
+        self.status: int | None = None
+
+    def _deliver(self, data: bytes) -> None:
+        if data:
+            self.chunks.append(data)
+            if self.callback is not None:
+                self.callback(data)
+
+    def feed(self, data: bytes) -> None:
+        if self.done:
+            return  # written after the end: a background process of the command
+        buf = self.pending + data
+        nonce = self.nonce
+        while True:
+            i = buf.find(nonce)
+            if i < 0:
+                keep = min(len(buf), len(nonce) - 1)  # may be the start of a marker
+                self._deliver(buf[: len(buf) - keep])
+                self.pending = buf[len(buf) - keep :]
+                return
+            self._deliver(buf[:i])
+            j = buf.find(b"\n", i + len(nonce))
+            if j < 0:
+                self.pending = buf[i:]
+                return
+            kind, _, value = buf[i + len(nonce) : j].strip().partition(b" ")
+            buf = buf[j + 1 :]
+            if kind == b"P":
+                self.pgid = int(value)
+            elif kind == b"E":
+                self.status = int(value) if value else None
+                self.done = True
+                self.pending = b""
+                return
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class RemoteShell:
+    """One persistent ``sh`` on a session channel of ``transport`` (see the module doc)."""
+
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        describe: str,
+        shell: str = "sh",
+        start_timeout: float = 10.0,
+    ) -> None:
+        self.transport = transport
+        self.describe = describe
+        self.shell = shell
+        self.start_timeout = start_timeout
+        self._lock = threading.Lock()
+        self._channel: paramiko.Channel | None = None
+        self._job_control = False  # set -m works (else setsid)
+        self.pid: int | None = None  # the shell's pid on the target
+        self.starts = 0  # shells started so far (tests, benchmarks)
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """The shell is running now (a dead one is replaced by the next :meth:`run`)."""
+        channel = self._channel
+        return (
+            channel is not None
+            and not channel.closed
+            and not channel.eof_received
+            and not channel.exit_status_ready()
+            and bool(self.transport.is_active())
+        )
+
+    def close(self) -> None:
+        """End the shell (EOF on its stdin, channel closed). The next run starts a new one."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                channel.shutdown_write()
+            with contextlib.suppress(Exception):
+                channel.close()
+
+    # -- starting ---------------------------------------------------------------------------
+    def _start(self, command: str) -> paramiko.Channel:
+        if not self.transport.is_active():
+            raise ShellLost(self.describe, command, "the SSH transport is closed")
+        try:
+            channel = self.transport.open_session(timeout=self.start_timeout)
+            # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
+            channel.exec_command(f"exec {self.shell}")
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            if not self.transport.is_active():
+                raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
+            raise ShellUnavailable(self.describe, f"{type(exc).__name__}: {exc}") from None
+        nonce = secrets.token_hex(16)
+        probe = (
+            "set -m 2>/dev/null\n"
+            f'printf \'%s %s %s %s\\n\' {nonce} "$((6*7))" "$$" "$-"\n'
+            f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
+            f"printf '%s end\\n' {nonce}\n"
+        )
+        lines: list[bytes] = []
+        try:
+            channel.sendall(probe.encode())
+            deadline = time.monotonic() + self.start_timeout
+            out = b""
+            while f"{nonce} end\n".encode() not in out:
+                data = self._recv_some(channel, deadline, drain_stderr=True)
+                if data is None:
+                    raise ShellUnavailable(self.describe, f"{self.shell!r} did not answer")
+                if data == b"":
+                    status = channel.exit_status if channel.exit_status_ready() else None
+                    raise ShellUnavailable(
+                        self.describe,
+                        f"{self.shell!r} ended at once (exit status {status}); output "
+                        f"{out[-200:]!r}",
+                    )
+                out += data
+            lines = [line for line in out.splitlines() if line.startswith(nonce.encode())]
+        except ShellUnavailable:
+            with contextlib.suppress(Exception):
+                channel.close()
+            raise
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            with contextlib.suppress(Exception):
+                channel.close()
+            raise ShellUnavailable(self.describe, f"{type(exc).__name__}: {exc}") from None
+        words = lines[0].split() if lines else []
+        if len(words) != 4 or words[1] != b"42" or not words[2].isdigit():
+            channel.close()
+            raise ShellUnavailable(self.describe, f"{self.shell!r} is not a POSIX shell")
+        self.pid = int(words[2])
+        self._job_control = b"m" in words[3]
+        has_setsid = any(line.split()[1:2] == [b"setsid"] for line in lines)
+        if not self._job_control and not has_setsid:
+            channel.close()
+            raise ShellUnavailable(
+                self.describe,
+                f"{self.shell!r} cannot run a command in a process group of its own "
+                "(no job control without a tty, no setsid)",
+            )
+        self.starts += 1
+        self._channel = channel
+        return channel
+
+    @staticmethod
+    def _recv_some(
+        channel: paramiko.Channel, deadline: float, drain_stderr: bool = False
+    ) -> bytes | None:
+        """Stdout data, b"" at EOF/close, None when ``deadline`` passed (probe only)."""
+        while True:
+            if drain_stderr:
+                while channel.recv_stderr_ready():
+                    channel.recv_stderr(65536)
+            if channel.recv_ready():
+                return channel.recv(65536)
+            if channel.closed or channel.eof_received:
+                return b""
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            select.select([channel], [], [], min(remaining, _POLL))
+
+    # -- running ----------------------------------------------------------------------------
+    def _script(self, command: str, nonce: str) -> str:
+        if self._job_control:  # a subshell: its own process group, no exec
+            job = f"( eval {quote(command)}\n) </dev/null &\n"
+        else:  # dash & co: setsid(1) execs (the child is no group leader) and sh runs it
+            job = f"setsid {self.shell} -c {quote(command)} </dev/null &\n"
+        # P: the job's pgid (anywhere in stdout); E: the end and $? (stdout), the end (stderr)
+        return (
+            f"{job}printf '%s P %d\\n' {nonce} \"$!\"\n"
+            'wait "$!"\n'
+            f"__fpsh_s=$?; printf '%s E\\n' {nonce} >&2\n"
+            f"printf '%s E %d\\n' {nonce} \"$__fpsh_s\"\n"
+        )
+
+    def run(
+        self,
+        command: str,
+        timeout: float | None,
+        on_stdout: Callback | None = None,
+        on_stderr: Callback | None = None,
+    ) -> ShellResult:
+        """Run ``command`` in the shell (started now if none runs); see the module doc."""
+        with self._lock:
+            channel = self._channel
+            if channel is None or not self.alive:
+                self._drop()
+                channel = self._start(command)
+            nonce = secrets.token_hex(16)
+            out = _Framer(nonce.encode(), on_stdout)
+            err = _Framer(nonce.encode(), on_stderr)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            try:
+                channel.sendall(self._script(command, nonce).encode())
+                if not self._pump(channel, out, err, deadline):
+                    if out.pgid is None:  # the shell has not said which group yet
+                        self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL, out)
+                    self._kill(out.pgid, command)
+                    drained = self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL)
+                    if not drained:
+                        self._drop()  # out of step: the next command gets a new shell
+                    raise CommandTimeout(self.describe, command, timeout or 0)
+            except ShellLost as exc:
+                self._drop()
+                raise ShellLost(self.describe, command, exc.detail) from None
+            except (EOFError, OSError, paramiko.SSHException) as exc:
+                self._drop()
+                raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
+            if out.status is None:
+                self._drop()
+                raise ShellLost(self.describe, command, "no exit status in the shell's answer")
+            return ShellResult(out.data(), err.data(), out.status)
+
+    def _pump(
+        self,
+        channel: paramiko.Channel,
+        out: _Framer,
+        err: _Framer,
+        deadline: float | None,
+        until_pgid: _Framer | None = None,
+    ) -> bool:
+        """Read both streams until both end markers came (True) or ``deadline`` (False);
+        with ``until_pgid``, only until the pgid is known."""
+        while not (out.done and err.done):
+            if until_pgid is not None and (until_pgid.pgid is not None or until_pgid.done):
+                return True
+            read = False
+            while channel.recv_ready():
+                out.feed(channel.recv(65536))
+                read = True
+            while channel.recv_stderr_ready():
+                err.feed(channel.recv_stderr(65536))
+                read = True
+            if read:
+                continue
+            # nothing buffered in this pass: a later arrival sets the channel's pipe
+            if channel.closed or channel.eof_received or channel.exit_status_ready():
+                status = channel.exit_status if channel.exit_status_ready() else None
+                detail = "the shell's channel closed"
+                if status is not None:
+                    detail = f"the shell exited (status {status})"
+                if not self.transport.is_active():
+                    detail = "the SSH transport is closed"
+                raise ShellLost(self.describe, "", detail)
+            if not self.transport.is_active():
+                raise ShellLost(self.describe, "", "the SSH transport is closed")
+            step = _POLL
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                step = min(step, remaining)
+            select.select([channel], [], [], step)
+        return True
+
+    def _kill(self, pgid: int | None, command: str) -> None:
+        """``kill -KILL -- -PGID`` over an ``exec`` channel of its own."""
+        if pgid is None or pgid <= 1:
+            raise ShellLost(self.describe, command, "timed out before the shell started it")
+        try:
+            killer = self.transport.open_session(timeout=_DRAIN_AFTER_KILL)
+            try:
+                killer.settimeout(_DRAIN_AFTER_KILL)
+                killer.exec_command(f"kill -KILL -- -{pgid}")
+                killer.status_event.wait(_DRAIN_AFTER_KILL)
+            finally:
+                killer.close()
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            if not self.transport.is_active():
+                raise ShellLost(self.describe, command, "the SSH transport is closed") from None
+            raise ShellLost(self.describe, command, f"kill failed: {exc}") from None
