@@ -71,6 +71,11 @@ Callback = Callable[[bytes], None]
 _DRAIN_AFTER_KILL = 5.0
 #: the longest one wait for data lasts (the transport is checked that often)
 _POLL = 1.0
+#: a command still running after this long: check the shell is alive (``kill -0`` over
+#: exec), then again after twice as long, up to every _CHECK_MAX s. sshd sends neither EOF
+#: nor exit status for a dead shell while its orphaned command keeps the pipes open.
+_CHECK_FIRST = 1.0
+_CHECK_MAX = 8.0
 
 
 class ShellUnavailable(FabricPlusError):
@@ -328,6 +333,9 @@ class RemoteShell:
                     raise CommandTimeout(self.describe, command, timeout or 0)
             except ShellLost as exc:
                 self._drop()
+                if out.pgid is not None and not out.done:  # an orphan: end it (best effort)
+                    with contextlib.suppress(ShellLost):
+                        self._exec(f"kill -KILL -- -{out.pgid}", command)
                 raise ShellLost(self.describe, command, exc.detail) from None
             except (EOFError, OSError, paramiko.SSHException) as exc:
                 self._drop()
@@ -347,6 +355,8 @@ class RemoteShell:
     ) -> bool:
         """Read both streams until both end markers came (True) or ``deadline`` (False);
         with ``until_pgid``, only until the pgid is known."""
+        check_every = _CHECK_FIRST
+        next_check = time.monotonic() + check_every
         while not (out.done and err.done):
             if until_pgid is not None and (until_pgid.pgid is not None or until_pgid.done):
                 return True
@@ -370,9 +380,15 @@ class RemoteShell:
                 raise ShellLost(self.describe, "", detail)
             if not self.transport.is_active():
                 raise ShellLost(self.describe, "", "the SSH transport is closed")
-            step = _POLL
+            now = time.monotonic()
+            if now >= next_check:
+                if self._exec(f"kill -0 {self.pid}", "") != 0:
+                    raise ShellLost(self.describe, "", "the shell is gone")
+                check_every = min(check_every * 2, _CHECK_MAX)
+                next_check = time.monotonic() + check_every
+            step = min(_POLL, max(0.0, next_check - now))
             if deadline is not None:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - now
                 if remaining <= 0:
                     return False
                 step = min(step, remaining)
@@ -383,15 +399,20 @@ class RemoteShell:
         """``kill -KILL -- -PGID`` over an ``exec`` channel of its own."""
         if pgid is None or pgid <= 1:
             raise ShellLost(self.describe, command, "timed out before the shell started it")
+        self._exec(f"kill -KILL -- -{pgid}", command)
+
+    def _exec(self, line: str, command: str) -> int | None:
+        """``line`` on an ``exec`` channel of its own: its exit status (None: no answer)."""
         try:
-            killer = self.transport.open_session(timeout=_DRAIN_AFTER_KILL)
+            channel = self.transport.open_session(timeout=_DRAIN_AFTER_KILL)
             try:
-                killer.settimeout(_DRAIN_AFTER_KILL)
-                killer.exec_command(f"kill -KILL -- -{pgid}")
-                killer.status_event.wait(_DRAIN_AFTER_KILL)
+                channel.exec_command(line)
+                if not channel.status_event.wait(_DRAIN_AFTER_KILL):
+                    return None
+                return channel.recv_exit_status()
             finally:
-                killer.close()
+                channel.close()
         except (EOFError, OSError, paramiko.SSHException) as exc:
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, "the SSH transport is closed") from None
-            raise ShellLost(self.describe, command, f"kill failed: {exc}") from None
+            raise ShellLost(self.describe, command, f"{line!r} failed: {exc}") from None
