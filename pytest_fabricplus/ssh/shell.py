@@ -196,6 +196,11 @@ class RemoteShell:
             and bool(self.transport.is_active())
         )
 
+    @property
+    def process_groups(self) -> str:
+        """How each command gets its own process group: ``"set -m"`` or ``"setsid"``."""
+        return "set -m" if self._job_control else "setsid"
+
     def close(self) -> None:
         """End the shell (EOF on its stdin, channel closed). The next run starts a new one."""
         with self._lock:

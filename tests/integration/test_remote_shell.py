@@ -19,8 +19,8 @@ from pytest_fabricplus import CommandTimeout, Connector, HostSpec, Settings, res
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
 from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellUnavailable
 
-#: (where, shell program): the local sshd twice (both process-group mechanisms), containers
-CASES = [("local", "sh"), ("local", "bash"), ("ubuntu", "sh"), ("centos7", "sh")]
+#: (where, shell program): sh (dash here: the setsid path) and bash (the set -m path) on each
+CASES = [(w, s) for w in ("local", "ubuntu", "centos7") for s in ("sh", "bash")]
 
 
 def _open(request: pytest.FixtureRequest, where: str) -> FabricPlusConnection:
@@ -63,7 +63,7 @@ def case(request: pytest.FixtureRequest) -> Iterator[tuple[FabricPlusConnection,
 
 
 def test_lazy_start_and_probe(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
-    _conn, shell = case
+    conn, shell = case
     assert not shell.alive
     assert shell.starts == 0
     result = shell.run("echo out; echo err >&2; exit 3", timeout=10)
@@ -73,6 +73,13 @@ def test_lazy_start_and_probe(case: tuple[FabricPlusConnection, RemoteShell]) ->
     assert shell.pid
     assert shell.run("echo again", timeout=10).stdout == b"again\n"
     assert shell.starts == 1  # one shell for both commands
+    expected = "set -m" if shell.shell == "bash" else None
+    sh = shell.run("readlink -f /bin/sh", timeout=10).stdout.strip().decode()
+    print(f"{conn.spec.describe()}: sh is {sh}, process groups by {shell.process_groups}")
+    if sh.endswith("bash") or expected:
+        assert shell.process_groups == "set -m"
+    elif sh.endswith("dash"):
+        assert shell.process_groups == "setsid"
     shell.close()
     assert not shell.alive
     assert shell.run("echo reopened", timeout=10).stdout == b"reopened\n"
