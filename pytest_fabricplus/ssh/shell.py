@@ -170,12 +170,13 @@ class RemoteShell:
         self,
         transport: paramiko.Transport,
         describe: str,
-        shell: str = "sh",
+        shell: str = "auto",
         start_timeout: float = 10.0,
     ) -> None:
         self.transport = transport
         self.describe = describe
         self.shell = shell
+        self.program = "sh" if shell == "auto" else shell  # the shell running (once started)
         self.start_timeout = start_timeout
         self._lock = threading.Lock()
         self._channel: paramiko.Channel | None = None
@@ -218,38 +219,40 @@ class RemoteShell:
     def _start(self, command: str) -> paramiko.Channel:
         if not self.transport.is_active():
             raise ShellLost(self.describe, command, "the SSH transport is closed")
+        first = "sh" if self.shell == "auto" else self.shell
         try:
             channel = self.transport.open_session(timeout=self.start_timeout)
             # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
-            channel.exec_command(f"exec {self.shell}")
+            channel.exec_command(f"exec {first}")
         except (EOFError, OSError, paramiko.SSHException) as exc:
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
             raise ShellUnavailable(self.describe, f"{type(exc).__name__}: {exc}") from None
+        self.program = first
         nonce = secrets.token_hex(16)
-        probe = (
-            "set -m 2>/dev/null\n"
-            f'printf \'%s %s %s %s\\n\' {nonce} "$((6*7))" "$$" "$-"\n'
-            f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
-            f"printf '%s end\\n' {nonce}\n"
-        )
-        lines: list[bytes] = []
         try:
-            channel.sendall(probe.encode())
             deadline = time.monotonic() + self.start_timeout
-            out = b""
-            while f"{nonce} end\n".encode() not in out:
-                data = self._recv_some(channel, deadline, drain_stderr=True)
-                if data is None:
-                    raise ShellUnavailable(self.describe, f"{self.shell!r} did not answer")
-                if data == b"":
-                    status = channel.exit_status if channel.exit_status_ready() else None
-                    raise ShellUnavailable(
-                        self.describe,
-                        f"{self.shell!r} ended at once (exit status {status}); output "
-                        f"{out[-200:]!r}",
-                    )
-                out += data
+            if self.shell == "auto":
+                # bash when it is the login shell (exec's ``$SHELL -c`` would be bash). The
+                # answer comes before exec, and sh has read this whole line by then: what is
+                # sent next is read by bash.
+                answer = self._ask(
+                    channel,
+                    f"printf '%s %s\\n' {nonce} \"${{SHELL##*/}}\"; "
+                    'case "${SHELL##*/}" in bash) [ -x "$SHELL" ] && exec "$SHELL";; esac\n',
+                    f"{nonce} ",
+                    deadline,
+                )
+                said = answer.split(nonce.encode() + b" ", 1)[1].split(b"\n", 1)[0]
+                if said == b"bash":
+                    self.program = "bash"
+            probe = (
+                "set -m 2>/dev/null\n"
+                f'printf \'%s %s %s %s\\n\' {nonce} "$((6*7))" "$$" "$-"\n'
+                f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
+                f"printf '%s end\\n' {nonce}\n"
+            )
+            out = self._ask(channel, probe, f"{nonce} end\n", deadline)
             lines = [line for line in out.splitlines() if line.startswith(nonce.encode())]
         except ShellUnavailable:
             with contextlib.suppress(Exception):
@@ -262,7 +265,7 @@ class RemoteShell:
         words = lines[0].split() if lines else []
         if len(words) != 4 or words[1] != b"42" or not words[2].isdigit():
             channel.close()
-            raise ShellUnavailable(self.describe, f"{self.shell!r} is not a POSIX shell")
+            raise ShellUnavailable(self.describe, f"{self.program!r} is not a POSIX shell")
         self.pid = int(words[2])
         self._job_control = b"m" in words[3]
         has_setsid = any(line.split()[1:2] == [b"setsid"] for line in lines)
@@ -270,12 +273,30 @@ class RemoteShell:
             channel.close()
             raise ShellUnavailable(
                 self.describe,
-                f"{self.shell!r} cannot run a command in a process group of its own "
+                f"{self.program!r} cannot run a command in a process group of its own "
                 "(no job control without a tty, no setsid)",
             )
         self.starts += 1
         self._channel = channel
         return channel
+
+    def _ask(self, channel: paramiko.Channel, script: str, until: str, deadline: float) -> bytes:
+        """Send ``script``; stdout up to and including the line where ``until`` is."""
+        channel.sendall(script.encode())
+        out = b""
+        end = until.encode()
+        while end not in out or b"\n" not in (end + out.split(end, 1)[1])[len(end) - 1 :]:
+            data = self._recv_some(channel, deadline, drain_stderr=True)
+            if data is None:
+                raise ShellUnavailable(self.describe, f"{self.program!r} did not answer")
+            if data == b"":
+                status = channel.exit_status if channel.exit_status_ready() else None
+                raise ShellUnavailable(
+                    self.describe,
+                    f"{self.program!r} ended at once (exit status {status}); output {out[-200:]!r}",
+                )
+            out += data
+        return out
 
     @staticmethod
     def _recv_some(
@@ -300,7 +321,7 @@ class RemoteShell:
         if self._job_control:  # a subshell: its own process group, no exec
             job = f"( eval {quote(command)}\n) </dev/null &\n"
         else:  # dash & co: setsid(1) execs (the child is no group leader) and sh runs it
-            job = f"setsid {self.shell} -c {quote(command)} </dev/null &\n"
+            job = f"setsid {self.program} -c {quote(command)} </dev/null &\n"
         # P: the job's pgid (anywhere in stdout); E: the end and $? (stdout), the end (stderr)
         return (
             f"{job}printf '%s P %d\\n' {nonce} \"$!\"\n"

@@ -254,6 +254,27 @@ def test_one_command_at_a_time(case: tuple[FabricPlusConnection, RemoteShell]) -
     assert results == [b"done\n"] * 9
 
 
+@pytest.mark.parametrize("where", ["local", "ubuntu", "centos7"])
+def test_auto_runs_the_login_shell_when_it_is_bash(
+    request: pytest.FixtureRequest, where: str
+) -> None:
+    """The default (``auto``): bash, as exec's ``$SHELL -c`` would be, for a bash login."""
+    conn = _open(request, where)
+    try:
+        assert conn.transport is not None
+        login = conn.run("echo $SHELL", hide=True).stdout.strip()
+        assert login.endswith("/bash")  # the test users' login shell
+        shell = RemoteShell(conn.transport, conn.spec.describe())
+        result = shell.run('[[ -n "$BASH_VERSION" ]] && echo bash; echo ${0##*/}', timeout=10)
+        assert result.stdout == b"bash\nbash\n"
+        assert (shell.program, shell.process_groups) == ("bash", "set -m")
+        # the rest works on the shell it switched to
+        assert shell.run("echo $((6*7))", timeout=10).stdout == b"42\n"
+        assert shell.starts == 1
+    finally:
+        conn.close()
+
+
 @pytest.mark.parametrize("program", ["fp-no-such-shell", "false", "cat"])
 def test_no_posix_shell_is_shellunavailable(request: pytest.FixtureRequest, program: str) -> None:
     """``sh`` missing (not found), a shell that ends at once, one that does not answer."""
