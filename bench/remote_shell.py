@@ -13,7 +13,8 @@ Starts its own sshd on 127.0.0.1 (testing/sshd.py; needs root). For ``true`` and
 
 for: raw paramiko ``exec_command`` (TCP_NODELAY), our ``FabricPlusConnection.run``
 (``Connector.open``, the direct path with a spare channel), ``RemoteShell.run`` with ``sh``
-(dash here: ``setsid sh -c`` per command) and with ``bash`` (``set -m``: a fork per command).
+(dash here: ``setsid sh -c`` per command) and with the default ``auto`` (the login shell is
+bash here: bash with ``set -m``, a fork per command).
 Then, through bench/delay_proxy.py at ``--rtt-ms`` (40), wall time / RTT = SSH round trips.
 
 Usage: .venv/bin/python bench/remote_shell.py [--n 300] [--rtt-n 20]
@@ -43,7 +44,7 @@ from pytest_fabricplus.ssh.shell import RemoteShell
 from testing.sshd import LOGIN_USER, SshdServer, User, ensure_user
 
 COMMANDS = ("true", "cat /etc/hostname")
-VARIANTS = ("raw paramiko exec", "FabricPlusConnection.run", "RemoteShell sh", "RemoteShell bash")
+VARIANTS = ("raw paramiko exec", "FabricPlusConnection.run", "RemoteShell sh", "RemoteShell auto")
 
 
 def own_cpu(pid: int) -> float:
