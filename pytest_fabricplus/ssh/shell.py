@@ -337,8 +337,12 @@ class RemoteShell:
         # P: the job's pgid (anywhere in stdout); E: the end and $? (stdout), the end (stderr)
         return (
             f"{job}printf '%s P %d\\n' {nonce} \"$!\"\n"
-            'wait "$!"\n'
-            f"__fpsh_s=$?; printf '%s E\\n' {nonce} >&2\n"
+            'wait "$!"; __fpsh_s=$?\n'
+            # with job control, wait also returns when the job STOPS (128+SIGSTOP...): wait
+            # on for its end, as exec does (the timeout kills it)
+            'while [ "$__fpsh_s" -gt 128 ] && kill -0 "$!" 2>/dev/null; do\n'
+            'sleep 1; wait "$!"; __fpsh_s=$?; done\n'
+            f"printf '%s E\\n' {nonce} >&2\n"
             f"printf '%s E %d\\n' {nonce} \"$__fpsh_s\"\n"
         )
 

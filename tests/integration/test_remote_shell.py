@@ -183,6 +183,15 @@ def test_timeout_kills_only_that_command(case: tuple[FabricPlusConnection, Remot
     assert (shell.pid, shell.starts) == (pid, 1)  # the same shell
 
 
+def test_a_stopped_command_is_waited_for(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    """bash's wait returns when a job merely stops (job control): we wait on, as exec does."""
+    conn, shell = case
+    with pytest.raises(CommandTimeout):
+        shell.run("kill -STOP 0; echo after; sleep 419", timeout=1.5)
+    assert exec_bytes(conn, "pgrep -f 'slee[p] 419' || true")[0] == b""
+    assert shell.run("echo next", timeout=10).stdout == b"next\n"
+
+
 def test_a_dead_shell_is_shelllost_then_replaced(
     case: tuple[FabricPlusConnection, RemoteShell],
 ) -> None:
