@@ -43,7 +43,7 @@ API::
   still holds the pipes, so a command running longer than 1 s is checked on with
   ``kill -0 PID`` over exec (after 1, 2, 4, 8, 8... s); the orphan's group is killed.
 * One command at a time per shell: :meth:`RemoteShell.run` holds a lock; a second thread
-  waits for the first command to finish.
+  waits for the first command to finish (so does :meth:`RemoteShell.close`).
 
 Differences from ``exec`` (where the shell is NOT the same):
 
