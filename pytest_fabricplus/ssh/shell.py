@@ -2,26 +2,33 @@
 
 Every ``exec`` request makes the target's sshd fork a session and start a shell (a few ms of
 the target's CPU per command). :class:`RemoteShell` opens ONE session channel running a POSIX
-``sh`` (``exec_command("exec sh")``, no pty) and sends it each command on its stdin, framed
-with a random nonce per command.
+shell (``exec_command("exec sh")``, no pty) and sends it each command on its stdin, framed
+with a random nonce per command. Not wired into ``FabricPlusConnection`` yet.
 
 API::
 
-    shell = RemoteShell(transport, describe="web1 (10.0.0.5:22)")
+    shell = RemoteShell(transport, describe="web1 (10.0.0.5:22)", shell="auto",
+                        start_timeout=10.0)
     result = shell.run("uname -r", timeout=30.0, on_stdout=None, on_stderr=None)
     result.stdout, result.stderr, result.exited     # bytes, bytes, int
     shell.alive                                      # the shell is running now
-    shell.close()
+    shell.close()                                    # the next run starts a new one
+    shell.program, shell.process_groups, shell.pid, shell.starts   # what was started
 
+* ``shell``: ``"auto"`` (default) starts ``sh`` and, when the login shell (``$SHELL``) is
+  bash, switches to it (one more round trip, once): ``exec`` runs commands with
+  ``$SHELL -c``, so bash keeps bashisms working. ``"sh"``, ``"bash"``: that program.
 * The shell starts lazily, on the first :meth:`RemoteShell.run`, and is probed: a POSIX
   shell must answer (``$((6*7))``, ``$$``), and it must be able to put a command in a
-  process group of its own (``set -m`` works — bash, ksh, zsh — or ``setsid`` exists,
-  e.g. for dash, whose ``set -m`` needs a tty). Otherwise :class:`ShellUnavailable`
-  (login shell not POSIX and no ``sh``, ``nologin``, no process groups, no answer in
-  ``start_timeout`` s): the caller runs commands through ``exec`` instead.
+  process group of its own (``set -m`` works — bash — or ``setsid`` exists, e.g. for dash,
+  whose ``set -m`` needs a tty). Otherwise :class:`ShellUnavailable` (no ``sh``,
+  ``nologin``, no process groups, no answer within ``start_timeout`` s): the caller runs
+  commands through ``exec`` instead.
 * Each command runs in a child of the shell with stdin ``/dev/null``: ``cd``, ``export``,
   ``umask``, variables, traps and ``exit`` do not reach the next command. With ``set -m``
-  it is a subshell ``( eval 'COMMAND' )``; with ``setsid`` it is ``setsid sh -c 'COMMAND'``.
+  it is a subshell ``( eval 'COMMAND' )`` (a fork); with ``setsid`` it is
+  ``setsid sh -c 'COMMAND'`` (a fork and two execs). A syntax error is the command's
+  (exit 2), not the shell's.
 * stdout and stderr are kept apart, as bytes, exactly (NUL, no trailing newline, MB on both
   streams at once); the markers never reach the result or the callbacks. ``exited`` is the
   shell's ``$?``: 0..255, 127 for "not found", 128+N when killed by signal N (``exec``
@@ -30,23 +37,28 @@ API::
   ``kill -KILL -- -PGID`` over a separate ``exec`` channel and
   :class:`~pytest_fabricplus.errors.CommandTimeout` raised; the shell stays usable.
 * A shell that dies or whose channel closes while a command runs raises :class:`ShellLost`
-  for that command (also when the transport is dead); the next :meth:`RemoteShell.run`
-  starts a new shell (on a live transport).
+  for that command (also when the transport is dead; the caller maps it to
+  ``ConnectionLost`` when ``transport.is_active()`` is false); the next :meth:`RemoteShell.run`
+  starts a new shell (on a live transport). sshd reports nothing while an orphaned command
+  still holds the pipes, so a command running longer than 1 s is checked on with
+  ``kill -0 PID`` over exec (after 1, 2, 4, 8, 8... s); the orphan's group is killed.
 * One command at a time per shell: :meth:`RemoteShell.run` holds a lock; a second thread
-  waits for the first command to finish.
+  waits for the first command to finish (so does :meth:`RemoteShell.close`).
 
 Differences from ``exec`` (where the shell is NOT the same):
 
-* Commands are interpreted by ``sh`` (dash on Debian/Ubuntu), not by the login shell that
-  ``exec`` uses (``$SHELL -c``, usually bash): bashisms (``[[``, arrays, ``$'..'``,
-  ``source``) fail unless ``shell="bash"`` is given (then bash must exist).
-* With ``set -m`` (subshell, no new process), ``$$`` is the persistent shell's pid, and
-  ``$0`` is the shell's name; ``kill $$`` kills the persistent shell (-> :class:`ShellLost`).
+* With ``shell="sh"`` (or ``auto`` for a login shell other than bash) commands are
+  interpreted by ``sh`` (dash on Debian/Ubuntu), not the login shell ``exec`` uses.
+* In a ``set -m`` subshell (bash): ``$$`` is the persistent shell's pid (``kill $$`` kills
+  it: :class:`ShellLost`); bash's messages say ``bash: line N:`` with N the line of the
+  shell's whole input so far, where ``exec`` says ``line 1``; a command killed by a signal
+  may get the subshell's ``Terminated``/``Killed`` line on stderr.
 * A background process a command leaves running with the command's stdout/stderr open
   (``sleep 5 &``) does not hold the command up (``exec`` waits for its EOF), but whatever it
-  writes later shows up in a later command's output.
-* The environment is the one of the shell started once per connection (sshd's session
-  environment as for ``exec``), plus what the probe left: nothing exported.
+  writes later is read as a later command's output.
+* The environment is that of the shell started once per connection (sshd's session
+  environment, as for ``exec``); startup files the login shell reads for ``-c`` are read
+  once, not per command.
 """
 
 from __future__ import annotations
@@ -325,8 +337,12 @@ class RemoteShell:
         # P: the job's pgid (anywhere in stdout); E: the end and $? (stdout), the end (stderr)
         return (
             f"{job}printf '%s P %d\\n' {nonce} \"$!\"\n"
-            'wait "$!"\n'
-            f"__fpsh_s=$?; printf '%s E\\n' {nonce} >&2\n"
+            'wait "$!"; __fpsh_s=$?\n'
+            # with job control, wait also returns when the job STOPS (128+SIGSTOP...): wait
+            # on for its end, as exec does (the timeout kills it)
+            'while [ "$__fpsh_s" -gt 128 ] && kill -0 "$!" 2>/dev/null; do\n'
+            'sleep 1; wait "$!"; __fpsh_s=$?; done\n'
+            f"printf '%s E\\n' {nonce} >&2\n"
             f"printf '%s E %d\\n' {nonce} \"$__fpsh_s\"\n"
         )
 

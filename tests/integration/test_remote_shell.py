@@ -1,0 +1,299 @@
+"""``ssh/shell.py``'s RemoteShell against real OpenSSH: a local sshd (``sh`` = dash, which
+takes the ``setsid`` path, and ``bash``, which takes the ``set -m`` path) and the ubuntu and
+centos7 container targets. Each semantic of the module docstring has a test that fails
+without it; exec channels are the ground truth where bytes are compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import Target
+from pytest_fabricplus import CommandTimeout, Connector, HostSpec, Settings, resolve_hosts
+from pytest_fabricplus.ssh.connection import FabricPlusConnection
+from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellUnavailable
+
+#: (where, shell program): sh (dash here: the setsid path) and bash (the set -m path) on each
+CASES = [(w, s) for w in ("local", "ubuntu", "centos7") for s in ("sh", "bash")]
+
+
+def _open(request: pytest.FixtureRequest, where: str) -> FabricPlusConnection:
+    """A connection of this test's own (tests here kill shells and transports)."""
+    if where == "local":
+        sshd: Target = request.getfixturevalue("sshd")
+        (spec,) = resolve_hosts(sshd.address)
+        settings = Settings(
+            known_hosts=str(sshd.known_hosts), ssh_identity_file=str(sshd.user.key_path)
+        )
+        return Connector(settings).open(spec)
+    targets = request.getfixturevalue("privilege_targets")
+    spec: HostSpec = targets.spec(where)
+    return targets.connector().open(spec)
+
+
+def exec_bytes(conn: FabricPlusConnection, command: str) -> tuple[bytes, bytes, int]:
+    """Ground truth: ``command`` on an exec channel of its own, as bytes."""
+    transport = conn.transport
+    assert transport is not None
+    channel = transport.open_session()
+    try:
+        channel.exec_command(command)
+        out = channel.makefile("rb").read()
+        err = channel.makefile_stderr("rb").read()
+        return out, err, channel.recv_exit_status()
+    finally:
+        channel.close()
+
+
+@pytest.fixture(params=CASES, ids=[f"{w}-{s}" for w, s in CASES])
+def case(request: pytest.FixtureRequest) -> Iterator[tuple[FabricPlusConnection, RemoteShell]]:
+    where, program = request.param
+    conn = _open(request, where)
+    try:
+        assert conn.transport is not None
+        yield conn, RemoteShell(conn.transport, conn.spec.describe(), shell=program)
+    finally:
+        conn.close()
+
+
+def test_lazy_start_and_probe(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    conn, shell = case
+    assert not shell.alive
+    assert shell.starts == 0
+    result = shell.run("echo out; echo err >&2; exit 3", timeout=10)
+    assert (result.stdout, result.stderr, result.exited) == (b"out\n", b"err\n", 3)
+    assert shell.alive
+    assert shell.starts == 1
+    assert shell.pid
+    assert shell.run("echo again", timeout=10).stdout == b"again\n"
+    assert shell.starts == 1  # one shell for both commands
+    expected = "set -m" if shell.shell == "bash" else None
+    sh = shell.run("readlink -f /bin/sh", timeout=10).stdout.strip().decode()
+    print(f"{conn.spec.describe()}: sh is {sh}, process groups by {shell.process_groups}")
+    if sh.endswith("bash") or expected:
+        assert shell.process_groups == "set -m"
+    elif sh.endswith("dash"):
+        assert shell.process_groups == "setsid"
+    shell.close()
+    assert not shell.alive
+    assert shell.run("echo reopened", timeout=10).stdout == b"reopened\n"
+    assert shell.starts == 2
+
+
+def test_state_does_not_leak(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    _conn, shell = case
+    before = shell.run('pwd; umask; echo "[$FPX][$fpv]"; trap', timeout=10)
+    leaky = "cd /tmp && export FPX=1 && fpv=2 && umask 077 && trap 'echo T' EXIT && exit 7"
+    assert shell.run(leaky, timeout=10).exited == 7
+    assert shell.run("set -e; false; echo unreachable", timeout=10).exited == 1
+    after = shell.run('pwd; umask; echo "[$FPX][$fpv]"; trap', timeout=10)
+    assert after == before
+    assert b"[][]" in after.stdout
+    assert b"/tmp" not in after.stdout
+    assert shell.starts == 1  # exit ended the command, not the shell
+
+
+def test_stdin_is_dev_null(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    _conn, shell = case
+    # cat would otherwise read the control stream (the next command) or hang
+    assert shell.run("cat; echo done", timeout=10).stdout == b"done\n"
+    assert shell.run("readlink /proc/self/fd/0", timeout=10).stdout == b"/dev/null\n"
+    assert shell.run("read line; echo $?", timeout=10).stdout == b"1\n"
+
+
+def test_output_is_exact_and_binary_safe(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    conn, shell = case
+    assert shell.run("printf abc", timeout=10).stdout == b"abc"  # no trailing newline
+    assert shell.run("printf 'a\\000b' >&2", timeout=10).stderr == b"a\x00b"
+    assert shell.run("printf ''", timeout=10).stdout == b""
+    # marker-shaped text of the command's own passes through (another nonce)
+    fake = "0123456789abcdef0123456789abcdef E 0"
+    assert shell.run(f"echo '{fake}'; echo '{fake}' >&2", timeout=10).stdout == f"{fake}\n".encode()
+    # 3 MB of random bytes (every byte value, NULs) on both streams at once
+    path = f"/tmp/fpsh-{time.monotonic_ns()}"
+    made = exec_bytes(conn, f"head -c 3000000 /dev/urandom > {path}; printf x")
+    assert made[2] == 0
+    try:
+        truth, _, _ = exec_bytes(conn, f"cat {path}")
+        assert len(truth) == 3000000
+        chunks: list[bytes] = []
+        result = shell.run(
+            f"cat {path} & cat {path} >&2; wait", timeout=60, on_stdout=chunks.append
+        )
+        assert result.exited == 0
+        assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(truth).digest()
+        assert hashlib.sha256(result.stderr).digest() == hashlib.sha256(truth).digest()
+        assert b"".join(chunks) == truth  # the callback saw exactly the same bytes
+    finally:
+        exec_bytes(conn, f"rm -f {path}")
+    assert shell.run("echo next", timeout=10).stdout == b"next\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "exited"),
+    [
+        ("true", 0),
+        ("false", 1),
+        ("exit 2", 2),
+        ("exit 42", 42),
+        ("exit 255", 255),
+        ("fp-no-such-command-x", 127),
+        ("sh -c 'kill -KILL $$'", 128 + 9),
+        ("sh -c 'kill -TERM $$'", 128 + 15),
+    ],
+)
+def test_exit_codes(
+    case: tuple[FabricPlusConnection, RemoteShell], command: str, exited: int
+) -> None:
+    _conn, shell = case
+    assert shell.run(command, timeout=10).exited == exited
+    assert shell.run("echo ok", timeout=10).exited == 0
+
+
+def test_syntax_error_is_the_commands_not_the_shells(
+    case: tuple[FabricPlusConnection, RemoteShell],
+) -> None:
+    _conn, shell = case
+    result = shell.run("if then fi )", timeout=10)
+    assert result.exited == 2
+    assert result.stderr
+    assert shell.run("echo ok", timeout=10).stdout == b"ok\n"
+    assert shell.starts == 1
+
+
+def test_timeout_kills_only_that_command(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    conn, shell = case
+    shell.run("true", timeout=10)
+    pid = shell.pid
+    start = time.monotonic()
+    with pytest.raises(CommandTimeout, match=r"sleep 417 .* within 0.5s") as info:
+        shell.run("sh -c 'sleep 417 & sleep 418; wait'", timeout=0.5)
+    assert time.monotonic() - start < 1.5
+    assert info.value.host == conn.spec.describe()
+    # the command and its children are gone (zombies have no cmdline: pgrep -f skips them)
+    left = exec_bytes(conn, "pgrep -f 'slee[p] 41[78]' || true")[0]
+    assert left == b""
+    assert shell.run("echo still usable", timeout=10).stdout == b"still usable\n"
+    assert (shell.pid, shell.starts) == (pid, 1)  # the same shell
+
+
+def test_a_stopped_command_is_waited_for(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    """bash's wait returns when a job merely stops (job control): we wait on, as exec does."""
+    conn, shell = case
+    with pytest.raises(CommandTimeout):
+        shell.run("kill -STOP 0; echo after; sleep 419", timeout=1.5)
+    assert exec_bytes(conn, "pgrep -f 'slee[p] 419' || true")[0] == b""
+    assert shell.run("echo next", timeout=10).stdout == b"next\n"
+
+
+def test_a_dead_shell_is_shelllost_then_replaced(
+    case: tuple[FabricPlusConnection, RemoteShell],
+) -> None:
+    _conn, shell = case
+    shell.run("true", timeout=10)
+    start = time.monotonic()
+    with pytest.raises(ShellLost, match="lost while running 'kill -9"):
+        shell.run(f"kill -9 {shell.pid}; sleep 5", timeout=20)
+    assert time.monotonic() - start < 4  # noticed, not waited out
+    assert not shell.alive
+    assert shell.run("echo new shell", timeout=10).stdout == b"new shell\n"
+    assert shell.starts == 2
+
+
+def test_a_closed_channel_is_shelllost(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    _conn, shell = case
+    shell.run("true", timeout=10)
+    channel: Any = shell._channel
+    timer = threading.Timer(0.3, channel.close)
+    timer.start()
+    try:
+        with pytest.raises(ShellLost):
+            shell.run("sleep 5", timeout=20)
+    finally:
+        timer.cancel()
+    assert shell.run("echo new shell", timeout=10).stdout == b"new shell\n"
+
+
+@pytest.mark.parametrize("when", ["idle", "running"])
+def test_a_dead_transport_is_shelllost(
+    case: tuple[FabricPlusConnection, RemoteShell], when: str
+) -> None:
+    conn, shell = case
+    shell.run("true", timeout=10)
+    transport: Any = conn.transport
+    if when == "idle":
+        transport.close()
+        with pytest.raises(ShellLost, match="echo x"):
+            shell.run("echo x", timeout=10)
+    else:
+        timer = threading.Timer(0.3, transport.close)
+        timer.start()
+        try:
+            start = time.monotonic()
+            with pytest.raises(ShellLost, match="sleep 5"):
+                shell.run("sleep 5", timeout=20)
+            assert time.monotonic() - start < 4
+        finally:
+            timer.cancel()
+    with pytest.raises(ShellLost):  # and again: no new shell on a dead transport
+        shell.run("echo y", timeout=10)
+
+
+def test_one_command_at_a_time(case: tuple[FabricPlusConnection, RemoteShell]) -> None:
+    _conn, shell = case
+    lock = f"/tmp/fpsh-lock-{time.monotonic_ns()}"
+    command = f"mkdir {lock} || echo overlap; sleep 0.1; rmdir {lock}; echo done"
+    results: list[bytes] = []
+
+    def worker() -> None:
+        for _ in range(3):
+            results.append(shell.run(command, timeout=20).stdout)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [b"done\n"] * 9
+
+
+@pytest.mark.parametrize("where", ["local", "ubuntu", "centos7"])
+def test_auto_runs_the_login_shell_when_it_is_bash(
+    request: pytest.FixtureRequest, where: str
+) -> None:
+    """The default (``auto``): bash, as exec's ``$SHELL -c`` would be, for a bash login."""
+    conn = _open(request, where)
+    try:
+        assert conn.transport is not None
+        login = conn.run("echo $SHELL", hide=True).stdout.strip()
+        assert login.endswith("/bash")  # the test users' login shell
+        shell = RemoteShell(conn.transport, conn.spec.describe())
+        result = shell.run('[[ -n "$BASH_VERSION" ]] && echo bash; echo ${0##*/}', timeout=10)
+        assert result.stdout == b"bash\nbash\n"
+        assert (shell.program, shell.process_groups) == ("bash", "set -m")
+        # the rest works on the shell it switched to
+        assert shell.run("echo $((6*7))", timeout=10).stdout == b"42\n"
+        assert shell.starts == 1
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("program", ["fp-no-such-shell", "false", "cat"])
+def test_no_posix_shell_is_shellunavailable(request: pytest.FixtureRequest, program: str) -> None:
+    """``sh`` missing (not found), a shell that ends at once, one that does not answer."""
+    conn = _open(request, "local")
+    try:
+        assert conn.transport is not None
+        shell = RemoteShell(conn.transport, "local", shell=program, start_timeout=2)
+        with pytest.raises(ShellUnavailable, match="no persistent POSIX shell on local"):
+            shell.run("true", timeout=10)
+        assert not shell.alive
+        assert conn.run("echo exec still works", hide=True).stdout == "exec still works\n"
+    finally:
+        conn.close()
