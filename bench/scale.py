@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,7 @@ def stable_server_cpu(targets: Targets, limit: float = 5.0) -> float:
 
 
 def run_spec(spec: Spec, timeout: float) -> Run:
+    """One pytest run; its ``server_cpu`` is the sshd CPU until it ended (see run_fresh)."""
     setup = spec.setup
     targets = setup.targets
     before = targets.connection_counts()
@@ -244,6 +246,42 @@ class Result:
     def median(self, attr: str) -> float | None:
         got = [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
         return statistics.median(got) if got else None
+
+
+@contextlib.contextmanager
+def open_big(
+    targets: Targets, rtt_ms: float, work: Path, plugins_off: tuple[str, ...]
+) -> Iterator[Setup]:
+    """The fleet set-up (bench.fleet.prepared: one ProxyProcess in front of every endpoint,
+    known_hosts, inventory, fleet's test files) plus this bench's files."""
+    with prepared(targets, rtt_ms, work, plugins_off) as big:
+        hosts = len(big.addrs)
+        (big.work / "scale_mem.py").write_text(MEM_PLUGIN)
+        write_files(big.work, hosts, CHECKS[: quarter(len(CHECKS))], "q")
+        for suffix, k in (("", len(CHECKS)), ("q", quarter(len(CHECKS)))):
+            write_empty(big.work, f"test_z{suffix}.py", hosts * k)
+        yield big
+
+
+def run_fresh(
+    key: str,
+    targets: Targets,
+    opener: Callable[[], contextlib.AbstractContextManager[Setup]],
+    make: Callable[[Setup], dict[str, Spec]],
+    timeout: float,
+) -> Run:
+    """``key``'s run behind a proxy of its own, stopped before sshd CPU is read.
+
+    delay_proxy.py keeps the sshd side of a connection open when the client's side ends with a
+    reset (as when a pytest process exits with unread data): those sshd sessions would live
+    (and their CPU stay uncounted: it is reaped at close) until the proxy stops. A fresh proxy
+    per run, closed after it, ends them all; its ports, known_hosts and inventory are new.
+    """
+    server0 = stable_server_cpu(targets)
+    with opener() as setup:
+        run = run_spec(make(setup)[key], timeout)
+    run.server_cpu = stable_server_cpu(targets) - server0
+    return run
 
 
 # -- raw paramiko CPU per command --------------------------------------------------------------
@@ -488,11 +526,11 @@ def report(
         cpu = res.median("cpu") if res else None
         return cpu / res.spec.checks if res and cpu is not None else None
 
-    def marginal(key: str) -> float | None:
+    def marginal(key: str, attr: str = "cpu") -> float | None:
         full, part = good(key), good(key + "q")
         if not full or not part:
             return None
-        cf, cq = full.median("cpu"), part.median("cpu")
+        cf, cq = full.median(attr), part.median(attr)
         assert cf is not None
         assert cq is not None
         return (cf - cq) / (full.spec.checks - part.spec.checks)
@@ -541,6 +579,8 @@ def report(
         "Z0",
     ]:
         if key in results and results[key].runs:
+            m = marginal(key)
+            summary["variants"][key]["client_cpu_marginal_ms"] = m and m * 1000
             print(
                 f"{key:<4} total/checks {fmt(per_check(key) and per_check(key) * 1000)} ms, "  # type: ignore[operator]
                 f"marginal {fmt(marginal(key) and marginal(key) * 1000)} ms"  # type: ignore[operator]
@@ -572,10 +612,13 @@ def report(
             scpu = got.median("server_cpu")
             assert scpu is not None
             conns = statistics.median(r.conns for r in got.runs)
+            m = marginal(key, "server_cpu")
             print(
                 f"{key:<4} {scpu / got.spec.checks * 1000:.2f} ms/command "
-                f"({scpu:.1f} s over {got.spec.checks} commands, {conns:g} connections)"
+                f"({scpu:.1f} s over {got.spec.checks} commands, {conns:g} connections); "
+                f"marginal {fmt(m and m * 1000)} ms/command"
             )
+            summary["variants"][key]["sshd_cpu_marginal_ms"] = m and m * 1000
     print("\n-- 5. peak memory (ru_maxrss) --")
     for key in [f"A{w}" for w in workers] + ["B", f"C{w0}", *(f"Z{w}" for w in workers)]:
         got = good(key)
@@ -658,14 +701,19 @@ def main(argv: list[str] | None = None) -> int:
             f"127.0.0.1 ({time.monotonic() - started:.1f}s)",
             flush=True,
         )
-        big = stack.enter_context(prepared(targets, args.rtt_ms, work / "fleet", plugins_off))
-        (big.work / "scale_mem.py").write_text(MEM_PLUGIN)
-        write_files(big.work, args.hosts, CHECKS[: quarter(len(CHECKS))], "q")
-        for suffix, k in (("", len(CHECKS)), ("q", quarter(len(CHECKS)))):
-            write_empty(big.work, f"test_z{suffix}.py", args.hosts * k)
+
+        def opener() -> contextlib.AbstractContextManager[Setup]:
+            return open_big(targets, args.rtt_ms, work / "fleet", plugins_off)
+
+        def make(big: Setup) -> dict[str, Spec]:
+            return {s.key: s for s in build_specs(big, None, variants, workers, args.marginal)}
+
+        t0 = time.monotonic()
+        with opener() as big:
+            pass
         print(
-            f"one delay proxy, RTT {args.rtt_ms:g} ms; Settings.max_connections "
-            f"{Settings.max_connections}; ({time.monotonic() - started:.1f}s)",
+            f"one delay proxy (a fresh one per run), RTT {args.rtt_ms:g} ms, up in "
+            f"{time.monotonic() - t0:.1f}s; Settings.max_connections {Settings.max_connections}",
             flush=True,
         )
         small = make_small(targets, work / "n0", plugins_off)
@@ -689,7 +737,10 @@ def main(argv: list[str] | None = None) -> int:
                 break
             round_start = time.monotonic()
             for spec in specs if rep % 2 == 0 else list(reversed(specs)):
-                run = run_spec(spec, args.run_timeout)
+                if spec.setup is small:  # direct, no proxy
+                    run = run_spec(spec, args.run_timeout)
+                else:
+                    run = run_fresh(spec.key, targets, opener, make, args.run_timeout)
                 results[spec.key].runs.append(run)
                 failed |= not run.ok
                 print(
