@@ -244,16 +244,37 @@ def stable_server_cpu(targets: Targets, limit: float = 15.0) -> float:
         if now == last and busy() == 0:
             return now
         last = now
-    print(f"  (sshd CPU read with {busy()} sshd processes still running)", flush=True)
+    alive = (
+        [p for p, state, name in reaper._orphans() if name == "sshd" and state != "Z"]
+        if reaper
+        else []
+    )
+    kids = []
+    for server in targets.servers:
+        if server.proc is not None:
+            with contextlib.suppress(OSError):
+                t = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
+                kids += [int(k) for k in t.split()]
+    titles = []
+    for pid in (kids + alive)[:3]:
+        with contextlib.suppress(OSError):
+            titles.append(
+                Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:60]
+            )
+    print(
+        f"  (sshd CPU read with {targets.live_sessions()} sessions and {len(alive)} orphaned "
+        f"sshd processes still running: {titles})",
+        flush=True,
+    )
     return last
 
 
-def run_spec(spec: Spec, timeout: float) -> Run:
-    """One pytest run; its ``server_cpu`` is the sshd CPU until it ended (see run_fresh)."""
+def run_spec(spec: Spec, timeout: float, server: bool = True) -> Run:
+    """One pytest run; without ``server`` the caller reads sshd CPU (see run_fresh)."""
     setup = spec.setup
     targets = setup.targets
     before = targets.connection_counts()
-    server0 = stable_server_cpu(targets)
+    server0 = stable_server_cpu(targets) if server else 0.0
     cpu0 = children_cpu()
     timing, mem = setup.work / "timing", setup.work / "mem"
     for d in (timing, mem):
@@ -273,7 +294,7 @@ def run_spec(spec: Spec, timeout: float) -> Run:
         out, rc = f"TIMEOUT after {timeout}s\n{as_text(exc.stdout)}", -1
     wall = time.perf_counter() - start
     cpu = children_cpu() - cpu0
-    server_cpu = stable_server_cpu(targets) - server0
+    server_cpu = stable_server_cpu(targets) - server0 if server else 0.0
     after = targets.connection_counts()
     conns = sum(after[p] - before[p] for p in spec.ports)
     match = _PASSED.findall(out)
@@ -347,7 +368,7 @@ def run_fresh(
     """
     server0 = stable_server_cpu(targets)
     with opener() as setup:
-        run = run_spec(make(setup)[key], timeout)
+        run = run_spec(make(setup)[key], timeout, server=False)
     run.server_cpu = stable_server_cpu(targets) - server0
     return run
 
