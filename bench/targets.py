@@ -170,6 +170,18 @@ class Targets:
                 total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
         return total / tick
 
+    def live_sessions(self) -> int:
+        """Child processes of the sshd listeners: one per connection not yet closed and reaped
+        (its CPU is not in :meth:`server_cpu` until then)."""
+        total = 0
+        for server in self.servers:
+            if server.proc is None:
+                continue
+            pid = server.proc.pid
+            with contextlib.suppress(OSError):
+                total += len(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        return total
+
     def cleanup(self) -> None:
         for server in self.servers:
             server.cleanup()
