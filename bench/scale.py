@@ -49,6 +49,7 @@ import math
 import os
 import re
 import resource
+import shlex
 import shutil
 import socket
 import statistics
@@ -417,6 +418,10 @@ def raise_nofile() -> str:
     return f"RLIMIT_NOFILE {soft} (already the hard limit)"
 
 
+#: extra pytest arguments for our variants (A, B, N): ``--ours-args``
+OURS_EXTRA: list[str] = []
+
+
 def build_specs(
     big: Setup, small: Setup | None, variants: set[str], workers: list[int], marginal: bool
 ) -> list[Spec]:
@@ -426,6 +431,7 @@ def build_specs(
         f"--hosts={big.inventory}",
         f"--known-hosts={big.known_hosts}",
         f"--ssh-identity-file={big.key}",
+        *OURS_EXTRA,
     ]
     ti = [
         "-p", "no:fabricplus", f"--hosts={big.testinfra_hosts}",
@@ -469,7 +475,8 @@ def build_specs(
             specs.append(Spec(
                 f"N0{suffix}", f"(N0) ours -n 0, {n} hosts x {k} run('true'), no proxy", small,
                 [f"--hosts={small.inventory}", f"--known-hosts={small.known_hosts}",
-                 f"--ssh-identity-file={small.key}", "-p", "no:xdist", f"test_true{suffix}.py"],
+                 f"--ssh-identity-file={small.key}", *OURS_EXTRA, "-p", "no:xdist",
+                 f"test_true{suffix}.py"],
                 n * k, n * k, small_ports,
             ))  # fmt: skip
             specs.append(Spec(
@@ -755,12 +762,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-n", type=int, default=200, help="raw paramiko commands")
     parser.add_argument("--run-timeout", type=float, default=600.0, help="per pytest run, s")
     parser.add_argument("--all-plugins", action="store_true", help="keep hypothesis' plugin")
+    parser.add_argument(
+        "--ours-args",
+        default="",
+        help="extra arguments for our variants (A, B, N), e.g. '--remote-shell=persistent'",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     args = parser.parse_args(argv)
     try:
         variants = parse_variants(args.variants)
         workers = [int(w) for w in args.workers.split(",") if w.strip()]
+        OURS_EXTRA[:] = shlex.split(args.ours_args)
+        if OURS_EXTRA:
+            print(f"our variants (A, B, N) also get: {shlex.join(OURS_EXTRA)}")
     except ValueError as exc:
         parser.error(f"bad --variants/--workers: {exc}")
     if not workers or any(w < 1 or w > 64 for w in workers):
