@@ -50,7 +50,7 @@ def preflight(
     def one(spec: HostSpec) -> None:
         nonlocal done
         try:
-            get(spec)
+            get(spec).prepare()  # e.g. the persistent shell, started ahead of the first test
         except HostUnreachable as exc:
             with lock:
                 report.unreachable[spec.name] = exc

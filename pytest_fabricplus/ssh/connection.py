@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,6 +65,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     _users_used: tuple[RunAs, ...] = ()
     _persistent: bool = False
     _shell: RemoteShell | None = None
+    _shell_lock: threading.Lock
 
     def _remote_runner(self) -> Remote:
         runner = channel.FastRemote if self._fast else channel.KillingRemote
@@ -132,14 +134,33 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     # -- the persistent remote shell (--remote-shell=persistent) ----------------------------
     def _start_shell(self) -> RemoteShell | None:
-        if not self.is_connected:
-            self.open()
-        transport = self.transport
-        if transport is None:
-            return None
-        shell = RemoteShell(transport, self.spec.describe())
-        self._set(_shell=shell)
-        return shell
+        with self._shell_lock:  # pre-flight's thread and the test's may both get here
+            if self._shell is not None or not self._persistent:
+                return self._shell
+            if not self.is_connected:
+                self.open()
+            transport = self.transport
+            if transport is None:
+                return None
+            shell = RemoteShell(transport, self.spec.describe())
+            self._set(_shell=shell)
+            return shell
+
+    def prepare(self) -> None:
+        """What can be done before the first command, in pre-flight's threads: start the
+        persistent shell (``--remote-shell=persistent``; four round trips a host would
+        otherwise pay on its first command). Errors are left for that command to report."""
+        if not self._persistent:
+            return
+        shell = self._start_shell()
+        if shell is None:
+            return
+        try:
+            shell.start()
+        except ShellUnavailable as exc:
+            self._no_shell(exc)
+        except Exception as exc:  # ShellLost, a closing transport: the first run() says it
+            log.debug("%s: persistent shell not started ahead: %s", self.spec.describe(), exc)
 
     def _no_shell(self, exc: ShellUnavailable) -> None:
         """No POSIX shell on this host: its commands use exec channels from now on."""
@@ -247,6 +268,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             _secrets=secrets,
             _fast=fast,
             _persistent=persistent_shell and fast,
+            _shell_lock=threading.Lock(),
         )
 
     def remember_state(self) -> None:

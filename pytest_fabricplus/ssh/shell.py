@@ -346,6 +346,15 @@ class RemoteShell:
             f"printf '%s E %d\\n' {nonce} \"$__fpsh_s\"\n"
         )
 
+    def start(self) -> None:
+        """Start the shell now (if none runs) instead of on the first :meth:`run`: pre-flight
+        does it in the background, so the first command does not wait the four round trips
+        of opening and probing it. Raises :class:`ShellUnavailable` / :class:`ShellLost`."""
+        with self._lock:
+            if self._channel is None or not self.alive:
+                self._drop()
+                self._start("(starting the shell)")
+
     def run(
         self,
         command: str,

@@ -15,6 +15,15 @@ from invoke.exceptions import UnexpectedExit
 from pytest_fabricplus import CommandTimeout
 
 
+def test_the_shell_is_started_by_preflight(connection):
+    # before this test's first command: pre-flight opened the host and started its shell
+    shell = connection._shell
+    if os.environ["FP_MODE"] == "persistent":
+        assert shell is not None and shell.alive and shell.starts == 1
+    else:
+        assert shell is None
+
+
 def test_one_shell_serves_every_command(connection):
     for _ in range(3):
         connection.run("true", hide=True)
@@ -65,7 +74,7 @@ def test_the_run_contract_holds_for_both_remote_shells(
     result = pytester.runpytest_subprocess(
         *sshd.args(f"--remote-shell={mode}", "-s", "-p", "no:xdist"), timeout=120
     )
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["*shown-on-stdout*"])
     result.stderr.fnmatch_lines(["*shown-on-stderr*"])
 
