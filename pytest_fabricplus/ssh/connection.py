@@ -121,9 +121,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         if self._fast:
             run = channel.run_settings(self.config)
             if channel.direct_ok(self, kwargs, run):
-                shell = self._shell if self._persistent else None
-                if self._persistent and shell is None:
-                    shell = self._start_shell()
+                shell = self._start_shell() if self._persistent else None
                 if shell is not None:
                     try:
                         return channel.run_in_shell(self, shell, command, run, **kwargs)
@@ -134,13 +132,21 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     # -- the persistent remote shell (--remote-shell=persistent) ----------------------------
     def _start_shell(self) -> RemoteShell | None:
+        """This connection's shell; a new one on a reopened connection (Fabric reopens a
+        dropped one on the next command, as the exec path does)."""
         with self._shell_lock:  # pre-flight's thread and the test's may both get here
-            if self._shell is not None or not self._persistent:
-                return self._shell
+            if not self._persistent:
+                return None
             if not self.is_connected:
                 self.open()
             transport = self.transport
+            shell = self._shell
+            if shell is not None and shell.transport is transport:
+                return shell
+            if shell is not None:  # of a transport that closed
+                shell.close()
             if transport is None:
+                self._set(_shell=None)
                 return None
             shell = RemoteShell(transport, self.spec.describe())
             self._set(_shell=shell)

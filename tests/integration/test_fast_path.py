@@ -102,7 +102,9 @@ def _run(pytester: pytest.Pytester, sshd: Target, mode: str, out: Path) -> dict[
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_suite=SUITE)
     result = pytester.runpytest_subprocess(
-        *sshd.args(),
+        # the exec path's fast and public variants are compared (the persistent shell has
+        # its own contract test: tests/plugin/test_remote_shell_option.py)
+        *sshd.args("--remote-shell=exec"),
         timeout=180,
         # the environment of the inner run is the outer one plus these
     )

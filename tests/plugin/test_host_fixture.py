@@ -546,7 +546,10 @@ def test_testinfra_hosts_without_inventory_and_hosts_list_wins(
     result.assert_outcomes(passed=2)
 
 
-def test_module_host_survives_a_lost_connection(pytester: pytest.Pytester, sshd: Target) -> None:
+@pytest.mark.parametrize("remote_shell", ["exec", "persistent"])
+def test_module_host_survives_a_lost_connection(
+    pytester: pytest.Pytester, sshd: Target, remote_shell: str
+) -> None:
     pytester.makepyfile(
         """
         def test_1_session_dies(host):
@@ -560,7 +563,7 @@ def test_module_host_survives_a_lost_connection(pytester: pytest.Pytester, sshd:
         """
     )
     before = logins(sshd)
-    result = pytester.runpytest(*sshd.args("-v"))
+    result = pytester.runpytest(*sshd.args("-v", f"--remote-shell={remote_shell}"))
     result.stdout.fnmatch_lines(["*::test_2_after?127.0.0.1? PASSED*"])
     result.stdout.fnmatch_lines(["*::test_3_connection_too?127.0.0.1? PASSED*"])
     assert made_logins(sshd, before) == 2  # the first login and one reconnect
