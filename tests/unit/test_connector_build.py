@@ -28,15 +28,24 @@ def test_known_hosts_parsed_once_and_shared(tmp_path: Path) -> None:
     known.write_text(
         "[127.0.0.1]:2222 ssh-ed25519 "
         "AAAAC3NzaC1lZDI1NTE5AAAAIDltxKsz2m+Ij2Ey5xZoR447FrsmQ2+NwJDXzJYHZQN6\n"
+        "[127.0.0.1]:2225 ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIDltxKsz2m+Ij2Ey5xZoR447FrsmQ2+NwJDXzJYHZQN6\n"
     )
     connector = Connector(Settings(known_hosts=str(known)), env={})
     a = connector.build(HostSpec("127.0.0.1", 2222, id="a"))
+    a2 = connector.build(HostSpec("127.0.0.1", 2222, id="a2"))
     b = connector.build(HostSpec("127.0.0.1", 2223, id="b"))
-    assert a.client._system_host_keys is b.client._system_host_keys
+    # the file is parsed once; each host gets the entries that match it, shared per host
+    assert len(connector.known_hosts._cache) == 1
+    assert a.client._system_host_keys is a2.client._system_host_keys
+    assert a.client._system_host_keys is not b.client._system_host_keys
     assert a.client._system_host_keys.lookup("[127.0.0.1]:2222") is not None
+    assert b.client._system_host_keys.lookup("[127.0.0.1]:2223") is None
+    assert len(list(a.client._system_host_keys.keys())) == 1  # not the whole file
     known.write_text("")  # a changed file is read again
     import os
 
     os.utime(known, (1, 1))
-    c = connector.build(HostSpec("127.0.0.1", 2224, id="c"))
+    c = connector.build(HostSpec("127.0.0.1", 2222, id="c"))
     assert c.client._system_host_keys is not a.client._system_host_keys
+    assert c.client._system_host_keys.lookup("[127.0.0.1]:2222") is None
