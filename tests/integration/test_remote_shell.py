@@ -174,7 +174,7 @@ def test_timeout_kills_only_that_command(case: tuple[FabricPlusConnection, Remot
     start = time.monotonic()
     with pytest.raises(CommandTimeout, match=r"sleep 417 .* within 0.5s") as info:
         shell.run("sh -c 'sleep 417 & sleep 418; wait'", timeout=0.5)
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 3  # killed, not waited out (the kill is an exec channel)
     assert info.value.host == conn.spec.describe()
     # the command and its children are gone (zombies have no cmdline: pgrep -f skips them)
     left = exec_bytes(conn, "pgrep -f 'slee[p] 41[78]' || true")[0]
