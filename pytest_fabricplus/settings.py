@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,26 +49,19 @@ def env_name(text: str) -> str:
     return text
 
 
-def policy(text: str) -> str:
-    if text not in HOST_KEY_POLICIES:
-        raise ValueError(f"{text!r} is not one of {', '.join(HOST_KEY_POLICIES)}")
-    return text
+def one_of(choices: Sequence[str]) -> Callable[[str], str]:
+    """A validator accepting exactly one of ``choices``."""
 
+    def check(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
 
-def su_method(text: str) -> str:
-    if text not in SU_METHODS:
-        raise ValueError(f"{text!r} is not one of {', '.join(SU_METHODS)}")
-    return text
+    return check
 
 
 #: how ``run()`` reaches the host: an ``exec`` channel per command, or one persistent shell
 REMOTE_SHELLS = ("exec", "persistent")
-
-
-def remote_shell(text: str) -> str:
-    if text not in REMOTE_SHELLS:
-        raise ValueError(f"{text!r} is not one of {', '.join(REMOTE_SHELLS)}")
-    return text
 
 
 def boolean(text: str) -> bool:
@@ -283,7 +276,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "host_key_policy",
         "--host-key-policy",
         "what to do with a host key not in known_hosts: reject (default), warn, accept",
-        policy,
+        one_of(HOST_KEY_POLICIES),
         "reject",
         "reject|warn|accept",
     ),
@@ -291,7 +284,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "su_method",
         "--su-method",
         "how su_user switches user: auto (probe su, fall back to sudo; default), su, sudo",
-        su_method,
+        one_of(SU_METHODS),
         "auto",
         "auto|su|sudo",
     ),
@@ -342,7 +335,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "and testinfra; default) or persistent (one POSIX shell per connection, each command "
         "in its own subshell; fewer packets and no session fork per command; falls back to "
         "exec where no POSIX shell answers)",
-        remote_shell,
+        one_of(REMOTE_SHELLS),
         "exec",
         "exec|persistent",
     ),

@@ -231,18 +231,45 @@ def direct_ok(conn: DirectConnection, kwargs: Mapping[str, Any], run: Mapping[st
     )
 
 
+class _Echo:
+    """Output of a shell command shown as it arrives (unless hidden), decoded whole."""
+
+    def __init__(self, stream: Any, encoding: str) -> None:
+        self.stream = stream
+        try:
+            self.decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder(encoding)(
+                "replace"
+            )
+        except LookupError:  # a codec without an incremental decoder
+            self.decoder = None
+        self.encoding = encoding
+
+    def feed(self, data: bytes) -> None:
+        text = (
+            self.decoder.decode(data)
+            if self.decoder is not None
+            else data.decode(self.encoding, "replace")
+        )
+        if text:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.decoder is not None:
+            tail = self.decoder.decode(b"", final=True)
+            if tail:
+                self.stream.write(tail)
+                self.stream.flush()
+
+
 class _Stream:
     """One output stream of a channel: kept as bytes, echoed decoded unless hidden."""
 
     def __init__(self, recv: Callable[[int], bytes], echo: Any, encoding: str) -> None:
         self.recv = recv
         self.chunks: list[bytes] = []
-        self.echo = echo
+        self.echo = None if echo is None else _Echo(echo, encoding)
         self.encoding = encoding
-        self.decoder: codecs.IncrementalDecoder | None = None
-        if echo is not None:
-            with contextlib.suppress(LookupError):  # a codec without an incremental decoder
-                self.decoder = codecs.getincrementaldecoder(encoding)("replace")
 
     def read(self) -> bool:
         """Read what is there (blocking up to the channel's timeout); False at EOF."""
@@ -251,21 +278,61 @@ class _Stream:
             return False
         self.chunks.append(data)
         if self.echo is not None:
-            if self.decoder is not None:
-                text = self.decoder.decode(data)
-            else:
-                text = data.decode(self.encoding, "replace")
-            self.echo.write(text)
-            self.echo.flush()
+            self.echo.feed(data)
         return True
 
     def text(self) -> str:
-        if self.decoder is not None and self.echo is not None:
-            tail = self.decoder.decode(b"", final=True)
-            if tail:
-                self.echo.write(tail)
-                self.echo.flush()
+        if self.echo is not None:
+            self.echo.finish()
         return b"".join(self.chunks).decode(self.encoding, "replace")
+
+
+def _options(
+    conn: DirectConnection,
+    config: Mapping[str, Any],
+    hide: Any,
+    warn: bool | None,
+    timeout: float | None,
+    encoding: str | None,
+) -> tuple[Any, bool, str, float | None]:
+    """run()'s keywords over the connection's config: hidden streams, warn, encoding, limit."""
+    return (
+        normalize_hide(config.get("hide") if hide is None else hide),
+        bool(config.get("warn") if warn is None else warn),
+        encoding or config.get("encoding") or default_encoding(),
+        conn.command_timeout if timeout is None else timeout,
+    )
+
+
+def _result(
+    conn: DirectConnection,
+    command: str,
+    config: Mapping[str, Any],
+    stdout: str,
+    stderr: str,
+    exited: int,
+    hidden: Any,
+    encoding: str,
+    warn: bool,
+) -> Any:
+    """invoke's :class:`Result` of a finished command; ``UnexpectedExit`` unless it exited
+    0 or ``warn``."""
+    result = Result(
+        stdout=stdout,
+        stderr=stderr,
+        encoding=encoding,
+        command=command,
+        shell=config.get("shell"),
+        env={},
+        exited=exited,
+        pty=False,
+        hide=hidden,
+        connection=conn,
+    )
+    conn.check_alive(command, result)
+    if exited != 0 and not warn:
+        raise UnexpectedExit(result)
+    return result
 
 
 def run_direct(
@@ -281,10 +348,7 @@ def run_direct(
     and errors as invoke's runner, output streamed to ``sys.stdout``/``sys.stderr`` unless
     hidden, multibyte characters split across packets decoded whole."""
     __tracebackhide__ = True
-    hidden = normalize_hide(config.get("hide") if hide is None else hide)
-    warn = bool(config.get("warn") if warn is None else warn)
-    encoding = encoding or config.get("encoding") or default_encoding()
-    limit = conn.command_timeout if timeout is None else timeout
+    hidden, warn, encoding, limit = _options(conn, config, hide, warn, timeout, encoding)
     deadline = None if limit is None else time.monotonic() + limit
     if not conn.is_connected:
         conn.open()
@@ -325,53 +389,7 @@ def run_direct(
         raise
     finally:
         channel.close()
-    result = Result(
-        stdout=out.text(),
-        stderr=err.text(),
-        encoding=encoding,
-        command=command,
-        shell=config.get("shell"),
-        env={},
-        exited=exited,
-        pty=False,
-        hide=hidden,
-        connection=conn,
-    )
-    conn.check_alive(command, result)
-    if exited != 0 and not warn:
-        raise UnexpectedExit(result)
-    return result
-
-
-class _Echo:
-    """Output of a shell command shown as it arrives (unless hidden), decoded whole."""
-
-    def __init__(self, stream: Any, encoding: str) -> None:
-        self.stream = stream
-        try:
-            self.decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder(encoding)(
-                "replace"
-            )
-        except LookupError:  # a codec without an incremental decoder
-            self.decoder = None
-        self.encoding = encoding
-
-    def feed(self, data: bytes) -> None:
-        text = (
-            self.decoder.decode(data)
-            if self.decoder is not None
-            else data.decode(self.encoding, "replace")
-        )
-        if text:
-            self.stream.write(text)
-            self.stream.flush()
-
-    def finish(self) -> None:
-        if self.decoder is not None:
-            tail = self.decoder.decode(b"", final=True)
-            if tail:
-                self.stream.write(tail)
-                self.stream.flush()
+    return _result(conn, command, config, out.text(), err.text(), exited, hidden, encoding, warn)
 
 
 def run_in_shell(
@@ -387,10 +405,7 @@ def run_in_shell(
     """:func:`run_direct`'s contract (same :class:`Result`, errors, streaming) over the
     connection's persistent shell (:class:`~.shell.RemoteShell`)."""
     __tracebackhide__ = True
-    hidden = normalize_hide(config.get("hide") if hide is None else hide)
-    warn = bool(config.get("warn") if warn is None else warn)
-    encoding = encoding or config.get("encoding") or default_encoding()
-    limit = conn.command_timeout if timeout is None else timeout
+    hidden, warn, encoding, limit = _options(conn, config, hide, warn, timeout, encoding)
     out = None if "stdout" in hidden else _Echo(sys.stdout, encoding)
     err = None if "stderr" in hidden else _Echo(sys.stderr, encoding)
     try:
@@ -409,21 +424,17 @@ def run_in_shell(
         for echo in (out, err):
             if echo is not None:
                 echo.finish()
-    result = Result(
-        stdout=answer.stdout.decode(encoding, "replace"),
-        stderr=answer.stderr.decode(encoding, "replace"),
-        encoding=encoding,
-        command=command,
-        shell=config.get("shell"),
-        env={},
-        exited=answer.exited,
-        pty=False,
-        hide=hidden,
-        connection=conn,
+    return _result(
+        conn,
+        command,
+        config,
+        answer.stdout.decode(encoding, "replace"),
+        answer.stderr.decode(encoding, "replace"),
+        answer.exited,
+        hidden,
+        encoding,
+        warn,
     )
-    if answer.exited != 0 and not warn:
-        raise UnexpectedExit(result)
-    return result
 
 
 class Spare:
