@@ -32,6 +32,10 @@ class PreflightReport:
         return text
 
 
+#: hosts an xdist worker opens at once in its background pre-flight (its tests run meanwhile)
+WORKER_PREFLIGHT_THREADS = 8
+
+
 def preflight(
     registry: ConnectionSource,
     hosts: Sequence[HostSpec],

@@ -65,7 +65,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     _users_used: tuple[RunAs, ...] = ()
     _persistent: bool = False
     _shell: RemoteShell | None = None
-    _shell_lock: threading.Lock
+    _shell_lock: threading.Lock  # the shell's and the spare channel's hand-over
 
     def _remote_runner(self) -> Remote:
         runner = channel.FastRemote if self._fast else channel.KillingRemote
@@ -153,10 +153,16 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             return shell
 
     def prepare(self) -> None:
-        """What can be done before the first command, in pre-flight's threads: start the
-        persistent shell (``--remote-shell=persistent``; four round trips a host would
-        otherwise pay on its first command). Errors are left for that command to report."""
+        """What can be done before the first command, in pre-flight's threads: request the
+        first spare session channel (exec path: the first command then costs one round trip,
+        not two), or start the persistent shell (``--remote-shell=persistent``; four round
+        trips a host would otherwise pay on its first command). Errors are left for that
+        command to report."""
         if not self._persistent:
+            if self._fast and not self.forward_agent:
+                with self._shell_lock:  # the test's thread may be taking a spare meanwhile
+                    if self._spare is None:
+                        self._prefetch()
             return
         shell = self._start_shell()
         if shell is None:
@@ -299,12 +305,14 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         """A new session channel; the next one is requested meanwhile (:class:`.channel.Spare`)."""
         if self.forward_agent or not self._fast:
             return super().create_session()  # Fabric wires agent forwarding per channel
-        spare = self._spare
-        self._set(_spare=None)
+        with self._shell_lock:  # pre-flight's prepare() may be requesting one meanwhile
+            spare = self._spare
+            self._set(_spare=None)
         channel = spare.take(timeout=self.connect_timeout) if spare is not None else None
         if channel is None:
             channel = super().create_session()
-        self._prefetch()
+        with self._shell_lock:
+            self._prefetch()
         return channel
 
     def _prefetch(self) -> None:

@@ -84,3 +84,73 @@ def test_host_pool_suites_get_the_preflight_too(pytester: pytest.Pytester, sshd:
     result.stdout.fnmatch_lines(
         ["fabricplus: 1/2 hosts connected in *s; unreachable: dead0 (refused)", "*test_*"]
     )
+
+
+FIRST_COMMAND = """
+def test_first(connection):
+    spare = connection._spare
+    {check}
+    assert connection.run("echo hi", hide=True).stdout == "hi\\n"
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "check"),
+    [
+        # exec channels: pre-flight asked for the first one, so the first command costs one
+        # round trip (the exec request), not two (open, then exec)
+        ((), "1", "assert spare is not None and spare.event.wait(10)"),
+        # the public-API path and the persistent shell do not use spare channels
+        ((), "0", "assert spare is None"),
+        (("--remote-shell=persistent",), "1", "assert spare is None"),
+    ],
+    ids=["exec", "public-api", "persistent"],
+)
+def test_preflight_requests_each_hosts_first_channel(
+    pytester: pytest.Pytester,
+    sshd: Target,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    env: str,
+    check: str,
+) -> None:
+    monkeypatch.setenv("FABRICPLUS_FAST_PATH", env)
+    pytester.makepyfile(FIRST_COMMAND.format(check=check))
+    result = pytester.runpytest_subprocess(*sshd.args("-p", "no:xdist", *args))
+    result.assert_outcomes(passed=1)
+
+
+def test_preflight_opens_hosts_in_the_order_of_the_tests(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    # an xdist worker opens its hosts a few at a time in the background while its tests
+    # run: in the order the tests need them (not sorted by name), so the first test waits
+    # for its own host only
+    pytester.makeconftest(
+        """
+        from pytest_fabricplus.plugin.fixtures import STATE_KEY
+
+        def pytest_collection_finish(session):
+            plugin = session.config.pluginmanager.get_plugin("fabricplus-session")
+            state = session.config.stash[STATE_KEY]
+            order = [h.id for h in plugin.preflight_hosts(session, state)]
+            print("PREFLIGHT ORDER", " ".join(order))
+        """
+    )
+    pytester.makepyfile(
+        "import pytest",
+        *(
+            f"@pytest.mark.hosts({name!r})\ndef test_{i}(connection): connection.run('true')"
+            for i, name in enumerate(("zz", "zz", "aa", "mm", "aa"))
+        ),
+    )
+    inv = pytester.path / "inv.ini"
+    inv.write_text(
+        "".join(
+            f"{name} ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_user=fptest\n"
+            for name in ("zz", "aa", "mm")
+        )
+    )
+    result = pytester.runpytest(*sshd.args("-p", "no:xdist", "-s", hosts=inv))
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["PREFLIGHT ORDER zz aa mm"])
