@@ -703,9 +703,9 @@ def report(
         if v and c:
             say(f"{key}/C{w0} speed-up: {c / v:.2f}x (C {c:.2f} s / {key} {v:.2f} s)")
     for ours, raw in ((f"A{w0}", f"R{w0}"), ("B", "RB")):
-        v, r = wall_of(ours), wall_of(raw)
-        if v and r:
-            say(f"{ours}/{raw} speed-up: {r / v:.2f}x ({raw} {r:.2f} s / {ours} {v:.2f} s)")
+        v, base = wall_of(ours), wall_of(raw)
+        if v and base:
+            say(f"{ours}/{raw} speed-up: {base / v:.2f}x ({raw} {base:.2f} s / {ours} {v:.2f} s)")
     print("\n-- 3. client CPU per check (pytest process tree) --")
     print(f"raw paramiko exec_command('true'), in-process, direct: {fmt(raw_cpu and raw_cpu * 1000)} "
           f"ms CPU ({fmt(raw_wall and raw_wall * 1000)} ms wall) per command")  # fmt: skip
