@@ -220,14 +220,13 @@ class FabricPlusSession:
         hosts = self.preflight_hosts(session, state)
         limit = state.settings.max_connections
         if hasattr(session.config, "workerinput"):
-            # In the order of this worker's items, a few at a time: its first test waits
-            # for its own host only, not for every handshake of the worker to share the
-            # CPU (with all 37 hosts of a 300-host -n 8 run at once, the first test
-            # started after 4.5 s; with 8 at a time, the next hosts open while the first
-            # tests run).
+            # In the order of this worker's items, 8 handshakes at a time (hosts that
+            # hang do not count): its first test waits for its own host only, not for
+            # every handshake of the worker sharing the CPU.
             worker = threading.Thread(
                 target=preflight,
-                args=(state.registry, hosts, min(limit, WORKER_PREFLIGHT_THREADS)),
+                args=(state.registry, hosts, limit),
+                kwargs={"fresh": WORKER_PREFLIGHT_THREADS},
                 name="fabricplus-preflight",
             )
             worker.start()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
+from pytest_fabricplus.fleet import preflight as preflight_module
 from pytest_fabricplus.fleet.preflight import WORKER_PREFLIGHT_THREADS, preflight
 from pytest_fabricplus.hosts.spec import HostSpec
 
@@ -12,7 +15,9 @@ from pytest_fabricplus.hosts.spec import HostSpec
 class Recording:
     """A connection source whose ``get`` takes a little while and records the order."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = 0.01, slow: frozenset[str] = frozenset()) -> None:
+        self.seconds = seconds
+        self.slow = slow  # hosts that take 30 times as long (a network timeout)
         self.started: list[str] = []
         self.prepared: list[str] = []
         self.running = 0
@@ -24,7 +29,7 @@ class Recording:
             self.started.append(spec.id)
             self.running += 1
             self.peak = max(self.peak, self.running)
-        time.sleep(0.01)
+        time.sleep(self.seconds * (30 if spec.id in self.slow else 1))
         with self.lock:
             self.running -= 1
         return Recording.Conn(self, spec.id)
@@ -58,8 +63,32 @@ def test_concurrency_is_bounded_by_max_workers() -> None:
     specs = hosts(40)
     preflight(source, specs, WORKER_PREFLIGHT_THREADS)  # type: ignore[arg-type]
     assert 1 < source.peak <= WORKER_PREFLIGHT_THREADS
-    # started in order, a few at a time: the first hosts are the first ones asked for
-    assert source.started[:WORKER_PREFLIGHT_THREADS] == [
-        s.id for s in specs[:WORKER_PREFLIGHT_THREADS]
-    ]
     assert sorted(source.prepared) == sorted(s.id for s in specs)
+
+
+def test_a_workers_preflight_keeps_few_handshakes_fresh() -> None:
+    # an xdist worker: up to 32 threads, but 8 hosts opening at a time while they are quick,
+    # started in the order given (its tests' order)
+    source = Recording()
+    specs = hosts(40)
+    report = preflight(source, specs, 32, fresh=WORKER_PREFLIGHT_THREADS)  # type: ignore[arg-type]
+    assert 1 < source.peak <= WORKER_PREFLIGHT_THREADS
+    assert source.started == [s.id for s in specs]
+    assert sorted(source.prepared) == sorted(s.id for s in specs)
+    assert report.total == 40
+
+
+def test_hosts_that_hang_do_not_hold_the_others_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    # dead hosts (each a connect timeout) stop counting as fresh: the rest start meanwhile,
+    # so they still fail together instead of 8 timeouts at a time
+    monkeypatch.setattr(preflight_module, "SLOW_OPEN", 0.05)
+    specs = hosts(24)
+    slow = frozenset(s.id for s in specs[:16])  # the first 16 hang for 0.3 s each
+    source = Recording(seconds=0.01, slow=slow)
+    started = time.monotonic()
+    preflight(source, specs, 32, fresh=4)  # type: ignore[arg-type]
+    elapsed = time.monotonic() - started
+    assert source.peak > 4  # the hanging ones did not keep the limit
+    assert sorted(source.prepared) == sorted(s.id for s in specs)
+    # 16 hanging hosts 4 at a time would be 4 x 0.3 s; together they take about one
+    assert elapsed < 4 * 0.3, elapsed
