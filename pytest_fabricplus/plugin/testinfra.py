@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,7 +19,8 @@ from ..hosts import urls
 from ..hosts.inventory import looks_like_path, resolve_hosts
 from ..hosts.selection import apply_limit
 from ..hosts.spec import HostSpec
-from .fixtures import run_state
+from .fixtures import _set_run_as, run_state
+from .markers import run_as_request
 
 if TYPE_CHECKING:
     from ..ssh.connection import FabricPlusConnection
@@ -106,6 +107,30 @@ def host(
             pytest.skip(f"{exc} (--skip-unreachable)")
         pytest.fail(str(exc), pytrace=False)
     return host_for(conn, sudo=sudo, sudo_user=sudo_user if sudo else None)
+
+
+@pytest.fixture(autouse=True)
+def _fabricplus_host_user(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under ``@pytest.mark.su_user``, the module-scoped ``host``'s commands run as that user
+    for this test, as ``connection``'s and ``testinfra_host``'s do; afterwards as the login
+    user again. The ``host`` object stays the module's one (made for the login user, so the
+    caches testinfra keeps per ``Host`` -- e.g. which command it found on the ``PATH`` --
+    are the login user's); ``testinfra_host`` gives a ``Host`` of the active user's own."""
+    conn = None
+    if "host" in request.fixturenames and run_as_request(request.node) is not None:
+        spec: HostSpec = request.getfixturevalue("host_spec")
+        if spec.transport == "ssh":  # else testinfra's own backend: no su_user there
+            request.getfixturevalue("host")  # made (or failed) first: as the login user
+            registry = request.getfixturevalue("fabricplus_registry")
+            conn = registry.get(spec)
+            if conn.run_as is not None:  # the ``connection`` fixture did it, and undoes it
+                conn = None
+            else:
+                conn.remember_state()
+                _set_run_as(conn, request.node, registry)
+    yield
+    if conn is not None:
+        conn.reset()
 
 
 class TestinfraHosts:

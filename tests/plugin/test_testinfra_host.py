@@ -390,3 +390,44 @@ def test_without_testinfra_the_fixture_says_which_extra(
         "pip install pytest-fabricplus[testinfra] (No module named 'testinfra')"
     )
     assert lines[start + 2].startswith("=====")
+
+
+@pytest.mark.usefixtures("ti_sudoers", "passwords")
+def test_su_user_switches_the_module_scoped_host_for_its_test(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    # testinfra's own `host` fixture (module scope) follows the su_user marker for the test
+    # it marks, then is the login user's again; module-scoped fixtures using it were made as
+    # the login user
+    pytester.makepyfile(
+        f"""
+        import pytest
+        SEEN = {{}}
+
+        @pytest.fixture(scope="module")
+        def made_with(host):
+            return host.check_output("id -un")
+
+        def test_1_login_user(host, made_with):
+            SEEN["host"] = host
+            assert host.check_output("id -un") == "fptest"
+            assert made_with == "fptest"
+
+        @pytest.mark.su_user("fptest2", method="su", password_env="{SU_PW_ENV}")
+        def test_2_su(host, made_with):
+            assert host is SEEN["host"]  # still the module's object
+            assert host.check_output("id -un") == "fptest2"
+            assert host.check_output('echo "$HOME"') == "/home/fptest2"
+            assert made_with == "fptest"
+
+        @pytest.mark.su_user("fptest2", method="sudo")
+        def test_3_sudo_with_connection_too(host, connection):
+            assert host.check_output("id -un") == "fptest2"
+            assert connection.run("id -un", hide=True).stdout.strip() == "fptest2"
+
+        def test_4_login_user_again(host):
+            assert host.check_output("id -un") == "fptest"
+        """
+    )
+    result = pytester.runpytest(*sshd.args(f"--ssh-password-env={LOGIN_PW_ENV}", "-v"))
+    result.assert_outcomes(passed=4)
