@@ -23,7 +23,6 @@ from .fixtures import (
 )
 from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
 from .testinfra import (
-    _fabricplus_host_user,
     _fabricplus_uses_host,
     host,
     start_nagios,
@@ -32,7 +31,6 @@ from .testinfra import (
 from .xdist import XdistHooks, auto_workers
 
 __all__ = [
-    "_fabricplus_host_user",
     "_fabricplus_uses_host",
     "connection",
     "docker_targets",

@@ -32,7 +32,13 @@ from .compliance import PLUGIN_NAME as COMPLIANCE_PLUGIN
 from .compliance import CompliancePlugin
 from .fixtures import STATE_KEY, hosts_for
 from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, HostReporter, item_host, redact_report
-from .testinfra import LOCAL_SPEC, USES_HOST, TestinfraHosts
+from .testinfra import (
+    LOCAL_SPEC,
+    USES_HOST,
+    TestinfraHosts,
+    restore_host_user,
+    switch_host_user,
+)
 from .xdist import AFFINITY_KEY, XdistHooks, plan, worker_ids
 
 PLUGIN_NAME = "fabricplus-session"
@@ -188,12 +194,19 @@ class FabricPlusSession:
                 reporter.write_line(line)
 
     # -- running ------------------------------------------------------------------------
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         spec = item_host(item)
         if spec is not None:
             item.user_properties.append((HOST_PROPERTY, spec.id))
             item.user_properties.append((ADDRESS_PROPERTY, str(spec.address)))
+        yield  # the fixtures (raises if one failed: then nothing to switch)
+        if spec is not None and self.state is not None:
+            switch_host_user(item, spec, self.state)  # su_user for the module-scoped ``host``
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        restore_host_user(item)  # before the fixtures' finalizers
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

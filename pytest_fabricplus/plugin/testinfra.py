@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -109,27 +109,37 @@ def host(
     return host_for(conn, sudo=sudo, sudo_user=sudo_user if sudo else None)
 
 
-@pytest.fixture(autouse=True)
-def _fabricplus_host_user(request: pytest.FixtureRequest) -> Iterator[None]:
+#: the connection whose user :func:`switch_host_user` set for an item (reset at its teardown)
+SWITCHED_KEY = pytest.StashKey["FabricPlusConnection"]()
+
+
+def switch_host_user(item: pytest.Item, spec: HostSpec, state: RunState) -> None:
     """Under ``@pytest.mark.su_user``, the module-scoped ``host``'s commands run as that user
-    for this test, as ``connection``'s and ``testinfra_host``'s do; afterwards as the login
-    user again. The ``host`` object stays the module's one (made for the login user, so the
-    caches testinfra keeps per ``Host`` -- e.g. which command it found on the ``PATH`` --
-    are the login user's); ``testinfra_host`` gives a ``Host`` of the active user's own."""
-    conn = None
-    if "host" in request.fixturenames and run_as_request(request.node) is not None:
-        spec: HostSpec = request.getfixturevalue("host_spec")
-        if spec.transport == "ssh":  # else testinfra's own backend: no su_user there
-            request.getfixturevalue("host")  # made (or failed) first: as the login user
-            registry = request.getfixturevalue("fabricplus_registry")
-            conn = registry.get(spec)
-            if conn.run_as is not None:  # the ``connection`` fixture did it, and undoes it
-                conn = None
-            else:
-                conn.remember_state()
-                _set_run_as(conn, request.node, registry)
-    yield
+    for the test's call, as ``connection``'s and ``testinfra_host``'s do; the item's teardown
+    (:func:`restore_host_user`) gives the login user back. Called once the item's fixtures are
+    set up: ``host`` and the module fixtures that use it were made as the login user, and
+    ``host`` stays the module's object (testinfra's per-``Host`` caches, e.g. which command
+    it found on the ``PATH``, are the login user's; ``testinfra_host`` gives each user a
+    ``Host`` of its own). A hook, not an autouse fixture: nothing for the items without
+    ``host`` to pay, nothing in their ``--setup-show``."""
+    if USES_HOST not in getattr(item, "fixturenames", ()):
+        return
+    if run_as_request(item) is None:
+        return
+    if spec.transport != "ssh":
+        return  # testinfra's own backend: no su_user there
+    conn = state.registry.get(spec)  # open: the ``host`` fixture used it
+    if conn.run_as is not None:  # the ``connection`` fixture did it, and undoes it
+        return
+    conn.remember_state()
+    _set_run_as(conn, item, state.registry)
+    item.stash[SWITCHED_KEY] = conn
+
+
+def restore_host_user(item: pytest.Item) -> None:
+    conn = item.stash.get(SWITCHED_KEY, None)
     if conn is not None:
+        del item.stash[SWITCHED_KEY]
         conn.reset()
 
 
