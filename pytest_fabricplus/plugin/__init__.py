@@ -22,12 +22,7 @@ from .fixtures import (
     run_state,
 )
 from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
-from .testinfra import (
-    _fabricplus_uses_host,
-    host,
-    start_nagios,
-    testinfra_host,
-)
+from .testinfra import _fabricplus_uses_host, host, start_nagios, testinfra_host
 from .xdist import XdistHooks, auto_workers
 
 __all__ = [

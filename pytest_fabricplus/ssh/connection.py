@@ -160,9 +160,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         command to report."""
         if not self._persistent:
             if self._fast and not self.forward_agent:
-                with self._shell_lock:  # the test's thread may be taking a spare meanwhile
-                    if self._spare is None:
-                        self._prefetch()
+                self._prefetch()
             return
         shell = self._start_shell()
         if shell is None:
@@ -311,14 +309,17 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         channel = spare.take(timeout=self.connect_timeout) if spare is not None else None
         if channel is None:
             channel = super().create_session()
-        with self._shell_lock:
-            self._prefetch()
+        self._prefetch()
         return channel
 
     def _prefetch(self) -> None:
-        transport = self.transport
-        if transport is not None and transport.is_active():
-            self._set(_spare=channel.Spare(transport))
+        """Request the next spare channel unless one is pending. Under the lock: pre-flight's
+        prepare() and the test's create_session() may both get here, and a second request
+        would replace (and leak, until close) the first."""
+        with self._shell_lock:
+            transport = self.transport
+            if self._spare is None and transport is not None and transport.is_active():
+                self._set(_spare=channel.Spare(transport))
 
     def close(self) -> None:
         shell = self._shell
