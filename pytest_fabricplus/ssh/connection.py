@@ -11,6 +11,10 @@ Upstream behaviour worked around here:
 * fabricplus' ``su()`` runs the command through the login user's shell (backticks, ``$HOME``
   and quoting go wrong), shows the password prompt in the output and turns a wrong password
   into a bare ``UnexpectedExit``: :meth:`FabricPlusConnection.su` is our ``Su`` strategy.
+* Fabric's ``sudo()`` answers sudo's prompt only with ``config.sudo.password`` (never the
+  sudo password the run configured), shows the prompt in the output and passes the command
+  unquoted to the login user's shell: :meth:`FabricPlusConnection.sudo` is our ``Sudo``
+  strategy.
 * Fabric's ``close()`` only acts after a *successful* connect and leaves ProxyJump gateways
   open: :meth:`FabricPlusConnection.close` closes every hop.
 """
@@ -226,12 +230,27 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         return list(self._users_used)
 
     def sudo(self, command: str, **kwargs: Any) -> Any:
-        """Fabric's ``sudo``; a password given to it (``password=`` or ``config.sudo.password``)
-        is redacted like every other."""
+        """Fabric's ``sudo``, through our :class:`~pytest_fabricplus.privilege.Sudo` strategy
+        (the path of ``su_user(USER, method="sudo", login=False)``), as the login user.
+
+        The password is, in this order: ``password=``, ``config.sudo.password``, the sudo
+        password the run configured (inventory ``sudo_password_env``, ``--sudo-password-env``
+        / ini / ``FABRICPLUS_SUDO_PASSWORD_ENV``, else the login password); none: ``sudo -n``.
+        ``user=`` (else ``config.sudo.user``, else root) is whom the command runs as, in a
+        non-login ``sh -c`` in the current directory, as Fabric's ``sudo`` does. Every password
+        used is redacted; a refused one is a ``PrivilegeError`` naming host and users.
+        """
         __tracebackhide__ = True
-        if self._secrets is not None:
-            self._secrets.add(kwargs.get("password"), self.config.sudo.password)
-        return self._timed(super().sudo, command, kwargs)
+        sudo_config = self.config.sudo
+        user = kwargs.pop("user", None) or sudo_config.user or "root"
+        password = kwargs.pop("password", None) or sudo_config.password
+        kwargs.pop("prompt", None)  # the strategy answers a prompt of its own (a nonce)
+        run_as = self._resolve_run_as(self.spec, user, "sudo", login=False)
+        if password:
+            if self._secrets is not None:
+                self._secrets.add(password)  # redacted wherever it could show up
+            run_as = dataclasses.replace(run_as, sudo_password=Secret(password))
+        return self._privilege.run(self, run_as, command, **kwargs)
 
     def su(
         self,
