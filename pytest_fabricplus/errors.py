@@ -28,7 +28,9 @@ class HostUnreachable(FabricPlusError):
     """A host that could not be connected to or authenticated against.
 
     ``cause`` is one short word users can grep and count by: ``refused``, ``timeout``,
-    ``dns``, ``auth``, ``host-key``, ``jump``, ``ssh`` (protocol error), ``closed``.
+    ``dns``, ``auth``, ``host-key``, ``jump``, ``proxy``, ``ssh`` (protocol error),
+    ``closed``, ``unreachable`` (another network error), ``config`` (ssh config, a key file
+    that cannot be read). Only such causes: a bug while connecting is raised as it is.
     """
 
     def __init__(self, host: str, cause: str, detail: str, message: str | None = None) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import HostUnreachable
 from ..hosts.spec import HostSpec
+from ..text import one_line
 from .pool import ConnectionSource
 
 
@@ -22,13 +23,26 @@ class PreflightReport:
     total: int
     seconds: float
     unreachable: dict[str, HostUnreachable] = field(default_factory=dict)
+    #: hosts whose opening raised something else: a bug (ours or a dependency's), not a dead
+    #: host. Not remembered by the registry: each test of the host raises it again, with
+    #: its traceback.
+    internal_errors: dict[str, Exception] = field(default_factory=dict)
 
     def summary(self) -> str:
-        ok = self.total - len(self.unreachable)
+        ok = self.total - len(self.unreachable) - len(self.internal_errors)
         text = f"{ok}/{self.total} hosts connected in {self.seconds:.1f}s"
         if self.unreachable:
             dead = ", ".join(f"{h} ({e.cause})" for h, e in sorted(self.unreachable.items()))
             text += f"; unreachable: {dead}"
+        if self.internal_errors:
+            bugs = ", ".join(
+                f"{h} ({type(e).__name__}: {one_line(e, 200, keep='start')})"
+                for h, e in sorted(self.internal_errors.items())
+            )
+            text += (
+                f"; INTERNAL ERROR (a bug, not the host; its tests show the traceback) "
+                f"opening {bugs}"
+            )
         return text
 
 
@@ -70,6 +84,9 @@ def preflight(
         except HostUnreachable as exc:
             with lock:
                 report.unreachable[spec.name] = exc
+        except Exception as exc:  # a bug: the host's tests raise it again (not cached)
+            with lock:
+                report.internal_errors[spec.name] = exc
         finally:
             with lock:
                 done += 1
@@ -110,4 +127,4 @@ def _paced(
         finished, _ = wait(running, timeout=SLOW_OPEN / 4, return_when=FIRST_COMPLETED)
         for future in finished:
             del running[future]
-            future.result()  # one() keeps HostUnreachable; anything else is a bug: raise it
+            future.result()  # one() keeps every Exception; anything else (interrupts): raise

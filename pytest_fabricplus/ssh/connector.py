@@ -20,6 +20,11 @@ Upstream behaviour worked around here:
   as the socket; its ``close()`` never reaps the command: :class:`ReapedProxyCommand`.
 * paramiko reports a banner timeout in its transport thread and then raises "No existing
   session" from the auth step: :meth:`Connector.open` reports the saved exception.
+* paramiko raises a bare ``SSHException("No authentication methods available")`` when it
+  had nothing to offer (no key, no agent key, no password): :func:`classify` files it under
+  ``auth`` and says what this run had and what to give.
+* Fabric/paramiko raise whatever goes wrong while connecting, bugs included: only
+  :data:`CONNECT_ERRORS` mean the host cannot be used; anything else propagates.
 """
 
 from __future__ import annotations
@@ -248,15 +253,25 @@ class Connector:
             if isinstance(exc, HostKeyError):
                 raise HostKeyError(name, exc.detail) from None
             raise HostUnreachable(name, exc.cause, exc.detail) from None
-        except Exception as exc:
+        except CONNECT_ERRORS as exc:
             # paramiko reports a banner timeout in its transport thread and then raises
             # "No existing session" from the auth step: the saved exception is the cause
             transport = conn.client.get_transport() if conn.client is not None else None
             saved = getattr(transport, "saved_exception", None)
-            cause = saved if isinstance(saved, Exception) else exc
             close_quietly(conn, sock)
+            if isinstance(saved, Exception) and not isinstance(saved, CONNECT_ERRORS):
+                raise internal_error(saved, name) from exc  # a bug in the transport thread
+            cause = saved if isinstance(saved, Exception) else exc
             key_name = known_hosts_name(conn.host, int(conn.port))
-            raise classify(name, key_name, cause, self.settings, timeout, resolved) from None
+            raise classify(
+                name, key_name, cause, self.settings, timeout, resolved, offered=offered(conn)
+            ) from None
+        except Exception as exc:
+            # not the host's fault: a bug of ours or of a dependency (a TypeError after an
+            # upgrade). It propagates with its traceback, and is not "unreachable".
+            close_quietly(conn, sock)
+            internal_error(exc, name)
+            raise
         transport = conn.client.get_transport() if conn.client is not None else None
         if transport is not None:
             if resolved.server_alive_interval:
@@ -333,6 +348,50 @@ def proxy_command(name: str, command: str, timeout: float) -> paramiko.ProxyComm
     return sock
 
 
+#: What opening a connection raises when the *host* cannot be used: the network and the
+#: local system (``OSError``: refused, unreachable, timeouts, DNS, an unreadable key file),
+#: the SSH protocol and authentication (``paramiko.SSHException`` and its family), a
+#: connection closed during the handshake (``EOFError``), our own config checks
+#: (``ConfigError``). :class:`HostUnreachable` (host keys) is handled before. Anything else
+#: is a bug -- ours, or a dependency's after an upgrade -- and propagates with its
+#: traceback: never a dead host, never cached as one, never a skip under --skip-unreachable.
+CONNECT_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    paramiko.SSHException,
+    ConfigError,
+)
+
+
+def internal_error(exc: Exception, name: str) -> Exception:
+    """``exc`` as it is, with a note (Python >= 3.11) naming the host it was opening."""
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(
+            f"pytest-fabricplus: raised while opening the SSH connection to {name}; this is "
+            "not a network, DNS, authentication or SSH error, so the host is not reported "
+            "as unreachable (please report it as a bug)"
+        )
+    return exc
+
+
+def offered(conn: Any) -> str:
+    """What the client had to offer for authentication (never a secret's value)."""
+    kwargs: dict[str, Any] = getattr(conn, "connect_kwargs", None) or {}
+    keys = kwargs.get("key_filename") or []
+    if isinstance(keys, str):
+        keys = [keys]
+    parts = [f"identity files {', '.join(keys)}" if keys else "no identity file"]
+    if kwargs.get("allow_agent", True) is False:
+        parts.append("ssh-agent off")
+    elif os.environ.get("SSH_AUTH_SOCK"):
+        parts.append("no usable ssh-agent key (SSH_AUTH_SOCK is set)")
+    else:
+        parts.append("no ssh-agent (SSH_AUTH_SOCK is not set)")
+    parts.append("a password" if kwargs.get("password") else "no password")
+    return ", ".join(parts)
+
+
 def close_quietly(conn: Any, sock: Any) -> None:
     with contextlib.suppress(Exception):
         conn.close()
@@ -348,8 +407,11 @@ def classify(
     settings: Settings,
     timeout: float | None = None,
     resolved: ResolvedConfig | None = None,
+    *,
+    offered: str = "",
 ) -> HostUnreachable:
-    """Map what paramiko/Fabric raise while connecting to one readable cause."""
+    """Map what paramiko/Fabric raise while connecting (:data:`CONNECT_ERRORS`) to one
+    readable cause. ``offered``: what the client had to authenticate with (:func:`offered`)."""
     seconds = settings.connect_timeout if timeout is None else timeout
     if isinstance(exc, paramiko.BadHostKeyException):
         files = [settings.known_hosts] if settings.known_hosts else []
@@ -371,6 +433,18 @@ def classify(
         return HostUnreachable(name, "config", str(exc))
     if isinstance(exc, paramiko.SSHException):
         text = str(exc)
+        if "No authentication methods available" in text:
+            # paramiko found nothing at all to try: no key, no agent key, no password
+            had = f" (this run had {offered})" if offered else ""
+            return HostUnreachable(
+                name,
+                "auth",
+                "no key, ssh-agent key or password to authenticate with"
+                f"{had}: give a key (--ssh-identity-file, identity_file= in the inventory, "
+                "IdentityFile in the ssh config), load one into ssh-agent (ssh-add; a "
+                "passphrase-protected key works this way), or name the variable holding "
+                "the password (--ssh-password-env, password_env= in the inventory)",
+            )
         # "No existing session": paramiko's start_client gave up waiting (its timeout is
         # ours) before the banner/key exchange finished, and the auth step found no session
         if "banner" in text.lower() or "No existing session" in text:
@@ -382,6 +456,9 @@ def classify(
         return HostUnreachable(
             name, "closed", "the server closed the connection during the handshake"
         )
+    if isinstance(exc, OSError) and exc.filename:
+        # a local file (an identity file that cannot be read), not the network
+        return HostUnreachable(name, "config", f"cannot read {exc.filename}: {exc.strerror or exc}")
     if isinstance(exc, OSError):
         return HostUnreachable(name, "unreachable", exc.strerror or str(exc))
     return HostUnreachable(name, "error", f"{type(exc).__name__}: {exc}")
