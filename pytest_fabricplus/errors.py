@@ -75,3 +75,11 @@ class CommandTimeout(FabricPlusError):
 
 class PrivilegeError(FabricPlusError):
     """Running a command as another user failed (su/sudo)."""
+
+
+class DockerError(FabricPlusError):
+    """Docker is unreachable, an image build failed, a target did not come up, or a Docker
+    SDK call failed (the container or image and the operation are named).
+
+    The message says what failed and, where it helps, what to do about it.
+    """

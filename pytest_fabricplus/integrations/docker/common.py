@@ -5,11 +5,15 @@ Standard library only: the docker SDK loads on first use (:func:`load_docker`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ...errors import DockerError
 from ...settings import DOCKER_TARGET_KINDS
+from ...text import one_line
 
 __all__ = [
     "LABEL_COMMON",
@@ -21,7 +25,9 @@ __all__ = [
     "DockerClient",
     "DockerError",
     "check_kind",
+    "docker_call",
     "load_docker",
+    "sdk_errors",
     "unique_kinds",
 ]
 
@@ -40,11 +46,33 @@ DockerClient = Any  # docker.DockerClient; the docker SDK ships no type informat
 ClientSource = Callable[[], DockerClient]
 
 
-class DockerError(Exception):
-    """Docker is unreachable, an image build failed, or a target did not come up.
+def sdk_errors() -> tuple[type[Exception], ...]:
+    """What the Docker SDK and the HTTP stack under it raise, as far as they are loaded:
+    ``docker.errors.DockerException`` (``APIError``, ``NotFound``, ``ImageNotFound``, ...),
+    urllib3's ``HTTPError``, and ``OSError`` (requests' ``RequestException`` is one)."""
+    found: list[type[Exception]] = [OSError]
+    for module, name in (("docker.errors", "DockerException"), ("urllib3.exceptions", "HTTPError")):
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            found.append(cls)
+    return tuple(found)
 
-    The message says what failed and, where it helps, what to do about it.
-    """
+
+@contextlib.contextmanager
+def docker_call(operation: str) -> Iterator[None]:
+    """A Docker SDK error raised inside becomes a :class:`DockerError` saying which
+    ``operation`` (naming the container or image) failed and why; anything else (a bug)
+    propagates as it is."""
+    try:
+        yield
+    except DockerError:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, sdk_errors()):
+            raise
+        raise DockerError(
+            f"{operation} failed: {type(exc).__name__}: {one_line(exc, keep='start')}"
+        ) from exc
 
 
 def check_kind(kind: str) -> None:

@@ -34,6 +34,7 @@ from .common import (
     DockerClient,
     DockerError,
     check_kind,
+    docker_call,
     load_docker,
     unique_kinds,
 )
@@ -285,7 +286,9 @@ class ImageBuilder:
             current = self.images.get(kind)
             if current is None:
                 continue
-            for image in self.client.images.list(filters={"label": f"{LABEL_KIND}={kind}"}):
+            with docker_call(f"listing the {kind} target images"):
+                images = self.client.images.list(filters={"label": f"{LABEL_KIND}={kind}"})
+            for image in images:
                 labels = image.labels or {}
                 if LABEL_IMAGE_HASH not in labels or image.id == current.image_id:
                     continue
@@ -302,10 +305,11 @@ class ImageBuilder:
     def get_image(self, ref: str) -> Any:
         """The SDK image object for ``ref``, or None."""
         docker = load_docker()
-        try:
-            return self.client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            return None
+        with docker_call(f"looking up image {ref}"):
+            try:
+                return self.client.images.get(ref)
+            except docker.errors.ImageNotFound:
+                return None
 
     # -- internals ----------------------------------------------------------------
     def _image_id(self, ref: str) -> str | None:

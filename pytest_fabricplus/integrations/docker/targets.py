@@ -49,6 +49,7 @@ from .common import (
     ClientSource,
     DockerClient,
     DockerError,
+    docker_call,
     load_docker,
     unique_kinds,
 )
@@ -366,16 +367,19 @@ class DockerTargets:
                     raise DockerError(
                         f"a {kind} target is already running in session {self.config.session_id}"
                     )
-                started[kind] = self.client.containers.run(
-                    self.images[kind].tag,
-                    detach=True,
-                    name=self._container_name(kind),
-                    labels=self._labels(kind),
-                    environment=env,
-                    ports={"22/tcp": (LOOPBACK, None)},
-                    hostname=kind,
-                    init=False,
-                )
+                tag = self.images[kind].tag
+                name = self._container_name(kind)
+                with docker_call(f"starting the {kind} target container {name} from image {tag}"):
+                    started[kind] = self.client.containers.run(
+                        tag,
+                        detach=True,
+                        name=name,
+                        labels=self._labels(kind),
+                        environment=env,
+                        ports={"22/tcp": (LOOPBACK, None)},
+                        hostname=kind,
+                        init=False,
+                    )
             result = {kind: self._verify(kind, container) for kind, container in started.items()}
         except BaseException:
             for container in started.values():
@@ -389,7 +393,8 @@ class DockerTargets:
         port = self._published_port(container)
 
         def alive() -> str | None:
-            container.reload()
+            with docker_call(f"reading the state of container {container.name} ({kind})"):
+                container.reload()
             if container.status not in ("created", "running"):
                 return f"container {container.name} is {container.status}; its log:\n" + _logs_tail(
                     container
@@ -419,7 +424,8 @@ class DockerTargets:
     def _published_port(self, container: Any, timeout: float = 10.0) -> int:
         deadline = time.monotonic() + timeout
         for _attempt in range(200):
-            container.reload()
+            with docker_call(f"reading the published ports of container {container.name}"):
+                container.reload()
             ports = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
             bindings = ports.get("22/tcp") or []
             for binding in bindings:
@@ -445,7 +451,8 @@ class DockerTargets:
         )
 
     def _exec(self, container: Any, cmd: Sequence[str], check: bool = True) -> str:
-        exit_code, output = container.exec_run(list(cmd), stdout=True, stderr=True, demux=False)
+        with docker_call(f"running '{' '.join(cmd)}' in container {container.name}"):
+            exit_code, output = container.exec_run(list(cmd), stdout=True, stderr=True, demux=False)
         text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output or "")
         if check and exit_code != 0:
             raise DockerError(
@@ -457,20 +464,24 @@ class DockerTargets:
     def container(self, name: str) -> Any:
         """The docker SDK container object of a started target (for tests needing control)."""
         target = self._target(name)
-        return self.client.containers.get(target.container_id)
+        with docker_call(f"finding container {target.container_name} of the {name} target"):
+            return self.client.containers.get(target.container_id)
 
     def stop_target(self, name: str, timeout: int = 5) -> None:
         """Stop a target's container (sshd goes away); :meth:`restart_target` brings it back."""
-        self.container(name).stop(timeout=timeout)
+        container = self.container(name)
+        with docker_call(f"stopping container {container.name} of the {name} target"):
+            container.stop(timeout=timeout)
 
     def restart_target(self, name: str) -> DockerTarget:
         """(Re)start a target's container and verify it again; the port may change."""
         target = self._target(name)
-        container = self.client.containers.get(target.container_id)
-        if container.status == "running":
-            container.restart(timeout=5)
-        else:
-            container.start()
+        container = self.container(name)
+        with docker_call(f"restarting container {container.name} of the {name} target"):
+            if container.status == "running":
+                container.restart(timeout=5)
+            else:
+                container.start()
         fresh = self._verify(target.kind, container)
         self.targets[name] = fresh
         self._write_known_hosts()
@@ -548,7 +559,8 @@ class DockerTargets:
 
         Returns the names of the removed containers.
         """
-        containers = self.client.containers.list(all=True, filters={"label": LABEL_COMMON})
+        with docker_call(f"listing containers labelled {LABEL_COMMON}"):
+            containers = self.client.containers.list(all=True, filters={"label": LABEL_COMMON})
         removed: list[str] = []
         errors: list[str] = []
         this_host = socket.gethostname()
