@@ -15,6 +15,9 @@ Upstream behaviour worked around here:
   sudo password the run configured), shows the prompt in the output and passes the command
   unquoted to the login user's shell: :meth:`FabricPlusConnection.sudo` is our ``Sudo``
   strategy.
+* Fabric's SFTP ``put``/``get`` errors (``PermissionError: [Errno 13] Permission denied``)
+  name neither host nor path: :meth:`FabricPlusConnection.put`/``get`` re-raise the same
+  class with both paths and the host.
 * Fabric's ``close()`` only acts after a *successful* connect and leaves ProxyJump gateways
   open: :meth:`FabricPlusConnection.close` closes every hop.
 """
@@ -252,6 +255,38 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             run_as = dataclasses.replace(run_as, sudo_password=Secret(password))
         return self._privilege.run(self, run_as, command, **kwargs)
 
+    # -- file transfer: errors that name host and both paths ---------------------------------
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        """fabricplus' ``put`` (SFTP, or scp with ``scp=True``); an ``OSError`` (SFTP's
+        ``PermissionError``, ``FileNotFoundError``, ...) is re-raised as the same class with a
+        message naming host and both paths."""
+        __tracebackhide__ = True
+        try:
+            return super().put(*args, **kwargs)
+        except OSError as exc:
+            local = _argument(args, kwargs, 0, "local", "local_path")
+            remote = _argument(args, kwargs, 1, "remote", "remote_path")
+            where = (
+                f"cannot put {_local_name(local)} to {remote or '(the remote home directory)'} "
+                f"on {self.spec.describe()}"
+            )
+            raise _with_where(exc, where) from None
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        """fabricplus' ``get`` (SFTP, or scp with ``scp=True``); an ``OSError`` is re-raised as
+        the same class with a message naming host and both paths."""
+        __tracebackhide__ = True
+        try:
+            return super().get(*args, **kwargs)
+        except OSError as exc:
+            remote = _argument(args, kwargs, 0, "remote", "remote_path")
+            local = _argument(args, kwargs, 1, "local", "local_path")
+            where = (
+                f"cannot get {remote} from {self.spec.describe()} to "
+                f"{_local_name(local) if local else '(the current directory)'}"
+            )
+            raise _with_where(exc, where) from None
+
     def su(
         self,
         command: str,
@@ -362,3 +397,32 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     def __repr__(self) -> str:
         return f"<FabricPlusConnection {self.spec.describe()}>"
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, *names: str) -> Any:
+    if len(args) > index:
+        return args[index]
+    for name in names:
+        if kwargs.get(name) is not None:
+            return kwargs[name]
+    return None
+
+
+def _local_name(local: Any) -> str:
+    if isinstance(local, (str, bytes)) or hasattr(local, "__fspath__"):
+        return str(local)
+    name = getattr(local, "name", None)  # a file object
+    return f"file object {name}" if isinstance(name, str) else "a file object"
+
+
+def _with_where(exc: OSError, where: str) -> OSError:
+    """``exc``'s class (callers' ``except PermissionError`` still match), errno and
+    traceback, with ``where`` (what was transferred, from/to which host) in the message."""
+    try:
+        if exc.errno is not None and exc.strerror:
+            new = type(exc)(exc.errno, f"{exc.strerror}: {where}")
+        else:
+            new = type(exc)(f"{exc}: {where}" if str(exc) else where)
+    except Exception:  # a subclass with a constructor of its own: keep it as it is
+        return exc
+    return new.with_traceback(exc.__traceback__)
