@@ -44,7 +44,7 @@ from fabric.runners import Result
 from invoke.exceptions import Failure, ResponseNotAccepted, UnexpectedExit
 from invoke.watchers import FailingResponder, Responder
 
-from ..errors import CommandTimeout, PrivilegeError
+from ..errors import CommandTimeout, ConnectionLost, PrivilegeError
 from ..runas import RunAs
 from ..secrets import redact
 from ..text import ENV_NAME, one_line
@@ -232,7 +232,8 @@ class Su:
         host = conn.spec.describe()
         if run_as.su_password is None:
             raise PrivilegeError(
-                f"su as {run_as.user} on {host} needs the user's password: set "
+                self.no_login_shell(conn, run_as.user, host)
+                or f"su as {run_as.user} on {host} needs the user's password: set "
                 "--su-password-env, su_password_env in the inventory, or "
                 "su_user(..., password_env=...)"
             )
@@ -241,8 +242,33 @@ class Su:
         wrapped = self.command(run_as, command, marker)
         outcome = _run_marked(conn, wrapped, command, marker, [watcher], kwargs, pty=True)
         if not outcome.started:
-            raise PrivilegeError(self.why(run_as, host, outcome.result, watcher.answered))
+            why = self.why(run_as, host, outcome.result, watcher.answered)
+            if "does not exist" not in why:
+                # a service account (locked, nologin): su can never work, whatever the
+                # password; say that rather than "authentication failed"
+                why = self.no_login_shell(conn, run_as.user, host) or why
+            raise PrivilegeError(why)
         return _finish(conn, outcome, command, kwargs, pty=True)
+
+    def no_login_shell(self, conn: SwitchingConnection, user: str, host: str) -> str | None:
+        """The message for a ``user`` whose login shell refuses commands (``nologin``,
+        ``false``), naming the shell and the fix; None otherwise or when it cannot be read.
+        Asked only after su failed (one ``getent passwd``)."""
+        try:
+            result = conn.run_plain(
+                f"getent passwd {shlex.quote(user)}", hide=True, warn=True, timeout=10
+            )
+        except (CommandTimeout, ConnectionLost):
+            return None
+        fields = result.stdout.strip().split(":") if result.exited == 0 else []
+        shell = fields[6] if len(fields) >= 7 and fields[0] == user else ""
+        if not shell.endswith(("/nologin", "/false")):
+            return None
+        return (
+            f"su as {user} on {host}: {user}'s login shell is {shell}, so su cannot run "
+            f'commands as it (a service account); use method="sudo" (or "auto"), which '
+            "runs them with /bin/sh where the sudoers allow it"
+        )
 
     def why(self, run_as: RunAs, host: str, result: Any, answered: bool) -> str:
         # classify su's own words, then redact what is shown (a short password could

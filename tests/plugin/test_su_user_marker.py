@@ -8,6 +8,7 @@ fptest2 sudo to fptest without a password.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import secrets
@@ -393,14 +394,26 @@ def test_service_account_with_nologin_shell(
         @pytest.mark.su_user("fptestsvc", method="su", password_env="FPTEST_LOGIN_PASSWORD")
         def test_su(connection):
             connection.run("id -un", hide=True)
+
+        @pytest.mark.su_user("fptestsvc", method="su")
+        def test_su_without_password(connection):
+            connection.run("id -un", hide=True)
         """
     )
     result = pytester.runpytest(*sshd.args(*SUDO_PW_ARGS, "-v"))
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(["*fptestsvc via sudo*"])
-    # su to a locked account fails at authentication; say so, without any password
-    result.stdout.fnmatch_lines(["*PrivilegeError: su authentication failed for fptestsvc*"])
-    assert login_password not in result.stdout.str()
+    # su to a locked nologin account: with a password or without, the message names the
+    # account's shell and the fix (not "authentication failed", not "needs the password")
+    nologin = (
+        "*PrivilegeError: su as fptestsvc on *: fptestsvc's login shell is /usr/sbin/nologin, "
+        'so su cannot run commands as it (a service account); use method="sudo" (or "auto")*'
+    )
+    assert len(fnmatch.filter(result.stdout.lines, nologin)) == 2
+    out = result.stdout.str()
+    assert "needs the user's password" not in out
+    assert "su authentication failed" not in out
+    assert login_password not in out
 
 
 def test_su_waiting_for_input_is_cut_by_the_command_timeout(
