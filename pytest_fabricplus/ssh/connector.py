@@ -425,6 +425,15 @@ def classify(
         return HostUnreachable(
             name, "auth", f"authentication failed: server accepts only {allowed}"
         )
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        had = f" (this run had {offered})" if offered else ""
+        return HostUnreachable(
+            name,
+            "auth",
+            f"authentication failed: an identity file is passphrase-protected{had}; we "
+            "read no key passphrase: load the key into ssh-agent (ssh-add KEY) and run with "
+            "SSH_AUTH_SOCK set",
+        )
     if isinstance(exc, paramiko.AuthenticationException):
         return HostUnreachable(
             name, "auth", "authentication failed; check the user, key and password"
