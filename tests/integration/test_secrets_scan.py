@@ -15,6 +15,7 @@ from conftest import PASSWORD_ENV, Target
 from testing.sshd import free_port
 
 WRONG = "Wr0ng-su-Passw0rd-xyz"
+WRONG_SUDO = "Wr0ng-sudo-Passw0rd-abc"
 
 SUITE = """
 import logging, os
@@ -36,6 +37,12 @@ def test_su_wrong_password(connection):
 @pytest.mark.su_user("fptest2", method="auto", password_env="FP_WRONG_PW")
 def test_auto_wrong_password(connection):
     connection.run("id -un")
+
+def test_sudo_method_with_the_login_password(connection):
+    assert connection.sudo("id -un", user="fptest2").stdout.strip() == "fptest2"
+
+def test_sudo_method_wrong_password(connection):
+    connection.sudo("id -un", user="fptest2", password="Wr0ng-sudo-Passw0rd-abc")
 
 def test_failure_with_locals(connection):
     secret_holder = connection.connect_kwargs
@@ -82,14 +89,17 @@ def test_no_password_in_any_output(
         f"--junitxml={out / 'junit.xml'}",
         f"--fabricplus-report={out / 'report.json'}",
     )
-    # web1: 3 pass (auto falls back to sudo with the login password), 4 fail as staged;
-    # dead: one error per per-host test; test_pool (all hosts) fails
-    result.assert_outcomes(passed=3, failed=4, errors=6)
+    # web1: 4 pass (auto falls back to sudo with the login password; connection.sudo()
+    # answers with it), 5 fail as staged; dead: one error per per-host test; test_pool
+    # (all hosts) fails
+    result.assert_outcomes(passed=4, failed=5, errors=8)
     result.stdout.fnmatch_lines_random(
         [
             "PASSED *::test_login_and_run[[]web1]",
             "PASSED *::test_su_right_password[[]web1]",
             "PASSED *::test_auto_wrong_password[[]web1]",
+            "PASSED *::test_sudo_method_with_the_login_password[[]web1]",
+            "FAILED *::test_sudo_method_wrong_password[[]web1] - *",
             "FAILED *::test_su_wrong_password[[]web1] - *",
             "FAILED *::test_failure_with_locals[[]web1] - *",
             "FAILED *::test_timeout[[]web1] - *",
@@ -105,6 +115,8 @@ def test_no_password_in_any_output(
             texts[str(path)] = path.read_text(errors="replace")
     assert len(texts) >= 5
     assert "DEBUG" in texts[str(out / "debug.log")]
-    for name, secret in {"login": login_password, "su": su_password, "wrong su": WRONG}.items():
+    result.stdout.fnmatch_lines(["*sudo authentication failed for fptest (to run as fptest2)*"])
+    secrets = {"login": login_password, "su": su_password, "wrong su": WRONG, "sudo": WRONG_SUDO}
+    for name, secret in secrets.items():
         leaks = [where for where, text in texts.items() if secret in text]
         assert leaks == [], f"{name} password found in {leaks}"
