@@ -152,6 +152,15 @@ class HostOutcome(Generic[_T]):
         return f"<HostOutcome {self.host.id or self.host.name}: {self.describe()}>"
 
 
+def _unexpected(error: BaseException | None) -> bool:
+    """Not a host's ordinary failure (our errors, I/O and SSH errors, a non-zero exit)."""
+    if error is None or isinstance(error, (FabricPlusError, OSError, EOFError)):
+        return False
+    if type(error).__module__.startswith("paramiko"):
+        return False  # SSHException and family (this layer does not import paramiko)
+    return not hasattr(error, "result")  # invoke's UnexpectedExit / Failure
+
+
 class PoolError(FabricPlusError):
     """Some hosts failed; the message lists each with its exit code or error."""
 
@@ -196,7 +205,10 @@ class PoolResult(Mapping[str, HostOutcome[_T]]):
     def raise_on_failure(self) -> PoolResult[_T]:
         failed = list(self.failed.values())
         if failed:
-            raise PoolError(self.what, failed, len(self))
+            # the first host's unexpected exception (a bug, ours or the test's function):
+            # chained, so its traceback is shown, not only its one-line summary
+            bug = next((o.error for o in failed if _unexpected(o.error)), None)
+            raise PoolError(self.what, failed, len(self)) from bug
         return self
 
     def assert_all_ok(self) -> PoolResult[_T]:

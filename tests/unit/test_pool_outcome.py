@@ -63,3 +63,24 @@ def test_pool_result_is_a_mapping_in_host_order_with_one_error() -> None:
     with pytest.raises(PoolError) as info:
         results.raise_on_failure()
     assert str(info.value) == "1 of 2 hosts failed `x`:\n  db1 (deploy@10.0.0.2): exit 3: inactive"
+
+
+def test_a_bug_on_a_host_is_chained_for_its_traceback() -> None:
+    """A host's unexpected exception (a bug: TypeError) is the PoolError's cause, so pytest
+    shows its traceback; a host's ordinary failure (unreachable, non-zero exit) is not."""
+    try:
+        raise TypeError("simulated bug")
+    except TypeError as exc:
+        bug = exc
+    dead = HostOutcome(WEB, error=HostUnreachable("web1", "refused", "connection refused"))
+    buggy = HostOutcome(DB, error=bug)
+    with pytest.raises(PoolError) as info:
+        PoolResult("`x`", [dead, buggy]).raise_on_failure()
+    assert info.value.__cause__ is bug
+    assert "db1 (deploy@10.0.0.2): TypeError: simulated bug" in str(info.value)
+    exited = HostOutcome(
+        DB, error=UnexpectedExit(Result(stdout="", stderr="no\n", exited=3, command="x"))
+    )
+    with pytest.raises(PoolError) as info:
+        PoolResult("`x`", [dead, exited]).raise_on_failure()
+    assert info.value.__cause__ is None
