@@ -1,0 +1,381 @@
+"""Host keys and certificates with OpenSSH as the judge: ``ssh`` and we, same sshd, same files.
+
+For every case, the same known_hosts file is given to ``ssh -o StrictHostKeyChecking=yes``
+and to our Connector (``--host-key-policy=reject``, the default); both must connect, or both
+refuse for the same class of reason (unknown / changed / revoked). Real sshd processes with
+``HostCertificate``; certificates made with ``ssh-keygen -s`` here. One sshd per host-key
+configuration, shared by the module.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_fabricplus import Connector, HostSpec, Settings
+from pytest_fabricplus.errors import HostKeyError
+from testing.sshd import SshdServer, User, run
+
+SERVERS = {
+    # name: (host key types, certificate of the ed25519 key: ssh-keygen -s options or None)
+    "keys": (("ed25519", "ecdsa", "rsa"), None),
+    "ed_rsa": (("ed25519", "rsa"), None),
+    "cert": (("ed25519", "rsa"), ["-h", "-n", "127.0.0.1,localhost"]),
+    "cert_wildcard": (("ed25519",), ["-h", "-n", "127.0.0.*"]),
+    "expired": (("ed25519",), ["-h", "-n", "127.0.0.1", "-V", "-2d:-1d"]),
+    "future": (("ed25519",), ["-h", "-n", "127.0.0.1", "-V", "+1d:+2d"]),
+    "principal": (("ed25519",), ["-h", "-n", "db.example.com"]),
+    "user_cert": (("ed25519",), ["-n", "127.0.0.1"]),
+    "other_ca": (("ed25519",), ["-h", "-n", "127.0.0.1"]),
+}
+
+
+@dataclass
+class Lab:
+    servers: dict[str, SshdServer]
+    ca: str  # "ssh-ed25519 AAAA..." of the host CA
+    other_ca: str
+    user: User
+    workdir: Path
+
+    def key(self, server: str, key_type: str = "ed25519") -> str:
+        return self.servers[server].public_key_of(key_type)
+
+    def name(self, server: str) -> str:
+        return f"[127.0.0.1]:{self.servers[server].port}"
+
+
+def keygen(path: Path, key_type: str = "ed25519") -> str:
+    run(["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", "", "-f", str(path)])
+    return " ".join(path.with_suffix(".pub").read_text().split()[:2])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp("parity")
+    ca_key, other_key = base / "host_ca", base / "other_ca"
+    ca, other = keygen(ca_key), keygen(other_key, "ecdsa")
+    servers: dict[str, SshdServer] = {}
+    try:
+        for name, (types, cert) in SERVERS.items():
+            workdir = base / "servers" / name
+            workdir.mkdir(parents=True)
+            server = SshdServer(workdir, [ssh_users[0]], key_types=types)
+            certificates: tuple[Path, ...] = ()
+            if cert is not None:
+                host_key = server.host_key_of("ed25519")
+                keygen(host_key)
+                signer = other_key if name == "other_ca" else ca_key
+                run(["ssh-keygen", "-q", "-s", str(signer), "-I", name, *cert, str(host_key)])
+                certificates = (host_key.parent / f"{host_key.name}-cert.pub",)
+            server.host_certificates = certificates
+            servers[name] = server.start()
+        yield Lab(servers, ca, other, ssh_users[0], base)
+    finally:
+        for server in servers.values():
+            server.cleanup()
+
+
+def hashed(name: str) -> str:
+    salt = os.urandom(20)
+    digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
+Lines = Callable[[Lab], list[str]]
+
+# (case id, server, known_hosts lines, expected verdict, a phrase our refusal must contain)
+CASES: list[tuple[str, str, Lines, str, str]] = [
+    ("ca-wildcard", "cert", lambda lab: [f"@cert-authority * {lab.ca}"], "connect", ""),
+    (
+        "ca-port-pattern",
+        "cert",
+        lambda lab: [f"@cert-authority {lab.name('cert')} {lab.ca}"],
+        "connect",
+        "",
+    ),
+    (
+        "ca-wildcard-in-port-pattern",
+        "cert",
+        lambda lab: [f"@cert-authority [127.0.0.?]:* {lab.ca}"],
+        "connect",
+        "",
+    ),
+    (
+        "ca-hashed",
+        "cert",
+        lambda lab: [f"@cert-authority {hashed(lab.name('cert'))} {lab.ca}"],
+        "connect",
+        "",
+    ),
+    (
+        "ca-negated",
+        "cert",
+        lambda lab: [f"@cert-authority *,!{lab.name('cert')} {lab.ca}"],
+        "connect",  # excluded as [127.0.0.1]:port, matched as 127.0.0.1 (ssh looks again)
+        "",
+    ),
+    (
+        "ca-negated-both-names",
+        "cert",
+        lambda lab: [f"@cert-authority *,!{lab.name('cert')},!127.0.0.1 {lab.ca}"],
+        "unknown",
+        "unknown host key",
+    ),
+    (
+        "ca-other-host-pattern",
+        "cert",
+        lambda lab: [f"@cert-authority *.example.com {lab.ca}"],
+        "unknown",
+        "unknown host key",
+    ),
+    (
+        # ssh up to 10.2 (Debian 12: 9.2) matches host principals exactly
+        "principal-wildcard",
+        "cert_wildcard",
+        lambda lab: [f"@cert-authority * {lab.ca}"],
+        "unknown",
+        "'127.0.0.1' is not a principal",
+    ),
+    (
+        "wrong-ca",
+        "other_ca",
+        lambda lab: [f"@cert-authority * {lab.ca}"],
+        "unknown",
+        "not signed by a trusted CA",
+    ),
+    (
+        "expired",
+        "expired",
+        lambda lab: [f"@cert-authority * {lab.ca}"],
+        "unknown",
+        "certificate has expired",
+    ),
+    (
+        "not-yet-valid",
+        "future",
+        lambda lab: [f"@cert-authority * {lab.ca}"],
+        "unknown",
+        "not yet valid",
+    ),
+    (
+        "wrong-principal",
+        "principal",
+        lambda lab: [f"@cert-authority * {lab.ca}"],
+        "unknown",
+        "'127.0.0.1' is not a principal",
+    ),
+    (
+        "user-cert-as-host-cert",
+        "user_cert",
+        lambda lab: [f"@cert-authority * {lab.ca}"],
+        "unknown",
+        "user certificate, not a host certificate",
+    ),
+    (
+        "expired-cert-but-known-key",
+        "expired",
+        lambda lab: [f"@cert-authority * {lab.ca}", f"{lab.name('expired')} {lab.key('expired')}"],
+        "connect",
+        "",
+    ),
+    (
+        "revoked-ca",
+        "cert",
+        lambda lab: [f"@cert-authority * {lab.ca}", f"@revoked * {lab.ca}"],
+        "revoked",
+        "the CA key ssh-ed25519",
+    ),
+    (
+        "revoked-host-key",
+        "keys",
+        lambda lab: [f"{lab.name('keys')} {lab.key('keys')}", f"@revoked * {lab.key('keys')}"],
+        "revoked",
+        "is marked @revoked in",
+    ),
+    (
+        "revoked-key-of-certified-host",
+        "cert",
+        lambda lab: [f"@cert-authority * {lab.ca}", f"@revoked * {lab.key('cert')}"],
+        "revoked",
+        "is marked @revoked in",
+    ),
+    (
+        "revoked-other-host-only",
+        "keys",
+        lambda lab: [
+            f"{lab.name('keys')} {lab.key('keys')}",
+            f"@revoked *.example.com {lab.key('keys')}",
+        ],
+        "connect",
+        "",
+    ),
+    (
+        "rsa-only-on-ed25519-and-rsa-host",
+        "ed_rsa",
+        lambda lab: [f"{lab.name('ed_rsa')} {lab.key('ed_rsa', 'rsa')}"],
+        "connect",
+        "",
+    ),
+    (
+        "ecdsa-only",
+        "keys",
+        lambda lab: [f"{lab.name('keys')} {lab.key('keys', 'ecdsa')}"],
+        "connect",
+        "",
+    ),
+    (
+        "mixed-rsa-and-hashed-ecdsa",
+        "keys",
+        lambda lab: [
+            f"{lab.name('keys')} {lab.key('keys', 'rsa')}",
+            f"{hashed(lab.name('keys'))} {lab.key('keys', 'ecdsa')}",
+        ],
+        "connect",
+        "",
+    ),
+    (
+        "hashed",
+        "keys",
+        lambda lab: [f"{hashed(lab.name('keys'))} {lab.key('keys')}"],
+        "connect",
+        "",
+    ),
+    (
+        "comma-list-and-comments",
+        "keys",
+        lambda lab: [
+            "# a comment",
+            "",
+            f"db.example.com,{lab.name('keys')} {lab.key('keys', 'rsa')} comment text",
+        ],
+        "connect",
+        "",
+    ),
+    (
+        "negated-plain-pattern",
+        "keys",
+        lambda lab: [f"[127.0.0.1]:*,!{lab.name('keys')} {lab.key('keys')}"],
+        "unknown",
+        "unknown host key",
+    ),
+    (
+        "known-without-port",
+        "keys",
+        lambda lab: [f"127.0.0.1 {lab.key('keys')}"],
+        "connect",
+        "",
+    ),
+    (
+        "ca-only-host-without-cert",
+        "keys",
+        lambda lab: [f"@cert-authority * {lab.ca}"],
+        "unknown",
+        "the host presented a plain key, not a certificate",
+    ),
+    (
+        "changed",
+        "keys",
+        lambda lab: [f"{lab.name('keys')} {lab.key('ed_rsa')}"],
+        "changed",
+        "host key CHANGED",
+    ),
+    ("unknown", "keys", lambda lab: [], "unknown", "unknown host key"),
+    (
+        "bad-lines-skipped",
+        "keys",
+        lambda lab: [
+            "@bogus-marker * ssh-ed25519 AAAA",
+            "truncated-line",
+            f"{lab.name('keys')} ssh-ed25519 not-base64!",
+            f"{lab.name('keys')} {lab.key('keys')}",
+        ],
+        "connect",
+        "",
+    ),
+]
+
+
+def ssh_verdict(lab: Lab, server: SshdServer, known: Path) -> tuple[str, str]:
+    done = subprocess.run(
+        [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={known}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+            str(lab.user.key_path),
+            "-p",
+            str(server.port),
+            f"{lab.user.name}@127.0.0.1",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    err = done.stderr
+    if done.returncode == 0:
+        return "connect", err
+    if "REVOKED HOST KEY" in err:
+        return "revoked", err
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in err:
+        return "changed", err
+    if "Host key verification failed" in err:
+        return "unknown", err
+    return f"other ({done.returncode})", err
+
+
+def our_verdict(lab: Lab, server: SshdServer, known: Path) -> tuple[str, str]:
+    settings = Settings(known_hosts=str(known), ssh_identity_file=str(lab.user.key_path))
+    spec = HostSpec("127.0.0.1", server.port, lab.user.name, id="target")
+    try:
+        conn = Connector(settings, env={}).open(spec)
+    except HostKeyError as exc:
+        text = str(exc)
+        if "REVOKED" in text:
+            return "revoked", text
+        if "CHANGED" in text:
+            return "changed", text
+        return "unknown", text
+    try:
+        assert conn.run("true", hide=True).ok
+    finally:
+        conn.close()
+    return "connect", ""
+
+
+@pytest.mark.parametrize(
+    ("server", "lines", "expected", "phrase"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+def test_same_verdict_as_openssh(
+    lab: Lab, tmp_path: Path, server: str, lines: Lines, expected: str, phrase: str
+) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(line + "\n" for line in lines(lab)))
+    target = lab.servers[server]
+    theirs, their_text = ssh_verdict(lab, target, known)
+    assert theirs == expected, their_text  # the case is what we think it is
+    ours, our_text = our_verdict(lab, target, known)
+    assert ours == theirs, our_text
+    if phrase:
+        assert phrase in our_text, our_text
