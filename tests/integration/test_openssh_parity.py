@@ -344,8 +344,15 @@ def ssh_verdict(lab: Lab, server: SshdServer, known: Path) -> tuple[str, str]:
     return f"other ({done.returncode})", err
 
 
-def our_verdict(lab: Lab, server: SshdServer, known: Path) -> tuple[str, str]:
-    settings = Settings(known_hosts=str(known), ssh_identity_file=str(lab.user.key_path))
+def our_verdict(
+    lab: Lab, server: SshdServer, known: Path, policy: str = "reject"
+) -> tuple[str, str]:
+    settings = Settings(
+        known_hosts=str(known),
+        ssh_identity_file=str(lab.user.key_path),
+        host_key_policy=policy,
+        explicit=frozenset({"host_key_policy"}),
+    )
     spec = HostSpec("127.0.0.1", server.port, lab.user.name, id="target")
     try:
         conn = Connector(settings, env={}).open(spec)
@@ -379,3 +386,26 @@ def test_same_verdict_as_openssh(
     assert ours == theirs, our_text
     if phrase:
         assert phrase in our_text, our_text
+
+
+def test_known_only_under_a_type_the_host_no_longer_offers(lab: Lab, tmp_path: Path) -> None:
+    """ssh calls this a changed key (it found keys of another type); so do we refuse it under
+    reject and warn (ssh's accept-new refuses it too), but we say what happened instead of
+    claiming an attack and advising to delete a key: known_hosts has only an ECDSA key, the
+    host offers none (ed25519 and RSA)."""
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{lab.name('ed_rsa')} {lab.key('keys', 'ecdsa')}\n")
+    target = lab.servers["ed_rsa"]
+    theirs, their_text = ssh_verdict(lab, target, known)
+    assert theirs == "changed", their_text
+    ours, our_text = our_verdict(lab, target, known)
+    assert ours == "unknown", our_text
+    assert "CHANGED" not in our_text
+    assert "ssh-keygen -R" not in our_text
+    assert (
+        f"no ssh-ed25519 host key is known for {lab.name('ed_rsa')}: known_hosts has only "
+        f"ecdsa-sha2-nistp256 keys for it ({known}:1), and the server did not offer that type"
+    ) in our_text
+    for policy, verdict in (("warn", "unknown"), ("accept", "connect")):
+        got, text = our_verdict(lab, target, known, policy)
+        assert got == verdict, text
