@@ -47,6 +47,7 @@ from .connection import FabricPlusConnection
 from .hostkeys import KnownHostsCache, apply_host_key_policy, changed_key_message, known_hosts_name
 from .privilege import PrivilegeRunner
 from .sshconfig import HostQuery, ResolvedConfig, SshConfigResolver
+from .usercerts import user_keys
 
 #: ``StrictHostKeyChecking`` as our host-key policy (when --host-key-policy is not given):
 #: OpenSSH's ``accept-new`` would write the key to known_hosts; we never write, so the key
@@ -90,6 +91,7 @@ class Connector:
         self.resolver = SshConfigResolver(settings.ssh_config, settings.ssh_extra_args)
         self._warned: dict[str, tuple[str, ...]] = {}
         self._warned_lock = threading.Lock()
+        self._cert_warnings: set[str] = set()
         self.known_hosts = KnownHostsCache()
 
     def run_as_for(
@@ -180,6 +182,18 @@ class Connector:
         identity = spec.identity_file or s.ssh_identity_file
         keys = [os.path.expanduser(identity)] if identity else []
         keys += [k for k in resolved.identity_files if k not in keys]
+        # user certificates as ssh offers them (usercerts.py): KEY-cert.pub and the plain
+        # key both, CertificateFile paired with its key
+        certs = user_keys(keys, resolved.certificate_files)
+        keys += [k for k in certs.key_filenames if k not in keys]
+        if certs.pkey is not None:
+            connect_kwargs["pkey"] = certs.pkey
+        for warning in certs.warnings:
+            with self._warned_lock:
+                new = warning not in self._cert_warnings
+                self._cert_warnings.add(warning)
+            if new:
+                log.warning("%s: %s", spec.describe(), warning)
         if keys:
             connect_kwargs["key_filename"] = keys
         password_var, _ = password_variable("login", spec, s)

@@ -63,6 +63,7 @@ HONOURED_OPTIONS = frozenset(
         "user",
         "port",
         "identityfile",
+        "certificatefile",
         "proxyjump",
         "proxycommand",
         "userknownhostsfile",
@@ -124,6 +125,8 @@ class ResolvedConfig:
     user: str | None
     #: keys named explicitly (config, ``-i``, ``-o IdentityFile=``) that exist; not the defaults
     identity_files: tuple[str, ...] = ()
+    #: ``CertificateFile``s that exist (user certificates, paired with a key by its public key)
+    certificate_files: tuple[str, ...] = ()
     proxy_jump: str | None = None
     proxy_command: str | None = None
     #: None: OpenSSH's default (``~/.ssh/known_hosts``, ``~/.ssh/known_hosts2``)
@@ -584,6 +587,11 @@ def from_ssh_g(
         port=port,
         user=user,
         identity_files=existing,
+        certificate_files=tuple(
+            os.path.expanduser(p)
+            for p in options.get("certificatefile", [])
+            if os.path.isfile(os.path.expanduser(p))
+        ),
         proxy_jump=jump,
         proxy_command=proxy,
         user_known_hosts=_known_hosts(one("userknownhostsfile"), user_file=True),

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pytest_fabricplus import Connector, HostSpec, Settings
-from pytest_fabricplus.errors import HostKeyError
+from pytest_fabricplus.errors import HostUnreachable
 from testing.sshd import SshdServer, User, run
 
 SERVERS = {
@@ -35,6 +35,7 @@ SERVERS = {
     "principal": (("ed25519",), ["-h", "-n", "db.example.com"]),
     "user_cert": (("ed25519",), ["-n", "127.0.0.1"]),
     "other_ca": (("ed25519",), ["-h", "-n", "127.0.0.1"]),
+    "user_ca": (("ed25519",), None),  # TrustedUserCAKeys: the user CA
 }
 
 
@@ -63,6 +64,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) 
     base = tmp_path_factory.mktemp("parity")
     ca_key, other_key = base / "host_ca", base / "other_ca"
     ca, other = keygen(ca_key), keygen(other_key, "ecdsa")
+    keygen(base / "user_ca")
     servers: dict[str, SshdServer] = {}
     try:
         for name, (types, cert) in SERVERS.items():
@@ -77,6 +79,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) 
                 run(["ssh-keygen", "-q", "-s", str(signer), "-I", name, *cert, str(host_key)])
                 certificates = (host_key.parent / f"{host_key.name}-cert.pub",)
             server.host_certificates = certificates
+            if name == "user_ca":
+                server.trusted_user_ca_keys = base / "user_ca.pub"
             servers[name] = server.start()
         yield Lab(servers, ca, other, ssh_users[0], base)
     finally:
@@ -304,12 +308,21 @@ CASES: list[tuple[str, str, Lines, str, str]] = [
 ]
 
 
-def ssh_verdict(lab: Lab, server: SshdServer, known: Path) -> tuple[str, str]:
+def ssh_verdict(
+    lab: Lab,
+    server: SshdServer,
+    known: Path,
+    identity: Path | None = None,
+    config: Path | None = None,
+) -> tuple[str, str]:
+    identity_args = ["-i", str(identity or lab.user.key_path)] if config is None else []
     done = subprocess.run(
         [
             "ssh",
             "-F",
-            "/dev/null",
+            str(config or "/dev/null"),
+            "-o",
+            "PasswordAuthentication=no",
             "-o",
             "BatchMode=yes",
             "-o",
@@ -320,8 +333,7 @@ def ssh_verdict(lab: Lab, server: SshdServer, known: Path) -> tuple[str, str]:
             "GlobalKnownHostsFile=/dev/null",
             "-o",
             "IdentitiesOnly=yes",
-            "-i",
-            str(lab.user.key_path),
+            *identity_args,
             "-p",
             str(server.port),
             f"{lab.user.name}@127.0.0.1",
@@ -341,22 +353,32 @@ def ssh_verdict(lab: Lab, server: SshdServer, known: Path) -> tuple[str, str]:
         return "changed", err
     if "Host key verification failed" in err:
         return "unknown", err
+    if "Permission denied" in err:
+        return "refused (auth)", err
     return f"other ({done.returncode})", err
 
 
 def our_verdict(
-    lab: Lab, server: SshdServer, known: Path, policy: str = "reject"
+    lab: Lab,
+    server: SshdServer,
+    known: Path,
+    policy: str = "reject",
+    identity: Path | None = None,
+    config: Path | None = None,
 ) -> tuple[str, str]:
     settings = Settings(
         known_hosts=str(known),
-        ssh_identity_file=str(lab.user.key_path),
+        ssh_identity_file=None if config else str(identity or lab.user.key_path),
+        ssh_config=str(config) if config else None,
         host_key_policy=policy,
         explicit=frozenset({"host_key_policy"}),
     )
     spec = HostSpec("127.0.0.1", server.port, lab.user.name, id="target")
     try:
         conn = Connector(settings, env={}).open(spec)
-    except HostKeyError as exc:
+    except HostUnreachable as exc:
+        if exc.cause != "host-key":
+            return f"refused ({exc.cause})", str(exc)
         text = str(exc)
         if "REVOKED" in text:
             return "revoked", text
@@ -409,3 +431,59 @@ def test_known_only_under_a_type_the_host_no_longer_offers(lab: Lab, tmp_path: P
     for policy, verdict in (("warn", "unknown"), ("accept", "connect")):
         got, text = our_verdict(lab, target, known, policy)
         assert got == verdict, text
+
+
+def user_cert(lab: Lab, key: Path, *options: str, ca: str = "user_ca") -> Path:
+    """A user certificate for ``key`` (``KEY-cert.pub``), signed by ``ca`` for the login user."""
+    run(["ssh-keygen", "-q", "-s", str(lab.workdir / ca), "-I", "user", "-n", lab.user.name,
+         *options, str(key.with_suffix(".pub"))])  # fmt: skip
+    return key.parent / f"{key.name}-cert.pub"
+
+
+def known_for(lab: Lab, server: str, tmp_path: Path) -> Path:
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{lab.name(server)} {lab.key(server)}\n")
+    return known
+
+
+def test_user_certificate_beside_the_key_logs_in(lab: Lab, tmp_path: Path) -> None:
+    # the key is in no authorized_keys file: only the certificate lets it in
+    key = tmp_path / "id_cert"
+    keygen(key)
+    target, known = lab.servers["user_ca"], known_for(lab, "user_ca", tmp_path)
+    assert ssh_verdict(lab, target, known, identity=key)[0] == "refused (auth)"
+    assert our_verdict(lab, target, known, identity=key)[0] == "refused (auth)"
+    user_cert(lab, key)
+    theirs, text = ssh_verdict(lab, target, known, identity=key)
+    assert theirs == "connect", text
+    ours, text = our_verdict(lab, target, known, identity=key)
+    assert ours == "connect", text
+
+
+def test_certificate_file_of_another_name_from_ssh_config(lab: Lab, tmp_path: Path) -> None:
+    key = tmp_path / "id_other"
+    keygen(key)
+    cert = user_cert(lab, key).rename(tmp_path / "my-user-certificate.pub")
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n  IdentityFile {key}\n  CertificateFile {cert}\n")
+    target, known = lab.servers["user_ca"], known_for(lab, "user_ca", tmp_path)
+    theirs, text = ssh_verdict(lab, target, known, config=config)
+    assert theirs == "connect", text
+    ours, text = our_verdict(lab, target, known, config=config)
+    assert ours == "connect", text
+
+
+def test_key_is_still_offered_beside_a_certificate_the_host_does_not_trust(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # the login key is authorized on every server; its certificate beside it has expired
+    key = tmp_path / "id_login"
+    key.write_bytes(lab.user.key_path.read_bytes())
+    key.chmod(0o600)
+    key.with_suffix(".pub").write_bytes(lab.user.key_path.with_suffix(".pub").read_bytes())
+    user_cert(lab, key, "-V", "20200101:20200102")
+    target, known = lab.servers["keys"], known_for(lab, "keys", tmp_path)
+    theirs, text = ssh_verdict(lab, target, known, identity=key)
+    assert theirs == "connect", text
+    ours, text = our_verdict(lab, target, known, identity=key)
+    assert ours == "connect", text
