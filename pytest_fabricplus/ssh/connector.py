@@ -226,9 +226,13 @@ class Connector:
         )
         files = resolved.known_hosts_files()
         policy = self.host_key_policy_for(resolved)
-        # paramiko parses the known_hosts files itself, per connection, without the fast path
+        # without the fast path the known_hosts files are parsed per connection (no cache)
         cache = self.known_hosts if self.fast else None
-        apply_host_key_policy(conn, s, cache, files=files, policy=policy)
+        skipped = apply_host_key_policy(conn, s, cache, files=files, policy=policy)
+        if skipped:  # shown once each in the run's summary, as config not honoured
+            with self._warned_lock:
+                known = self._warned.get(spec.name, ())
+                self._warned[spec.name] = tuple(dict.fromkeys((*known, *skipped)))
         return conn
 
     def open(

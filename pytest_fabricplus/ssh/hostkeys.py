@@ -327,9 +327,10 @@ def apply_host_key_policy(
     cache: KnownHostsCache | None,
     files: Sequence[str] | None = None,
     policy: str | None = None,
-) -> None:
+) -> list[str]:
     """Install our verification and known_hosts on ``conn`` and on any Fabric gateway behind
-    it, and the host-key algorithm order for each.
+    it, and the host-key algorithm order for each; return the known_hosts lines skipped
+    (``file:line: why``), for the run's summary.
 
     ``files`` are the host's known_hosts files from its resolved ssh client config
     (``UserKnownHostsFile`` -- default ``~/.ssh/known_hosts`` -- and
@@ -339,6 +340,7 @@ def apply_host_key_policy(
     """
     chosen = policy or settings.host_key_policy
     cache = cache or KnownHostsCache()
+    skipped: list[str] = []
     for hop in hops(conn):
         if not hasattr(hop, "client"):
             break
@@ -356,6 +358,7 @@ def apply_host_key_policy(
             found.append(settings.known_hosts)
         found.extend(settings.extra_known_hosts)
         parsed, loaded = cache.get(found)
+        skipped += [f"known_hosts line skipped: {w}" for w in parsed.warnings]
         host, port = str(hop.host), int(hop.port)
         name = known_hosts_name(host, port)
         views = [cache.for_host(parsed, name)]
@@ -365,3 +368,4 @@ def apply_host_key_policy(
         clear_host_keys(hop.client)
         install_key_order(hop.client, check.key_order)
         hop.client.set_missing_host_key_policy(HostKeyPolicy(chosen, loaded, check))
+    return skipped

@@ -487,3 +487,29 @@ def test_key_is_still_offered_beside_a_certificate_the_host_does_not_trust(
     assert theirs == "connect", text
     ours, text = our_verdict(lab, target, known, identity=key)
     assert ours == "connect", text
+
+
+def test_target_behind_a_jump_host_is_verified_the_same_way(lab: Lab, tmp_path: Path) -> None:
+    """The target's certificate is checked through the tunnel as on a direct connection; the
+    jump host itself is known by its RSA key only (algorithm order applies to it too)."""
+    jump_server, target = lab.servers["keys"], lab.servers["cert"]
+    known = tmp_path / "known_hosts"
+    settings = Settings(known_hosts=str(known), ssh_identity_file=str(lab.user.key_path))
+    jump_spec = HostSpec("127.0.0.1", jump_server.port, lab.user.name, id="jump")
+    spec = HostSpec("127.0.0.1", target.port, lab.user.name, id="target")
+    for ca, expected in ((lab.ca, "connect"), (lab.other_ca, "unknown")):
+        known.write_text(f"{lab.name('keys')} {lab.key('keys', 'rsa')}\n@cert-authority * {ca}\n")
+        connector = Connector(settings, env={})
+        jump = connector.open(jump_spec, hop=True)
+        try:
+            conn = connector.open(spec, jump=jump)
+        except HostUnreachable as exc:
+            assert expected == "unknown"
+            assert "not signed by a trusted CA" in str(exc)
+        else:
+            assert expected == "connect"
+            assert type(conn.transport.sock).__name__ == "Channel"  # through the jump host
+            assert conn.run("true", hide=True).ok
+            conn.close()
+        finally:
+            jump.close()

@@ -159,3 +159,19 @@ def test_revoked_host_key_is_refused_whatever_the_policy(
                 f"SHA256:* is marked @revoked in {known}:2.*whatever --host-key-policy says*"
             ]
         )
+
+
+def test_bad_known_hosts_lines_are_skipped_and_named(
+    pytester: pytest.Pytester, sshd: Target, tmp_path: Path
+) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(f"@bogus * ssh-ed25519 AAAA\ntruncated\n{sshd.server.known_hosts_line}\n")
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd, f"--known-hosts={known}"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"WARNING known_hosts line skipped: {known}:1: unknown marker '@bogus'",
+            f"WARNING known_hosts line skipped: {known}:2: no host, key type and key",
+        ]
+    )
