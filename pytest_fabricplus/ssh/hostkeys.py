@@ -204,17 +204,35 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
                 "the host presented a plain key, not a certificate: give the host a "
                 "certificate signed by that CA (sshd's HostCertificate), or add its key"
             )
-        elif verdict is not None and verdict.cert_problem:
-            hint = (
-                ". Renew or re-sign the host certificate (`ssh-keygen -s CA_KEY -h -n "
-                f"{host} -V ...`), or add the host's key"
+        elif verdict is not None and verdict.certificate is not None and verdict.cert_problem:
+            cert = verdict.certificate
+            trusted = any(
+                e.key_blob == cert.signature_key for v in self._views() for e in v.authorities
             )
+            if trusted:
+                hint = (
+                    ". Re-sign the host certificate (`ssh-keygen -s CA_KEY -h -n "
+                    f"{self._principal(host)} -V ...`) and install it on the host, or add "
+                    "the host's key"
+                )
+            else:
+                hint = (
+                    ". To trust the CA that signed it, add `@cert-authority PATTERN "
+                    f"{key_type_of(cert.signature_key)} <its public key>` (CA key "
+                    f"{fingerprint_of(cert.signature_key)}) to known_hosts, or add the host's key"
+                )
         raise HostKeyError(
             hostname,
             f"unknown host key ({text}; {searched}){hint}. Verify the fingerprint, then add it "
             f"with `{scan} >> ~/.ssh/known_hosts` or pass --known-hosts FILE; "
             "--host-key-policy=accept skips the check (not recommended)",
         )
+
+    def _views(self) -> tuple[HostEntries, ...]:
+        return self.check.views if self.check is not None else ()
+
+    def _principal(self, host: str) -> str:
+        return self.check.principal if self.check is not None else host
 
 
 def _cert_note(verdict: Verdict) -> str:
