@@ -25,7 +25,7 @@ from pytest_fabricplus.errors import HostUnreachable
 from testing.sshd import SshdServer, User, run
 
 SERVERS = {
-    # name: (host key types, certificate of the ed25519 key: ssh-keygen -s options or None)
+    # name: (host key types, certificate of the first: ssh-keygen -s options or None)
     "keys": (("ed25519", "ecdsa", "rsa"), None),
     "ed_rsa": (("ed25519", "rsa"), None),
     "cert": (("ed25519", "rsa"), ["-h", "-n", "127.0.0.1,localhost"]),
@@ -36,6 +36,8 @@ SERVERS = {
     "user_cert": (("ed25519",), ["-n", "127.0.0.1"]),
     "other_ca": (("ed25519",), ["-h", "-n", "127.0.0.1"]),
     "user_ca": (("ed25519",), None),  # TrustedUserCAKeys: the user CA
+    "cert_ecdsa": (("ecdsa",), ["-h", "-n", "127.0.0.1"]),
+    "cert_rsa": (("rsa", "ed25519"), ["-h", "-n", "127.0.0.1"]),
 }
 
 
@@ -73,8 +75,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, ssh_users: tuple[User, User]) 
             server = SshdServer(workdir, [ssh_users[0]], key_types=types)
             certificates: tuple[Path, ...] = ()
             if cert is not None:
-                host_key = server.host_key_of("ed25519")
-                keygen(host_key)
+                host_key = server.host_key_of(types[0])
+                keygen(host_key, types[0])
                 signer = other_key if name == "other_ca" else ca_key
                 run(["ssh-keygen", "-q", "-s", str(signer), "-I", name, *cert, str(host_key)])
                 certificates = (host_key.parent / f"{host_key.name}-cert.pub",)
@@ -100,6 +102,16 @@ Lines = Callable[[Lab], list[str]]
 # separated by " && ")
 CASES: list[tuple[str, str, Lines, str, str]] = [
     ("ca-wildcard", "cert", lambda lab: [f"@cert-authority * {lab.ca}"], "connect", ""),
+    ("ecdsa-cert", "cert_ecdsa", lambda lab: [f"@cert-authority * {lab.ca}"], "connect", ""),
+    # the RSA key is certified, the ed25519 one is not: the certificate is preferred
+    ("rsa-cert", "cert_rsa", lambda lab: [f"@cert-authority * {lab.ca}"], "connect", ""),
+    (
+        "rsa-cert-wrong-ca",
+        "cert_rsa",
+        lambda lab: [f"@cert-authority * {lab.other_ca}"],
+        "unknown",
+        "not signed by a trusted CA",
+    ),
     (
         "ca-port-pattern",
         "cert",
