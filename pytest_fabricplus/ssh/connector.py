@@ -228,7 +228,9 @@ class Connector:
         policy = self.host_key_policy_for(resolved)
         # without the fast path the known_hosts files are parsed per connection (no cache)
         cache = self.known_hosts if self.fast else None
-        skipped = apply_host_key_policy(conn, s, cache, files=files, policy=policy)
+        skipped = apply_host_key_policy(
+            conn, s, cache, files=files, policy=policy, alias=resolved.host_key_alias
+        )
         if skipped:  # shown once each in the run's summary, as config not honoured
             with self._warned_lock:
                 known = self._warned.get(spec.name, ())

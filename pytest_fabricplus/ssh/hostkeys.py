@@ -345,6 +345,7 @@ def apply_host_key_policy(
     cache: KnownHostsCache | None,
     files: Sequence[str] | None = None,
     policy: str | None = None,
+    alias: str | None = None,
 ) -> list[str]:
     """Install our verification and known_hosts on ``conn`` and on any Fabric gateway behind
     it, and the host-key algorithm order for each; return the known_hosts lines skipped
@@ -353,7 +354,9 @@ def apply_host_key_policy(
     ``files`` are the host's known_hosts files from its resolved ssh client config
     (``UserKnownHostsFile`` -- default ``~/.ssh/known_hosts`` -- and
     ``GlobalKnownHostsFile``); ``--known-hosts`` and the run's own files are added.
-    ``policy`` is the host's effective policy (default ``--host-key-policy``). Without a
+    ``policy`` is the host's effective policy (default ``--host-key-policy``); ``alias``
+    its ``HostKeyAlias`` (``conn`` only, not its gateways), which replaces ``[host]:port`` in
+    known_hosts and the host name among certificate principals, as in ``ssh``. Without a
     ``cache`` (``FABRICPLUS_FAST_PATH=0``) the files are parsed for this connection alone.
     """
     chosen = policy or settings.host_key_policy
@@ -378,11 +381,15 @@ def apply_host_key_policy(
         parsed, loaded = cache.get(found)
         skipped += [f"known_hosts line skipped: {w}" for w in parsed.warnings]
         host, port = str(hop.host), int(hop.port)
-        name = known_hosts_name(host, port)
-        views = [cache.for_host(parsed, name)]
-        if name != host:  # as ssh: "checking without port identifier"
-            views.append(cache.for_host(parsed, host))
-        check = HostCheck(name, tuple(views), host.lower(), tuple(loaded))
+        if alias and hop is conn:
+            name = principal = alias
+            views = [cache.for_host(parsed, alias)]
+        else:
+            name, principal = known_hosts_name(host, port), host.lower()
+            views = [cache.for_host(parsed, name)]
+            if name != host:  # as ssh: "checking without port identifier"
+                views.append(cache.for_host(parsed, host))
+        check = HostCheck(name, tuple(views), principal, tuple(loaded))
         clear_host_keys(hop.client)
         install_key_order(hop.client, check.key_order)
         hop.client.set_missing_host_key_policy(HostKeyPolicy(chosen, loaded, check))

@@ -69,6 +69,7 @@ HONOURED_OPTIONS = frozenset(
         "userknownhostsfile",
         "globalknownhostsfile",
         "stricthostkeychecking",
+        "hostkeyalias",
         "connecttimeout",
         "serveraliveinterval",
     }
@@ -134,6 +135,8 @@ class ResolvedConfig:
     global_known_hosts: tuple[str, ...] = ()
     #: ``yes``, ``no``, ``accept-new``; None: not set (OpenSSH's ``ask``)
     strict_host_key_checking: str | None = None
+    #: ``HostKeyAlias``: the name known_hosts and host certificates know the host by
+    host_key_alias: str | None = None
     connect_timeout: float | None = None
     server_alive_interval: int | None = None
     #: warnings about what this host's configuration asks for and we cannot honour
@@ -597,6 +600,7 @@ def from_ssh_g(
         user_known_hosts=_known_hosts(one("userknownhostsfile"), user_file=True),
         global_known_hosts=tuple(_known_hosts(one("globalknownhostsfile")) or ()),
         strict_host_key_checking=strict,
+        host_key_alias=one("hostkeyalias"),
         connect_timeout=_number(one("connecttimeout")),
         server_alive_interval=int(_number(one("serveraliveinterval")) or 0) or None,
     )

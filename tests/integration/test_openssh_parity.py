@@ -527,3 +527,28 @@ def test_target_behind_a_jump_host_is_verified_the_same_way(lab: Lab, tmp_path: 
             conn.close()
         finally:
             jump.close()
+
+
+@pytest.mark.parametrize(
+    ("server", "alias", "lines", "expected"),
+    [
+        ("keys", "box.example", lambda lab: [f"box.example {lab.key('keys')}"], "connect"),
+        ("keys", "box.example", lambda lab: [f"{lab.name('keys')} {lab.key('keys')}"], "unknown"),
+        ("cert", "localhost", lambda lab: [f"@cert-authority localhost {lab.ca}"], "connect"),
+        # the certificate lists 127.0.0.1 and localhost, not the alias
+        ("cert", "box.example", lambda lab: [f"@cert-authority * {lab.ca}"], "unknown"),
+    ],
+    ids=["alias-known", "alias-not-port-name", "alias-principal", "alias-not-a-principal"],
+)
+def test_host_key_alias(
+    lab: Lab, tmp_path: Path, server: str, alias: str, lines: Lines, expected: str
+) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(line + "\n" for line in lines(lab)))
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host *\n  HostKeyAlias {alias}\n  IdentityFile {lab.user.key_path}\n")
+    target = lab.servers[server]
+    theirs, text = ssh_verdict(lab, target, known, config=config)
+    assert theirs == expected, text
+    ours, text = our_verdict(lab, target, known, config=config)
+    assert ours == theirs, text
