@@ -47,7 +47,7 @@ from .connection import FabricPlusConnection
 from .hostkeys import KnownHostsCache, apply_host_key_policy, changed_key_message, known_hosts_name
 from .privilege import PrivilegeRunner
 from .sshconfig import HostQuery, ResolvedConfig, SshConfigResolver
-from .usercerts import user_keys
+from .usercerts import UserKeys, user_keys
 
 #: ``StrictHostKeyChecking`` as our host-key policy (when --host-key-policy is not given):
 #: OpenSSH's ``accept-new`` would write the key to known_hosts; we never write, so the key
@@ -92,6 +92,7 @@ class Connector:
         self._warned: dict[str, tuple[str, ...]] = {}
         self._warned_lock = threading.Lock()
         self._cert_warnings: set[str] = set()
+        self._user_keys: dict[tuple[tuple[str, ...], tuple[str, ...]], UserKeys] = {}
         self.known_hosts = KnownHostsCache()
 
     def run_as_for(
@@ -184,7 +185,13 @@ class Connector:
         keys += [k for k in resolved.identity_files if k not in keys]
         # user certificates as ssh offers them (usercerts.py): KEY-cert.pub and the plain
         # key both, CertificateFile paired with its key
-        certs = user_keys(keys, resolved.certificate_files)
+        found = (tuple(keys), resolved.certificate_files)
+        with self._warned_lock:
+            certs = self._user_keys.get(found)
+        if certs is None:  # once per key set: a private key is loaded for the plain offer
+            certs = user_keys(keys, resolved.certificate_files)
+            with self._warned_lock:
+                self._user_keys[found] = certs
         keys += [k for k in certs.key_filenames if k not in keys]
         if certs.pkey is not None:
             connect_kwargs["pkey"] = certs.pkey

@@ -58,3 +58,30 @@ def test_known_hosts_parsed_once_and_shared(tmp_path: Path) -> None:
     c = connector.build(HostSpec("127.0.0.1", 2222, id="c"))
     assert entries(c) is not entries(a)
     assert entries(c).keys == ()
+
+
+def test_user_certificate_keys_loaded_once_per_key_set(tmp_path: Path) -> None:
+    import subprocess
+
+    def keygen(path: Path) -> None:
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+            check=True,
+            capture_output=True,
+        )
+
+    key, ca = tmp_path / "id", tmp_path / "ca"
+    keygen(key)
+    keygen(ca)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-s", str(ca), "-I", "u", "-n", "u", f"{key}.pub"],
+        check=True,
+        capture_output=True,
+    )
+    connector = Connector(Settings(ssh_identity_file=str(key)), env={})
+    a = connector.build(HostSpec("127.0.0.1", 2222, id="a"))
+    b = connector.build(HostSpec("127.0.0.1", 2223, id="b"))
+    # the plain key is offered besides KEY-cert.pub (which paramiko loads with the key)
+    assert a.connect_kwargs["key_filename"] == [str(key)]
+    assert a.connect_kwargs["pkey"].public_blob is None
+    assert a.connect_kwargs["pkey"] is b.connect_kwargs["pkey"]  # loaded once
