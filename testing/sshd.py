@@ -186,10 +186,25 @@ class SshdServer:
     host: str = "127.0.0.1"
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     keys_dir: Path | None = field(default=None, repr=False)
+    #: host key types (``ssh-keygen -t``), one ``HostKey`` each, in this order
+    key_types: tuple[str, ...] = ("ed25519",)
+    #: ``HostCertificate`` files (made with ``ssh-keygen -s ... -h``), each beside its key
+    host_certificates: tuple[Path, ...] = ()
+    #: ``TrustedUserCAKeys`` file (user certificates signed by these CAs may log in)
+    trusted_user_ca_keys: Path | None = None
 
     @property
     def host_key(self) -> Path:
-        return self.workdir / "ssh_host_ed25519_key"
+        return self.host_key_of("ed25519")
+
+    def host_key_of(self, key_type: str) -> Path:
+        """The private host key file of ``key_type`` (``ed25519``, ``rsa``, ``ecdsa``)."""
+        return self.workdir / f"ssh_host_{key_type}_key"
+
+    def public_key_of(self, key_type: str) -> str:
+        """``TYPE BASE64`` of the host key of ``key_type``."""
+        text = self.host_key_of(key_type).with_suffix(".pub").read_text().split()
+        return f"{text[0]} {text[1]}"
 
     @property
     def known_hosts_line(self) -> str:
@@ -209,14 +224,19 @@ class SshdServer:
         for user in self.users:
             (keys / user.name).write_text(user.public_key + "\n")
             (keys / user.name).chmod(0o644)
-        if not self.host_key.exists():
-            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)])
+        for key_type in self.key_types:
+            path = self.host_key_of(key_type)
+            if not path.exists():
+                run(["ssh-keygen", "-q", "-t", key_type, "-N", "", "-f", str(path)])
+        host_keys = "".join(f"HostKey {self.host_key_of(t)}\n" for t in self.key_types)
+        host_keys += "".join(f"HostCertificate {c}\n" for c in self.host_certificates)
+        if self.trusted_user_ca_keys is not None:
+            host_keys += f"TrustedUserCAKeys {self.trusted_user_ca_keys}\n"
         config = self.workdir / "sshd_config"
         config.write_text(
             f"""Port {self.port}
 ListenAddress {self.host}
-HostKey {self.host_key}
-PidFile {self.workdir}/sshd.pid
+{host_keys}PidFile {self.workdir}/sshd.pid
 AuthorizedKeysFile {keys}/%u
 StrictModes no
 PubkeyAuthentication yes

@@ -8,10 +8,12 @@ test_fast_path.py`` runs the same checks with the switch off).
 
 ``FABRICPLUS_FAST_PATH=0`` turns the speed-only internals off and uses the libraries' public
 API instead: invoke's runner for every command, Fabric's ``create_session`` (no spare
-channel), invoke's own timer and polling, a config clone on every reset, paramiko loading
-known_hosts itself. Use it when a new paramiko/invoke/fabricplus release breaks something
-here, and report it. Killing a timed-out command (an SSH "signal" request, which paramiko
-has no API for) stays on: without it the command keeps running on the host.
+channel), invoke's own timer and polling, a config clone on every reset, known_hosts
+parsed per connection (no process cache). Use it when a new paramiko/invoke/fabricplus
+release breaks something here, and report it. Killing a timed-out command (an SSH "signal"
+request, which paramiko has no API for) stays on: without it the command keeps running on
+the host. So do our host-key verification and host-key algorithm order (correctness, not
+speed: paramiko's own comparison knows neither certificates nor ``@revoked``).
 
 Upstream behaviour worked around here:
 
@@ -25,7 +27,10 @@ Upstream behaviour worked around here:
 * fabricplus' ``__init__`` assigns ``_scp`` / ``__scp``; invoke's DataProxy turns an
   assignment to a name that is not a real attribute into a config key, re-merging the whole
   configuration each time (:class:`PlainAttributes` declares them).
-* paramiko's ``SSHClient`` has no setter for its parsed system host keys.
+* paramiko's ``SSHClient`` compares server keys with its own parsed host keys and has no
+  setter for them: :func:`clear_host_keys` empties them (``hostkeys.py`` judges instead).
+* paramiko appends certificate host-key algorithms after the plain ones and fabricplus'
+  ``SSHJumpClient.connect`` drops ``transport_factory``: :func:`order_host_key_algorithms`.
 """
 
 from __future__ import annotations
@@ -86,11 +91,6 @@ class PlainAttributes:
 
     _scp: Any = None
     _ConnectionPlus__scp: Any = None
-
-
-def set_system_host_keys(client: paramiko.SSHClient, keys: paramiko.HostKeys) -> None:
-    """paramiko's ``SSHClient`` reads "system" host keys from this attribute."""
-    client._system_host_keys = keys  # type: ignore[attr-defined]
 
 
 def missing_key_policy(client: Any) -> Any:
@@ -504,3 +504,81 @@ class Spare:
         if channel is not None and confirmed and channel.active and not channel.closed:
             with contextlib.suppress(Exception):
                 channel.close()
+
+
+# -- host keys: our verification, our algorithm order (hostkeys.py decides, these install) --
+
+
+def clear_host_keys(client: paramiko.SSHClient) -> None:
+    """Empty the client's parsed host keys, so that paramiko never compares a server key
+    itself and our missing-host-key policy is the single judge (``hostkeys.py``).
+
+    paramiko compares the server key with its own ``HostKeys`` (no ``@cert-authority``, no
+    ``@revoked``; another key type is a ``BadHostKeyException``), and has no setter for them.
+    """
+    client._system_host_keys = paramiko.HostKeys()  # type: ignore[attr-defined]
+    client._host_keys = paramiko.HostKeys()  # type: ignore[attr-defined]
+
+
+class OrderedKeysTransport(paramiko.Transport):
+    """A Transport that offers host-key algorithms in an order computed for its host.
+
+    ``SecurityOptions.key_types`` cannot put certificate algorithms first (paramiko appends
+    the ``*-cert-v01`` variants after the plain types in ``preferred_keys``): this overrides
+    that property with ``key_order(paramiko's list)``.
+    """
+
+    key_order: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None
+
+    @property
+    def preferred_keys(self) -> tuple[str, ...]:
+        base = tuple(super().preferred_keys)
+        order = self.key_order
+        return base if order is None else order(base)
+
+
+class _TransportFactoryClient(paramiko.SSHClient):
+    """Passes ``transport_factory`` on to ``SSHClient.connect``: fabricplus'
+    ``SSHJumpClient.connect`` has a fixed argument list without it."""
+
+    _fp_transport_factory: Callable[..., paramiko.Transport] | None = None
+
+    def connect(self, *args: Any, **kwargs: Any) -> None:
+        if self._fp_transport_factory is not None:
+            kwargs.setdefault("transport_factory", self._fp_transport_factory)
+        super().connect(*args, **kwargs)
+
+
+_FACTORY_CLASSES: dict[type, type] = {}
+_FACTORY_LOCK = threading.Lock()
+
+
+def order_host_key_algorithms(
+    client: paramiko.SSHClient, order: Callable[[tuple[str, ...]], tuple[str, ...]]
+) -> None:
+    """Make ``client`` offer host-key algorithms in ``order(paramiko's default)``.
+
+    The client's class becomes a subclass with :class:`_TransportFactoryClient` between it
+    and ``SSHClient`` (so ``SSHJumpClient.connect``'s ``super().connect`` reaches it), and
+    its transports are :class:`OrderedKeysTransport`.
+    """
+    cls = type(client)
+    if not issubclass(cls, _TransportFactoryClient):
+        with _FACTORY_LOCK:
+            sub = _FACTORY_CLASSES.get(cls)
+            if sub is None:
+                bases = (cls, _TransportFactoryClient)
+                sub = (
+                    _TransportFactoryClient
+                    if cls is paramiko.SSHClient
+                    else type(f"{cls.__name__}Ordered", bases, {})
+                )
+                _FACTORY_CLASSES[cls] = sub
+        client.__class__ = sub
+
+    def factory(sock: Any, **kwargs: Any) -> paramiko.Transport:
+        transport = OrderedKeysTransport(sock, **kwargs)
+        transport.key_order = order
+        return transport
+
+    client._fp_transport_factory = factory  # type: ignore[attr-defined]

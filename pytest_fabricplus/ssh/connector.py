@@ -52,6 +52,7 @@ from .connection import FabricPlusConnection
 from .hostkeys import KnownHostsCache, apply_host_key_policy, changed_key_message, known_hosts_name
 from .privilege import PrivilegeRunner
 from .sshconfig import HostQuery, ResolvedConfig, SshConfigResolver
+from .usercerts import UserKeys, user_keys
 
 #: ``StrictHostKeyChecking`` as our host-key policy (when --host-key-policy is not given):
 #: OpenSSH's ``accept-new`` would write the key to known_hosts; we never write, so the key
@@ -95,6 +96,8 @@ class Connector:
         self.resolver = SshConfigResolver(settings.ssh_config, settings.ssh_extra_args)
         self._warned: dict[str, tuple[str, ...]] = {}
         self._warned_lock = threading.Lock()
+        self._cert_warnings: set[str] = set()
+        self._user_keys: dict[tuple[tuple[str, ...], tuple[str, ...]], UserKeys] = {}
         self.known_hosts = KnownHostsCache()
 
     def run_as_for(
@@ -185,6 +188,24 @@ class Connector:
         identity = spec.identity_file or s.ssh_identity_file
         keys = [os.path.expanduser(identity)] if identity else []
         keys += [k for k in resolved.identity_files if k not in keys]
+        # user certificates as ssh offers them (usercerts.py): KEY-cert.pub and the plain
+        # key both, CertificateFile paired with its key
+        found = (tuple(keys), resolved.certificate_files)
+        with self._warned_lock:
+            certs = self._user_keys.get(found)
+        if certs is None:  # once per key set: a private key is loaded for the plain offer
+            certs = user_keys(keys, resolved.certificate_files)
+            with self._warned_lock:
+                self._user_keys[found] = certs
+        keys += [k for k in certs.key_filenames if k not in keys]
+        if certs.pkey is not None:
+            connect_kwargs["pkey"] = certs.pkey
+        for warning in certs.warnings:
+            with self._warned_lock:
+                new = warning not in self._cert_warnings
+                self._cert_warnings.add(warning)
+            if new:
+                log.warning("%s: %s", spec.describe(), warning)
         if keys:
             connect_kwargs["key_filename"] = keys
         password_var, _ = password_variable("login", spec, s)
@@ -217,9 +238,15 @@ class Connector:
         )
         files = resolved.known_hosts_files()
         policy = self.host_key_policy_for(resolved)
-        # paramiko parses the known_hosts files itself, per connection, without the fast path
+        # without the fast path the known_hosts files are parsed per connection (no cache)
         cache = self.known_hosts if self.fast else None
-        apply_host_key_policy(conn, s, cache, files=files, policy=policy)
+        skipped = apply_host_key_policy(
+            conn, s, cache, files=files, policy=policy, alias=resolved.host_key_alias
+        )
+        if skipped:  # shown once each in the run's summary, as config not honoured
+            with self._warned_lock:
+                known = self._warned.get(spec.name, ())
+                self._warned[spec.name] = tuple(dict.fromkeys((*known, *skipped)))
         return conn
 
     def open(

@@ -63,11 +63,13 @@ HONOURED_OPTIONS = frozenset(
         "user",
         "port",
         "identityfile",
+        "certificatefile",
         "proxyjump",
         "proxycommand",
         "userknownhostsfile",
         "globalknownhostsfile",
         "stricthostkeychecking",
+        "hostkeyalias",
         "connecttimeout",
         "serveraliveinterval",
     }
@@ -124,6 +126,8 @@ class ResolvedConfig:
     user: str | None
     #: keys named explicitly (config, ``-i``, ``-o IdentityFile=``) that exist; not the defaults
     identity_files: tuple[str, ...] = ()
+    #: ``CertificateFile``s that exist (user certificates, paired with a key by its public key)
+    certificate_files: tuple[str, ...] = ()
     proxy_jump: str | None = None
     proxy_command: str | None = None
     #: None: OpenSSH's default (``~/.ssh/known_hosts``, ``~/.ssh/known_hosts2``)
@@ -131,6 +135,8 @@ class ResolvedConfig:
     global_known_hosts: tuple[str, ...] = ()
     #: ``yes``, ``no``, ``accept-new``; None: not set (OpenSSH's ``ask``)
     strict_host_key_checking: str | None = None
+    #: ``HostKeyAlias``: the name known_hosts and host certificates know the host by
+    host_key_alias: str | None = None
     connect_timeout: float | None = None
     server_alive_interval: int | None = None
     #: warnings about what this host's configuration asks for and we cannot honour
@@ -584,11 +590,17 @@ def from_ssh_g(
         port=port,
         user=user,
         identity_files=existing,
+        certificate_files=tuple(
+            os.path.expanduser(p)
+            for p in options.get("certificatefile", [])
+            if os.path.isfile(os.path.expanduser(p))
+        ),
         proxy_jump=jump,
         proxy_command=proxy,
         user_known_hosts=_known_hosts(one("userknownhostsfile"), user_file=True),
         global_known_hosts=tuple(_known_hosts(one("globalknownhostsfile")) or ()),
         strict_host_key_checking=strict,
+        host_key_alias=one("hostkeyalias"),
         connect_timeout=_number(one("connecttimeout")),
         server_alive_interval=int(_number(one("serveraliveinterval")) or 0) or None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,4 +94,84 @@ def test_bad_policy_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*argument --host-key-policy: 'trust' is not one of reject, warn, accept"]
+    )
+
+
+def a_ca_line(tmp_path: Path, pattern: str) -> str:
+    ca = tmp_path / "some_ca"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ca)],
+        check=True,
+        capture_output=True,
+    )
+    return f"@cert-authority {pattern} " + " ".join(ca.with_suffix(".pub").read_text().split()[:2])
+
+
+def test_cert_authority_and_revoked_lines_do_not_crash_the_run(
+    pytester: pytest.Pytester, sshd: Target, tmp_path: Path
+) -> None:
+    # paramiko's HostKeys raised InvalidHostKey on these lines: INTERNALERROR, no test run
+    other = sshd.server.known_hosts_line.split(" ", 1)[1]
+    known = tmp_path / "known_hosts"
+    known.write_text(
+        a_ca_line(tmp_path, "*.corp.example.com")
+        + "\n@revoked *.corp.example.com "
+        + other
+        + "\n"
+        + sshd.server.known_hosts_line
+        + "\n"
+    )
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd, f"--known-hosts={known}"))
+    result.assert_outcomes(passed=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_cert_authority_line_in_home_known_hosts(
+    pytester: pytest.Pytester, sshd: Target, tmp_path: Path
+) -> None:
+    # fabricplus loads ~/.ssh/known_hosts with paramiko when it builds each connection
+    home_ssh = pytester.path / ".ssh"
+    home_ssh.mkdir(exist_ok=True)
+    (home_ssh / "known_hosts").write_text(
+        a_ca_line(tmp_path, "*") + "\n" + sshd.server.known_hosts_line + "\n"
+    )
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd))
+    result.assert_outcomes(passed=1)
+
+
+def test_revoked_host_key_is_refused_whatever_the_policy(
+    pytester: pytest.Pytester, sshd: Target, tmp_path: Path
+) -> None:
+    key = sshd.server.known_hosts_line.split(" ", 1)[1]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{sshd.server.known_hosts_line}\n@revoked * {key}\n")
+    pytester.makepyfile(TEST)
+    for policy in ("reject", "accept"):
+        result = pytester.runpytest(
+            *hosts_args(sshd, f"--known-hosts={known}", f"--host-key-policy={policy}")
+        )
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(
+            [
+                f"*host key REVOKED for [[]127.0.0.1]:{sshd.port}: its ssh-ed25519 host key "
+                f"SHA256:* is marked @revoked in {known}:2.*whatever --host-key-policy says*"
+            ]
+        )
+
+
+def test_bad_known_hosts_lines_are_skipped_and_named(
+    pytester: pytest.Pytester, sshd: Target, tmp_path: Path
+) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(f"@bogus * ssh-ed25519 AAAA\ntruncated\n{sshd.server.known_hosts_line}\n")
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd, f"--known-hosts={known}"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"WARNING known_hosts line skipped: {known}:1: unknown marker '@bogus'",
+            f"WARNING known_hosts line skipped: {known}:2: no host, key type and key",
+        ]
     )

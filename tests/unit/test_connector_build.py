@@ -1,9 +1,9 @@
 """Building connections (no network): per-host cost stays flat however many hosts.
 
 Performance-regression tests, coupled to internals on purpose: they read
-``Connector._config`` (Fabric's ``base_ssh_config``) and paramiko's
-``SSHClient._system_host_keys``, the only places where the growth and the sharing they pin
-are visible. A change of those internals (ours, Fabric's or paramiko's) breaks them without
+``Connector._config`` (Fabric's ``base_ssh_config``) and our host-key policy's ``check``
+(through paramiko's ``SSHClient._policy``), the only places where the growth and the sharing
+they pin are visible. A change of those internals (ours, Fabric's or paramiko's) breaks them without
 any user-visible change: then follow the rename, or measure the same thing another way.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_fabricplus import Connector, HostSpec, Settings
+from pytest_fabricplus.hosts.knownhosts import HostEntries
+from pytest_fabricplus.ssh.channel import missing_key_policy
 
 
 def test_base_config_does_not_grow_with_each_host() -> None:
@@ -35,17 +37,51 @@ def test_known_hosts_parsed_once_and_shared(tmp_path: Path) -> None:
     a = connector.build(HostSpec("127.0.0.1", 2222, id="a"))
     a2 = connector.build(HostSpec("127.0.0.1", 2222, id="a2"))
     b = connector.build(HostSpec("127.0.0.1", 2223, id="b"))
+
+    def entries(conn: object) -> HostEntries:
+        check = missing_key_policy(conn.client).check  # type: ignore[attr-defined]
+        return check.views[0]  # type: ignore[no-any-return]
+
     # the file is parsed once; each host gets the entries that match it, shared per host
     assert len(connector.known_hosts._cache) == 1
-    assert a.client._system_host_keys is a2.client._system_host_keys
-    assert a.client._system_host_keys is not b.client._system_host_keys
-    assert a.client._system_host_keys.lookup("[127.0.0.1]:2222") is not None
-    assert b.client._system_host_keys.lookup("[127.0.0.1]:2223") is None
-    assert len(list(a.client._system_host_keys.keys())) == 1  # not the whole file
+    assert entries(a) is entries(a2)
+    assert entries(a) is not entries(b)
+    assert len(entries(a).keys) == 1  # not the whole file
+    assert entries(b).keys == ()
+    # paramiko gets no host keys of its own: our policy is the single judge
+    assert len(a.client._system_host_keys) == 0
+    assert len(a.client._host_keys) == 0
     known.write_text("")  # a changed file is read again
     import os
 
     os.utime(known, (1, 1))
     c = connector.build(HostSpec("127.0.0.1", 2222, id="c"))
-    assert c.client._system_host_keys is not a.client._system_host_keys
-    assert c.client._system_host_keys.lookup("[127.0.0.1]:2222") is None
+    assert entries(c) is not entries(a)
+    assert entries(c).keys == ()
+
+
+def test_user_certificate_keys_loaded_once_per_key_set(tmp_path: Path) -> None:
+    import subprocess
+
+    def keygen(path: Path) -> None:
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+            check=True,
+            capture_output=True,
+        )
+
+    key, ca = tmp_path / "id", tmp_path / "ca"
+    keygen(key)
+    keygen(ca)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-s", str(ca), "-I", "u", "-n", "u", f"{key}.pub"],
+        check=True,
+        capture_output=True,
+    )
+    connector = Connector(Settings(ssh_identity_file=str(key)), env={})
+    a = connector.build(HostSpec("127.0.0.1", 2222, id="a"))
+    b = connector.build(HostSpec("127.0.0.1", 2223, id="b"))
+    # the plain key is offered besides KEY-cert.pub (which paramiko loads with the key)
+    assert a.connect_kwargs["key_filename"] == [str(key)]
+    assert a.connect_kwargs["pkey"].public_blob is None
+    assert a.connect_kwargs["pkey"] is b.connect_kwargs["pkey"]  # loaded once

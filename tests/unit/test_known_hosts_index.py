@@ -1,4 +1,5 @@
-"""KnownHostsCache.for_host: the entries paramiko would match for one host, found once."""
+"""KnownHostsCache.for_host: the entries that match one host (as ssh matches them; paramiko's
+own lookup knows no wildcards), found once per host, the files parsed once."""
 
 from __future__ import annotations
 
@@ -26,28 +27,25 @@ def known_hosts(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "line"),
     [
-        "[10.0.0.7]:2222",  # hashed entry
-        "web.example.org",  # wildcard
-        "bad.example.org",  # negated: no key
-        "[127.0.0.1]:2201",  # second name on a line
-        "plain",
-        "[plain]:2222",  # other port: no key
-        "unknown",
+        ("[10.0.0.7]:2222", 1),  # hashed entry
+        ("web.example.org", 2),  # wildcard
+        ("WEB.Example.org", 2),  # names match without regard to case
+        ("bad.example.org", None),  # negated: no key
+        ("[127.0.0.1]:2201", 3),  # second name on a line
+        ("plain", 4),
+        ("[plain]:2222", None),  # other port: no key
+        ("unknown", None),
     ],
 )
-def test_for_host_answers_as_the_full_lookup(known_hosts: Path, name: str) -> None:
+def test_for_host_finds_the_matching_lines_once(
+    known_hosts: Path, name: str, line: int | None
+) -> None:
     cache = KnownHostsCache()
-    keys, _ = cache.get([str(known_hosts)])
-    small = cache.for_host(keys, name)
-    full = keys.lookup(name)
-    got = small.lookup(name)
-    if full is None:
-        assert got is None
-    else:
-        assert got is not None
-        assert {t: k.get_base64() for t, k in got.items()} == {
-            t: k.get_base64() for t, k in full.items()
-        }
-    assert cache.for_host(keys, name) is small  # once per host
+    parsed, files = cache.get([str(known_hosts), str(known_hosts), "/nonexistent"])
+    assert files == [str(known_hosts)]
+    view = cache.for_host(parsed, name)
+    assert [e.line for e in view.keys] == ([] if line is None else [line])
+    assert cache.for_host(parsed, name) is view  # once per host
+    assert cache.get([str(known_hosts)])[0] is parsed  # once per file set

@@ -297,3 +297,20 @@ def test_proxyjump_hops(text: str, host: str, port: int | None, user: str | None
 
     addr = parse_hop(text)
     assert (addr.host, addr.port, addr.user) == (host, port, user)
+
+
+def test_host_key_alias_and_certificate_files_through_ssh_g(tmp_path: Path) -> None:
+    cert = tmp_path / "my-cert.pub"
+    cert.write_text("x")
+    config = tmp_path / "config"
+    config.write_text(
+        f"Host web\n  HostKeyAlias web.example\n  CertificateFile {cert}\n"
+        f"  CertificateFile {tmp_path}/missing-cert.pub\n"
+    )
+    resolver = SshConfigResolver(str(config))
+    web = resolver.resolve(HostQuery("web"))
+    assert web.host_key_alias == "web.example"
+    assert web.certificate_files == (str(cert),)  # only files that exist
+    assert web.warnings == ()  # both honoured
+    other = resolver.resolve(HostQuery("other"))
+    assert (other.host_key_alias, other.certificate_files) == (None, ())
