@@ -232,10 +232,17 @@ class RemoteShell:
         if not self.transport.is_active():
             raise ShellLost(self.describe, command, "the SSH transport is closed")
         first = "sh" if self.shell == "auto" else self.shell
+        from . import channel as private  # paramiko internals (it imports this module)
+
         try:
-            channel = self.transport.open_session(timeout=self.start_timeout)
+            deadline = time.monotonic() + self.start_timeout
+            channel = private.open_session(self.transport, deadline)
             # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
-            channel.exec_command(f"exec {first}")
+            private.start_exec(channel, f"exec {first}", deadline, eof=False)
+        except private.Unanswered as exc:
+            raise ShellUnavailable(
+                self.describe, f"no answer to {exc.what} within {self.start_timeout:g}s"
+            ) from None
         except (EOFError, OSError, paramiko.SSHException) as exc:
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
@@ -375,6 +382,7 @@ class RemoteShell:
             try:
                 channel.sendall(self._script(command, nonce).encode())
                 if not self._pump(channel, out, err, deadline):
+                    self._unless_silent(command, f"within {timeout or 0:g}s (--command-timeout)")
                     if out.pgid is None:  # the shell has not said which group yet
                         self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL, out)
                     self._kill(out.pgid, command)
@@ -433,7 +441,12 @@ class RemoteShell:
                 raise ShellLost(self.describe, "", "the SSH transport is closed")
             now = time.monotonic()
             if now >= next_check:
-                if self._exec(f"kill -0 {self.pid}", "") != 0:
+                alive = self._exec(f"kill -0 {self.pid}", "")
+                if alive is None:  # no answer to the check in time: a silent host?
+                    self._unless_silent(
+                        "", f"to a check on the shell within {_DRAIN_AFTER_KILL:g}s"
+                    )
+                if alive != 0:
                     raise ShellLost(self.describe, "", "the shell is gone")
                 check_every = min(check_every * 2, _CHECK_MAX)
                 next_check = time.monotonic() + check_every
@@ -446,6 +459,22 @@ class RemoteShell:
             select.select([channel], [], [], step)
         return True
 
+    def _unless_silent(self, command: str, waited: str) -> None:
+        """After the host left us ``waited``: return when it still answers a keepalive, else
+        close the connection and raise :class:`ShellLost` (the caller's ConnectionLost)."""
+        from . import channel as private
+
+        live = private.liveness(self.transport)
+        if live is None or live.probe(private.LIVENESS_PROBE):
+            return
+        reason = (
+            f"no answer from the SSH server {waited}, nor to a keepalive within "
+            f"{private.LIVENESS_PROBE:g}s; the connection was closed"
+        )
+        live.declare_lost(reason)
+        self._drop()
+        raise ShellLost(self.describe, command, reason)
+
     def _kill(self, pgid: int | None, command: str) -> None:
         """``kill -KILL -- -PGID`` over an ``exec`` channel of its own."""
         if pgid is None or pgid <= 1:
@@ -454,15 +483,20 @@ class RemoteShell:
 
     def _exec(self, line: str, command: str) -> int | None:
         """``line`` on an ``exec`` channel of its own: its exit status (None: no answer)."""
+        from . import channel as private
+
+        deadline = time.monotonic() + _DRAIN_AFTER_KILL
         try:
-            channel = self.transport.open_session(timeout=_DRAIN_AFTER_KILL)
+            channel = private.open_session(self.transport, deadline)
             try:
-                channel.exec_command(line)
+                private.start_exec(channel, line, deadline)
                 if not channel.status_event.wait(_DRAIN_AFTER_KILL):
                     return None
                 return channel.recv_exit_status()
             finally:
                 channel.close()
+        except private.Unanswered:
+            return None
         except (EOFError, OSError, paramiko.SSHException) as exc:
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, "the SSH transport is closed") from None
