@@ -441,7 +441,9 @@ class RemoteShell:
                 raise ShellLost(self.describe, "", "the SSH transport is closed")
             now = time.monotonic()
             if now >= next_check:
-                alive = self._exec(f"kill -0 {self.pid}", "")
+                alive = self._exec(f"kill -0 {self.pid}", "", deadline)
+                if alive is None and deadline is not None and time.monotonic() >= deadline:
+                    return False  # the command's deadline came first: run() decides
                 if alive is None:  # no answer to the check in time: a silent host?
                     self._unless_silent(
                         "", f"to a check on the shell within {_DRAIN_AFTER_KILL:g}s"
@@ -481,16 +483,19 @@ class RemoteShell:
             raise ShellLost(self.describe, command, "timed out before the shell started it")
         self._exec(f"kill -KILL -- -{pgid}", command)
 
-    def _exec(self, line: str, command: str) -> int | None:
-        """``line`` on an ``exec`` channel of its own: its exit status (None: no answer)."""
+    def _exec(self, line: str, command: str, until: float | None = None) -> int | None:
+        """``line`` on an ``exec`` channel of its own: its exit status (None: no answer
+        within _DRAIN_AFTER_KILL s, or before ``until``)."""
         from . import channel as private
 
         deadline = time.monotonic() + _DRAIN_AFTER_KILL
+        if until is not None:
+            deadline = min(deadline, until)
         try:
             channel = private.open_session(self.transport, deadline)
             try:
                 private.start_exec(channel, line, deadline)
-                if not channel.status_event.wait(_DRAIN_AFTER_KILL):
+                if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
                     return None
                 return channel.recv_exit_status()
             finally:

@@ -85,7 +85,6 @@ HARMLESS_OPTIONS = frozenset(
         "checkhostip",
         "updatehostkeys",
         "visualhostkey",
-        "serveralivecountmax",
         "tcpkeepalive",
         "identitiesonly",
         "passwordauthentication",
