@@ -63,8 +63,7 @@ from invoke.runners import default_encoding, normalize_hide
 from paramiko.common import MSG_REQUEST_FAILURE, MSG_REQUEST_SUCCESS
 from paramiko.message import Message
 
-from ..errors import CommandTimeout, ConnectionLost
-from .shell import ShellLost
+from ..errors import CommandTimeout, ConnectionLost, ShellLost
 
 
 class DirectConnection(Protocol):

@@ -73,7 +73,8 @@ from dataclasses import dataclass
 
 import paramiko
 
-from ..errors import CommandTimeout, FabricPlusError
+from ..errors import CommandTimeout, ShellLost, ShellUnavailable
+from . import channel as private  # every use of paramiko internals
 
 __all__ = ["RemoteShell", "ShellLost", "ShellResult", "ShellUnavailable"]
 
@@ -88,25 +89,6 @@ _POLL = 1.0
 #: nor exit status for a dead shell while its orphaned command keeps the pipes open.
 _CHECK_FIRST = 1.0
 _CHECK_MAX = 8.0
-
-
-class ShellUnavailable(FabricPlusError):
-    """No usable POSIX shell on the target: run commands through ``exec`` instead."""
-
-    def __init__(self, host: str, detail: str) -> None:
-        self.host = host
-        self.detail = detail
-        super().__init__(f"no persistent POSIX shell on {host}: {detail}")
-
-
-class ShellLost(FabricPlusError):
-    """The shell (or its channel, or the transport) went away while a command ran."""
-
-    def __init__(self, host: str, command: str, detail: str) -> None:
-        self.host = host
-        self.command = command
-        self.detail = detail
-        super().__init__(f"the remote shell on {host} was lost while running {command!r}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -232,8 +214,6 @@ class RemoteShell:
         if not self.transport.is_active():
             raise ShellLost(self.describe, command, "the SSH transport is closed")
         first = "sh" if self.shell == "auto" else self.shell
-        from . import channel as private  # paramiko internals (it imports this module)
-
         try:
             deadline = time.monotonic() + self.start_timeout
             channel = private.open_session(self.transport, deadline)
@@ -464,8 +444,6 @@ class RemoteShell:
     def _unless_silent(self, command: str, waited: str) -> None:
         """After the host left us ``waited``: return when it still answers a keepalive, else
         close the connection and raise :class:`ShellLost` (the caller's ConnectionLost)."""
-        from . import channel as private
-
         live = private.liveness(self.transport)
         if live is None or live.probe(private.LIVENESS_PROBE):
             return
@@ -486,8 +464,6 @@ class RemoteShell:
     def _exec(self, line: str, command: str, until: float | None = None) -> int | None:
         """``line`` on an ``exec`` channel of its own: its exit status (None: no answer
         within _DRAIN_AFTER_KILL s, or before ``until``)."""
-        from . import channel as private
-
         deadline = time.monotonic() + _DRAIN_AFTER_KILL
         if until is not None:
             deadline = min(deadline, until)
