@@ -44,7 +44,7 @@ from fabric.runners import Result
 from invoke.exceptions import Failure, ResponseNotAccepted, UnexpectedExit
 from invoke.watchers import FailingResponder, Responder
 
-from ..errors import CommandTimeout, PrivilegeError
+from ..errors import CommandTimeout, ConnectionLost, PrivilegeError
 from ..runas import RunAs
 from ..secrets import redact
 from ..text import ENV_NAME, one_line
@@ -177,6 +177,8 @@ def _run_marked(
             result = conn.run_plain(wrapped, **opts)
     except CommandTimeout as exc:
         raise CommandTimeout(exc.host, user_command, exc.timeout) from None
+    except ConnectionLost as exc:  # named by the user's command, not su/sudo's wrapper
+        raise ConnectionLost(exc.host, user_command, exc.detail) from None
     out: str = result.stdout
     if f"{marker}\r\n" in out:
         # the pty still translated NL to CRNL (stty missing or failed): undo it

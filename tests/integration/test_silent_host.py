@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
-from conftest import Target
+from conftest import PASSWORD_ENV, Target
 from pytest_fabricplus import Connector, HostSpec, Settings
 from pytest_fabricplus.errors import CommandTimeout, ConnectionLost
 from pytest_fabricplus.ssh import channel
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
+from testing.sshd import OTHER_USER
 
 
 class Relay:
@@ -118,6 +119,9 @@ def open_through(
 
 
 def next_command(conn: FabricPlusConnection, path: str) -> Any:
+    if path == "sudo":  # su/sudo's exchange: invoke's runner with a watcher, a pty or not
+        with conn.as_user(OTHER_USER, method="sudo"):
+            return conn.run("sleep 30", hide=True)
     if path == "put":
         return conn.put(__file__, f"/tmp/fptest-silent-{os.getpid()}.py")
     if path == "invoke":  # env=: invoke's runner (FastRemote / KillingRemote)
@@ -129,6 +133,7 @@ PATHS = [
     ("exec", "1", "exec"),
     ("exec", "1", "invoke"),
     ("exec", "1", "put"),
+    ("exec", "1", "sudo"),
     ("persistent", "1", "exec"),
     # the switch off: no spare channel, so the freeze comes before the channel open
     ("exec", "0", "exec"),
@@ -146,8 +151,12 @@ def test_keepalives_declare_a_frozen_link_lost(
     shell: str,
     fast: str,
     path: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.setenv(channel.FAST_PATH_ENV, fast)
+    if path == "sudo":
+        request.getfixturevalue("sudoers")
+        request.getfixturevalue("login_password")
     conn = open_through(
         relay,
         sshd,
@@ -155,6 +164,7 @@ def test_keepalives_declare_a_frozen_link_lost(
         "  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
         command_timeout=120.0,  # far away: only the keepalives can end it in time
         remote_shell=shell,
+        sudo_password_env=PASSWORD_ENV,
     )
     try:
         assert conn.run("echo up", hide=True).stdout == "up\n"
@@ -181,9 +191,20 @@ def test_without_config_the_command_timeout_bounds_a_frozen_link(
     shell: str,
     fast: str,
     path: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.setenv(channel.FAST_PATH_ENV, fast)
-    conn = open_through(relay, sshd, tmp_path, command_timeout=3.0, remote_shell=shell)
+    if path == "sudo":
+        request.getfixturevalue("sudoers")
+        request.getfixturevalue("login_password")
+    conn = open_through(
+        relay,
+        sshd,
+        tmp_path,
+        command_timeout=3.0,
+        remote_shell=shell,
+        sudo_password_env=PASSWORD_ENV,
+    )
     try:
         assert conn.run("echo up", hide=True).stdout == "up\n"
         relay.freeze()
