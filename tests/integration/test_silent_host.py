@@ -230,6 +230,10 @@ def test_a_live_host_past_the_deadline_is_still_a_command_timeout(
     try:
         with pytest.raises(CommandTimeout):
             conn.run("sleep 30", hide=True)
+        # the deadline asked the host once (a keepalive, answered): alive, so not lost
+        live = channel.liveness(conn.transport)
+        assert live is not None
+        assert (live.replies, live.outstanding) == (1, 0)
         assert conn.run("echo still", hide=True).stdout == "still\n"  # not closed
     finally:
         conn.close()
