@@ -83,3 +83,22 @@ class DockerError(FabricPlusError):
 
     The message says what failed and, where it helps, what to do about it.
     """
+
+
+class ShellUnavailable(FabricPlusError):
+    """No usable POSIX shell on the target: run commands through ``exec`` instead."""
+
+    def __init__(self, host: str, detail: str) -> None:
+        self.host = host
+        self.detail = detail
+        super().__init__(f"no persistent POSIX shell on {host}: {detail}")
+
+
+class ShellLost(FabricPlusError):
+    """The shell (or its channel, or the transport) went away while a command ran."""
+
+    def __init__(self, host: str, command: str, detail: str) -> None:
+        self.host = host
+        self.command = command
+        self.detail = detail
+        super().__init__(f"the remote shell on {host} was lost while running {command!r}: {detail}")

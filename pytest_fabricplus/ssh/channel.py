@@ -31,17 +31,33 @@ Upstream behaviour worked around here:
   setter for them: :func:`clear_host_keys` empties them (``hostkeys.py`` judges instead).
 * paramiko appends certificate host-key algorithms after the plain ones and fabricplus'
   ``SSHJumpClient.connect`` drops ``transport_factory``: :func:`order_host_key_algorithms`.
+* paramiko's channel open waits up to an hour by default and its channel requests (exec,
+  pty, subsystem) wait for the reply without any limit, so a host that went silent held a
+  command far past ``--command-timeout``: :func:`bound_requests` / :func:`start_exec` wait
+  until the command's deadline, and :func:`expired` tells a silent host (``ConnectionLost``)
+  from a slow command (``CommandTimeout``) with one keepalive.
+* paramiko's keepalive (``Transport.set_keepalive``) sends ``keepalive@lag.net`` without
+  asking for a reply, so it never notices a dead peer: :class:`Liveness` sends OpenSSH's
+  ``keepalive@openssh.com`` with want-reply from paramiko's own keepalive timer (the
+  transport thread: no thread of ours), counts the unanswered ones as
+  ``ServerAliveCountMax`` does, and ends the transport when too many went unanswered.
+* invoke's ``in_stream=False`` means "do not forward stdin", not end-of-file: a command
+  that reads stdin (``cat``, ``read x``) waited for the timeout. :func:`start_exec` and
+  :class:`KillingRemote` send EOF after the exec request, as ``ssh -n`` does.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import contextvars
+import functools
 import os
 import sys
 import threading
 import time
 import typing
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -49,10 +65,10 @@ import paramiko
 from fabric.runners import Remote, Result
 from invoke.exceptions import UnexpectedExit
 from invoke.runners import default_encoding, normalize_hide
+from paramiko.common import MSG_REQUEST_FAILURE, MSG_REQUEST_SUCCESS
 from paramiko.message import Message
 
-from ..errors import CommandTimeout
-from .shell import ShellLost
+from ..errors import CommandTimeout, ConnectionLost, ShellLost
 
 
 class DirectConnection(Protocol):
@@ -67,9 +83,12 @@ class DirectConnection(Protocol):
     @property
     def spec(self) -> Any: ...
 
+    @property
+    def transport(self) -> Any: ...
+
     def open(self) -> Any: ...
 
-    def create_session(self) -> Any: ...
+    def create_session(self, deadline: float | None = None) -> Any: ...
 
     def raise_if_lost(self, command: str, exc: BaseException) -> None: ...
 
@@ -163,10 +182,287 @@ def send_signal(channel: paramiko.Channel, name: str) -> None:
     transport._send_user_message(msg)
 
 
+# -- liveness: keepalives with a reply, as OpenSSH's ServerAliveInterval/CountMax ----------
+
+#: OpenSSH's ``ServerAliveInterval`` / ``ServerAliveCountMax`` when the ssh config sets
+#: neither: a host that stops answering is declared lost within (3 + 1) x 15 = 60 s (plus
+#: up to IDLE_POLL), well inside the default 300 s command timeout; at 300 hosts that is 20
+#: small packets a second, none while commands keep a connection busy.
+KEEPALIVE_INTERVAL = 15
+KEEPALIVE_COUNT_MAX = 3
+#: how long a command that reached its deadline waits for the host to answer one keepalive
+#: (answered: a slow command, CommandTimeout; not: a silent host, ConnectionLost)
+LIVENESS_PROBE = 3.0
+
+
+class Liveness:
+    """Keepalives with a reply on one transport, and the verdict when they go unanswered.
+
+    paramiko's packetizer calls :meth:`_tick` from the transport thread after ``interval``
+    seconds without a write (``Packetizer.set_keepalive``, checked when a read times out):
+    no thread of ours, nothing on a command's path. Each tick sends
+    ``keepalive@openssh.com`` with want-reply (OpenSSH answers every global request it does
+    not know with a failure: that is the answer); ``count_max`` ticks without any answer in
+    between, and the next tick raises ``SSHException`` in the transport thread, which ends
+    it the way a dead socket does: every channel closes, every waiter wakes, and
+    :func:`lost_reason` says why. Replies are matched first-in first-out: while one of
+    ours is outstanding a reply is ours, otherwise paramiko's (its own global requests).
+    """
+
+    def __init__(self, transport: paramiko.Transport) -> None:
+        self._transport = weakref.ref(transport)  # the transport holds us, not the reverse
+        self.interval = 0
+        self.count_max = 0
+        self.missed = 0  # keepalives sent since the last answer
+        self.outstanding = 0  # our requests not answered yet
+        self.replies = 0
+        self.lost: str | None = None
+        self._first_missed = 0.0
+        self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
+        table: Any = transport._handler_table  # type: ignore[attr-defined]
+        for ptype in (MSG_REQUEST_SUCCESS, MSG_REQUEST_FAILURE):
+            table[ptype] = functools.partial(self._reply, table[ptype])
+
+    def start(self, interval: int, count_max: int) -> None:
+        """Send keepalives every ``interval`` s of silence; 0 turns them off."""
+        transport: Any = self._transport()
+        self.interval, self.count_max = interval, max(1, count_max)
+        if transport is not None:
+            transport.packetizer.set_keepalive(interval, self._tick)
+
+    def _send(self) -> None:
+        transport: Any = self._transport()
+        if transport is None:
+            return
+        msg = Message()
+        msg.add_byte(bytes([80]))  # SSH_MSG_GLOBAL_REQUEST
+        msg.add_string("keepalive@openssh.com")
+        msg.add_boolean(True)
+        with self._lock:
+            self.outstanding += 1
+        transport._send_user_message(msg)
+
+    def _reply(self, original: Callable[[Message], None], msg: Message) -> None:
+        with self._lock:
+            self.missed = 0
+            self.replies += 1
+            ours = self.outstanding > 0
+            if ours:
+                self.outstanding -= 1
+            self._answered.notify_all()
+        if not ours:
+            original(msg)
+
+    def _tick(self) -> None:
+        with self._lock:
+            if self.missed >= self.count_max:
+                waited = time.monotonic() - self._first_missed
+                self.lost = (
+                    f"no answer to {self.missed} keepalives in {waited:.0f}s "
+                    f"(ServerAliveInterval {self.interval}, ServerAliveCountMax {self.count_max})"
+                )
+                raise paramiko.SSHException(self.lost)  # ends the transport thread
+            if self.missed == 0:
+                self._first_missed = time.monotonic()
+            self.missed += 1
+        self._send()
+
+    def probe(self, timeout: float) -> bool:
+        """Whether the server answers one keepalive within ``timeout`` s."""
+        transport: Any = self._transport()
+        if transport is None or not transport.is_active():
+            return False
+        with self._lock:
+            seen = self.replies
+        try:
+            self._send()
+        except Exception:  # a transport closing under us
+            return False
+        end = time.monotonic() + timeout
+        with self._lock:
+            while self.replies == seen:
+                remaining = end - time.monotonic()
+                if remaining <= 0 or not transport.is_active():
+                    return False
+                self._answered.wait(min(remaining, 0.1))
+        return True
+
+    def declare_lost(self, reason: str) -> None:
+        """Close the transport (every waiter wakes) and remember why."""
+        self.lost = reason
+        transport: Any = self._transport()
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.close()
+
+
+def liveness(transport: Any) -> Liveness | None:
+    """``transport``'s :class:`Liveness` (made on first use: a connection Fabric reopened by
+    itself has no keepalives, but its commands still get the probe); None without one."""
+    if transport is None:
+        return None
+    live: Liveness | None = getattr(transport, "_fabricplus_liveness", None)
+    if live is None:
+        with contextlib.suppress(AttributeError, TypeError):  # not a paramiko Transport
+            live = Liveness(transport)
+            transport._fabricplus_liveness = live
+    return live
+
+
+def keep_alive(transport: Any, interval: int, count_max: int) -> Liveness | None:
+    """Keepalives on ``transport`` as OpenSSH's ServerAliveInterval/ServerAliveCountMax."""
+    live = liveness(transport)
+    if live is not None:
+        live.start(interval, count_max)
+    return live
+
+
+def lost_reason(transport: Any) -> str | None:
+    """Why we declared ``transport``'s connection lost (keepalives, silence), if we did."""
+    live = getattr(transport, "_fabricplus_liveness", None) if transport is not None else None
+    return live.lost if live is not None else None
+
+
+# -- every wait bounded by the command's deadline --------------------------------------------
+
+
+class Unanswered(Exception):
+    """The server did not answer ``what`` (a channel open or request) before the deadline."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"no answer to {what}")
+
+
+#: the deadline of the command invoke's runner is starting (FabricPlusConnection.
+#: create_session reads it: Fabric's Remote.start calls it without arguments)
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "fabricplus_deadline", default=None
+)
+
+
+def pending_deadline() -> float | None:
+    return _DEADLINE.get()
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _wait_reply(channel: Any, deadline: float | None, what: str) -> None:
+    """paramiko's ``Channel._wait_for_event``, until ``deadline`` at most."""
+    event = channel.event
+    while not event.wait(1.0 if deadline is None else min(1.0, _remaining(deadline) or 0.0)):
+        if deadline is not None and time.monotonic() >= deadline:
+            raise Unanswered(what)
+    if channel.event_ready:
+        return
+    transport = channel.get_transport()
+    error = transport.get_exception() if transport is not None else None
+    raise error or paramiko.SSHException("Channel closed.")
+
+
+def bound_requests(channel: Any, deadline: float | None) -> None:
+    """Make ``channel``'s requests (pty, exec, subsystem) wait until ``deadline`` at most:
+    paramiko waits for their replies without a limit."""
+    if deadline is not None:
+        channel._wait_for_event = functools.partial(
+            _wait_reply, channel, deadline, "a request on a session channel"
+        )
+
+
+def open_session(transport: Any, deadline: float | None) -> paramiko.Channel:
+    """A session channel, waiting for the server's confirmation until ``deadline`` at most
+    (:class:`Unanswered` after it; paramiko's default is an hour)."""
+    try:
+        channel = transport.open_session(timeout=_remaining(deadline))
+    except paramiko.SSHException:
+        if deadline is not None and transport.is_active() and time.monotonic() >= deadline:
+            raise Unanswered("the channel open") from None
+        raise
+    bound_requests(channel, deadline)
+    return typing.cast(paramiko.Channel, channel)
+
+
+def start_exec(channel: Any, command: str, deadline: float | None, eof: bool = True) -> None:
+    """paramiko's ``exec_command``, waiting for the reply until ``deadline`` at most; with
+    ``eof``, stdin at end-of-file (``ssh -n``), sent before the reply is awaited: no extra
+    round trip (sshd starts the command before it reads the EOF that follows the request)."""
+    msg = Message()
+    msg.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST
+    msg.add_int(channel.remote_chanid)
+    msg.add_string("exec")
+    msg.add_boolean(True)
+    msg.add_string(command)
+    channel._event_pending()
+    channel.transport._send_user_message(msg)
+    if eof:
+        channel.shutdown_write()
+    _wait_reply(channel, deadline, "the exec request")
+
+
+def expired(
+    conn: DirectConnection, command: str, limit: float, unanswered: str | None = None
+) -> Exception:
+    """What a command's passed deadline means: :class:`CommandTimeout` while the host still
+    answers a keepalive, else :class:`ConnectionLost` (and the transport is closed, so the
+    next command reconnects instead of waiting again). ``unanswered``: the request the
+    server left without an answer (a channel open, an exec request)."""
+    host = conn.spec.describe()
+    transport = conn.transport
+    live = liveness(transport)
+    if transport is None or live is None or not transport.is_active():
+        return ConnectionLost(host, command, lost_reason(transport) or "the SSH connection closed")
+    if live.probe(LIVENESS_PROBE):
+        return CommandTimeout(host, command, limit)
+    what = f" to {unanswered}" if unanswered else ""
+    reason = (
+        f"no answer from the SSH server{what} within {limit:g}s (--command-timeout), nor to a "
+        f"keepalive within {LIVENESS_PROBE:g}s; the connection was closed"
+    )
+    live.declare_lost(reason)
+    return ConnectionLost(host, command, reason)
+
+
+def open_sftp(transport: Any, limit: float | None) -> paramiko.SFTPClient:
+    """paramiko's ``SFTPClient.from_transport`` with every wait bounded by ``limit`` s: the
+    channel open, the subsystem request, and each SFTP reply (the channel's timeout: a
+    transfer that makes no progress for ``limit`` s raises ``TimeoutError``)."""
+    deadline = None if limit is None else time.monotonic() + limit
+    channel = open_session(transport, deadline)
+    channel.invoke_subsystem("sftp")
+    channel.settimeout(limit)
+    client = paramiko.SFTPClient(channel)
+    return client
+
+
 class KillingRemote(Remote):  # type: ignore[misc]
     """Fabric's runner; on timeout the command is killed on the host, not just abandoned."""
 
     _killed = False
+    _deadline: float | None = None
+
+    def start(self, command: str, shell: str, env: Any, timeout: float | None = None) -> None:
+        # invoke starts its timer only after start() returned: the channel open and the
+        # exec (and pty) request waited without a limit. The deadline starts here, and
+        # FabricPlusConnection.create_session reads it (Fabric calls it without arguments).
+        limit = self.opts.get("timeout")
+        self._deadline = None if not limit else time.monotonic() + limit
+        token = _DEADLINE.set(self._deadline)
+        try:
+            super().start(command, shell, env, timeout)
+        finally:
+            _DEADLINE.reset(token)
+        # in_stream=False is invoke's "do not forward stdin"; give the command end-of-file
+        # as ssh -n does, unless watchers may answer on stdin or a pty is the terminal
+        # (OpenSSH's sshd does not pass EOF to a pty either)
+        if (
+            self.opts.get("in_stream") is False
+            and not self.opts.get("watchers")
+            and not self.using_pty
+        ):
+            self.channel.shutdown_write()
 
     def kill(self) -> None:
         # Mark first: invoke's timer thread runs kill(), and once the signal ends the command
@@ -187,11 +483,11 @@ class KillingRemote(Remote):  # type: ignore[misc]
 class FastRemote(KillingRemote):
     """... and without invoke's polling delays and timer thread."""
 
-    _deadline: float | None = None
-
     def start_timer(self, timeout: float | None) -> None:
-        # invoke starts a threading.Timer per command; wait() below keeps the deadline instead
-        self._deadline = None if timeout is None else time.monotonic() + timeout
+        # invoke starts a threading.Timer per command; wait() below keeps the deadline
+        # instead, counted from start() (which invoke calls first)
+        if self._deadline is None and timeout:
+            self._deadline = time.monotonic() + timeout
 
     def wait(self) -> None:
         # invoke polls process_is_finished every input_sleep (10 ms); block on the event
@@ -219,7 +515,8 @@ def direct_ok(conn: DirectConnection, kwargs: Mapping[str, Any], run: Mapping[st
         return False
     get = run.get
     return not (
-        get("pty")
+        get("in_stream", False) is not False  # a stream to forward: invoke's runner does it
+        or get("pty")
         or get("echo")
         or get("env")
         or get("watchers")
@@ -352,13 +649,19 @@ def run_direct(
     deadline = None if limit is None else time.monotonic() + limit
     if not conn.is_connected:
         conn.open()
-    channel = conn.create_session()  # takes the spare, requests the next one
+    try:
+        channel = conn.create_session(deadline)  # takes the spare, requests the next one
+    except Unanswered as exc:
+        raise expired(conn, command, limit or 0, exc.what) from None
+    except (EOFError, OSError, paramiko.SSHException) as exc:
+        conn.raise_if_lost(command, exc)
+        raise
     out = _Stream(channel.recv, None if "stdout" in hidden else sys.stdout, encoding)
     err = _Stream(channel.recv_stderr, None if "stderr" in hidden else sys.stderr, encoding)
     try:
-        # paramiko waits for the exec request's reply: the next spare, requested just
-        # before, is confirmed during that round trip
-        channel.exec_command(prefix_commands(conn, command))
+        # we wait for the exec request's reply: the next spare, requested just before, is
+        # confirmed during that round trip; stdin gets EOF (ssh -n) in the same flight
+        start_exec(channel, prefix_commands(conn, command), deadline)
         status = channel.status_event
         while True:
             flowing = False
@@ -374,7 +677,7 @@ def run_direct(
                 if remaining <= 0:
                     with contextlib.suppress(Exception):
                         send_signal(channel, "KILL")
-                    raise CommandTimeout(conn.spec.describe(), command, limit or 0)
+                    raise expired(conn, command, limit or 0)
                 step = min(step, remaining)
             status.wait(step)
         # the exit status can precede the last output: read both streams to their EOF
@@ -384,6 +687,10 @@ def run_direct(
         while err.read():
             pass
         exited = channel.recv_exit_status()
+    except Unanswered as exc:
+        raise expired(conn, command, limit or 0, exc.what) from None
+    except TimeoutError:  # the exit status came, then the rest of the output did not
+        raise expired(conn, command, limit or 0) from None
     except (EOFError, OSError, paramiko.SSHException) as exc:
         conn.raise_if_lost(command, exc)
         raise

@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,8 +36,9 @@ import paramiko
 from fabric.runners import Remote
 from fabricplus.connection import ConnectionPlus
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from paramiko.agent import AgentRequestHandler
 
-from ..errors import CommandTimeout, ConnectionLost
+from ..errors import ConnectionLost
 from ..hosts.spec import HostSpec
 from ..runas import RunAs
 from ..secrets import Secret, SecretStore
@@ -92,8 +94,10 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         kwargs.setdefault("timeout", self.command_timeout)
         try:
             result = call(command, **kwargs)
-        except CommandTimedOut as exc:
-            raise CommandTimeout(self.spec.describe(), command, exc.timeout) from None
+        except CommandTimedOut as exc:  # killed; the host still answers, or went silent
+            raise channel.expired(self, command, exc.timeout) from None
+        except channel.Unanswered as exc:  # no answer to the channel open/exec in time
+            raise channel.expired(self, command, kwargs["timeout"] or 0, exc.what) from None
         except UnexpectedExit as exc:
             self.check_alive(command, exc.result)
             raise
@@ -107,9 +111,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         """An I/O error on a dead transport is a lost connection; on a live one, the caller
         re-raises it as it is."""
         if not self._transport_alive():
-            raise ConnectionLost(
-                self.spec.describe(), command, f"{type(exc).__name__}: {exc}"
-            ) from None
+            reason = channel.lost_reason(self.transport) or f"{type(exc).__name__}: {exc}"
+            raise ConnectionLost(self.spec.describe(), command, reason) from None
 
     def _transport_alive(self) -> bool:
         transport = self.transport
@@ -118,7 +121,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     def check_alive(self, command: str, result: Any) -> None:
         # A channel cut by a dying connection ends with exit status -1: that is no answer
         if getattr(result, "exited", None) == -1 and not self._transport_alive():
-            raise ConnectionLost(self.spec.describe(), command, "the SSH connection closed")
+            reason = channel.lost_reason(self.transport) or "the SSH connection closed"
+            raise ConnectionLost(self.spec.describe(), command, reason)
 
     def run(self, command: str, **kwargs: Any) -> Any:
         """Fabric's ``run``; as another user while :meth:`as_user` (or ``su_user``) is active.
@@ -266,12 +270,12 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     # -- file transfer: errors that name host and both paths ---------------------------------
     def put(self, *args: Any, **kwargs: Any) -> Any:
-        """fabricplus' ``put`` (SFTP, or scp with ``scp=True``); an ``OSError`` (SFTP's
-        ``PermissionError``, ``FileNotFoundError``, ...) is re-raised as the same class with a
-        message naming host and both paths."""
+        """fabricplus' ``put`` (SFTP, or scp with ``scp=True``), bounded as :meth:`_transfer`
+        says; an ``OSError`` (SFTP's ``PermissionError``, ``FileNotFoundError``, ...) is
+        re-raised as the same class with a message naming host and both paths."""
         __tracebackhide__ = True
         try:
-            return super().put(*args, **kwargs)
+            return self._transfer(super().put, "put", args, kwargs)
         except OSError as exc:
             local = _argument(args, kwargs, 0, "local", "local_path")
             remote = _argument(args, kwargs, 1, "remote", "remote_path")
@@ -286,7 +290,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         the same class with a message naming host and both paths."""
         __tracebackhide__ = True
         try:
-            return super().get(*args, **kwargs)
+            return self._transfer(super().get, "get", args, kwargs)
         except OSError as exc:
             remote = _argument(args, kwargs, 0, "remote", "remote_path")
             local = _argument(args, kwargs, 1, "local", "local_path")
@@ -362,18 +366,69 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             self._set(config=pristine.clone())  # only when needed: a clone is costly
 
     # -- a session channel opened ahead of time: one round trip less per command ------------
-    def create_session(self) -> Any:
-        """A new session channel; the next one is requested meanwhile (:class:`.channel.Spare`)."""
+    def create_session(self, deadline: float | None = None) -> Any:
+        """A new session channel; the next one is requested meanwhile (:class:`.channel.Spare`).
+
+        ``deadline`` (``time.monotonic()``; default: that of the command invoke's runner is
+        starting): the open and the channel's requests wait until then at most, then raise
+        :class:`.channel.Unanswered`."""
+        if deadline is None:
+            deadline = channel.pending_deadline()
         if self.forward_agent or not self._fast:
-            return super().create_session()  # Fabric wires agent forwarding per channel
+            if deadline is None:
+                return super().create_session()  # Fabric wires agent forwarding per channel
+            session: Any = channel.open_session(self.transport, deadline)
+            if self.forward_agent:
+                self._set(_agent_handler=AgentRequestHandler(session))
+            return session
         with self._shell_lock:  # pre-flight's prepare() may be requesting one meanwhile
             spare = self._spare
             self._set(_spare=None)
-        channel = spare.take(timeout=self.connect_timeout) if spare is not None else None
-        if channel is None:
-            channel = super().create_session()
+        wait = self.connect_timeout if deadline is None else deadline - time.monotonic()
+        taken = spare.take(timeout=wait) if spare is not None else None
+        if taken is None:
+            session = channel.open_session(self.transport, deadline)
+        else:
+            session = taken
+            channel.bound_requests(session, deadline)
         self._prefetch()
-        return channel
+        return session
+
+    # -- SFTP (put/get): every wait bounded by the command timeout ----------------------------
+    def sftp(self) -> Any:
+        """Fabric's SFTP client, opened with every wait bounded by the command timeout
+        (:func:`.channel.open_sftp`; Fabric's waits up to an hour to open, then forever)."""
+        if self._sftp is None:
+            if not self.is_connected:
+                self.open()
+            self._set(_sftp=channel.open_sftp(self.transport, self.command_timeout))
+        return self._sftp
+
+    def _transfer(self, call: Callable[..., _T], what: str, args: Any, kwargs: Any) -> _T:
+        """A put/get whose server went silent is a ``ConnectionLost`` (or, while the host
+        still answers keepalives, a ``CommandTimeout``), not a bare ``TimeoutError``."""
+        __tracebackhide__ = True
+        label = f"{what} {args[0]}" if args else what
+        limit = self.command_timeout or 0
+        try:
+            return call(*args, **kwargs)
+        except channel.Unanswered as exc:
+            self._drop_sftp()
+            raise channel.expired(self, label, limit, exc.what) from None
+        except TimeoutError:
+            self._drop_sftp()
+            raise channel.expired(self, label, limit, "an SFTP request") from None
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            self.raise_if_lost(label, exc)
+            raise
+
+    def _drop_sftp(self) -> None:
+        """Forget an SFTP client left out of step by an unanswered request."""
+        sftp = self._sftp
+        self._set(_sftp=None)
+        if sftp is not None:
+            with contextlib.suppress(Exception):
+                sftp.close()
 
     def _prefetch(self) -> None:
         """Request the next spare channel unless one is pending. Under the lock: pre-flight's

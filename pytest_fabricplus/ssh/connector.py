@@ -25,6 +25,9 @@ Upstream behaviour worked around here:
   ``auth`` and says what this run had and what to give.
 * Fabric/paramiko raise whatever goes wrong while connecting, bugs included: only
   :data:`CONNECT_ERRORS` mean the host cannot be used; anything else propagates.
+* paramiko sends no keepalive unless asked, and its own never notices a dead peer: every
+  connection gets :func:`~.channel.keep_alive` (ServerAliveInterval/ServerAliveCountMax
+  semantics, default 15 s x 3: :func:`keepalive_for`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,13 @@ from ..hosts.spec import Address, HostSpec
 from ..runas import RunAs
 from ..secrets import KINDS, SecretStore, password_variable
 from ..settings import Settings
-from .channel import fast_path_enabled, quiet_transport
+from .channel import (
+    KEEPALIVE_COUNT_MAX,
+    KEEPALIVE_INTERVAL,
+    fast_path_enabled,
+    keep_alive,
+    quiet_transport,
+)
 from .connection import FabricPlusConnection
 from .hostkeys import KnownHostsCache, apply_host_key_policy, changed_key_message, known_hosts_name
 from .privilege import PrivilegeRunner
@@ -301,8 +310,7 @@ class Connector:
             raise
         transport = conn.client.get_transport() if conn.client is not None else None
         if transport is not None:
-            if resolved.server_alive_interval:
-                transport.set_keepalive(resolved.server_alive_interval)
+            keep_alive(transport, *keepalive_for(resolved))
             if self.fast:
                 quiet_transport(transport)
         if jump is not None:
@@ -310,6 +318,17 @@ class Connector:
             jump_transport: Any = jump.transport
             set_nodelay(getattr(jump_transport, "sock", None))
         return conn
+
+
+def keepalive_for(resolved: ResolvedConfig) -> tuple[int, int]:
+    """(interval s, count max) of keepalives: the ssh config's ServerAliveInterval and
+    ServerAliveCountMax where set (interval 0: off), else ours (15 s, 3)."""
+    interval = resolved.server_alive_interval
+    count = resolved.server_alive_count_max
+    return (
+        KEEPALIVE_INTERVAL if interval is None else interval,
+        KEEPALIVE_COUNT_MAX if count is None else count,
+    )
 
 
 def set_nodelay(sock: Any) -> None:

@@ -106,9 +106,17 @@ _WATCHDOG = (
 )
 
 
-def inner_command(command: str, marker: str) -> str:
-    """What the target user's shell runs: the marker line, the watchdog, then ``command``."""
-    return f"printf '%s\\n' {marker}; {_WATCHDOG}; {command}"
+def inner_command(command: str, marker: str, eof: bool = True) -> str:
+    """What the target user's shell runs: the marker line, the watchdog, then ``command``;
+    with ``eof``, stdin at end-of-file (``ssh -n``; su's is the pty, sudo's the channel
+    its password was written to)."""
+    stdin = "exec </dev/null; " if eof else ""
+    return f"printf '%s\\n' {marker}; {stdin}{_WATCHDOG}; {command}"
+
+
+def _stdin_eof(kwargs: Mapping[str, Any]) -> bool:
+    """No ``in_stream`` given: the command gets end-of-file on stdin."""
+    return kwargs.get("in_stream", False) is False
 
 
 @dataclass
@@ -169,6 +177,8 @@ def _run_marked(
             result = conn.run_plain(wrapped, **opts)
     except CommandTimeout as exc:
         raise CommandTimeout(exc.host, user_command, exc.timeout) from None
+    except ConnectionLost as exc:  # named by the user's command, not su/sudo's wrapper
+        raise ConnectionLost(exc.host, user_command, exc.detail) from None
     out: str = result.stdout
     if f"{marker}\r\n" in out:
         # the pty still translated NL to CRNL (stty missing or failed): undo it
@@ -218,8 +228,8 @@ class Su:
 
     name = "su"
 
-    def command(self, run_as: RunAs, command: str, marker: str) -> str:
-        inner = inner_command(command, marker)
+    def command(self, run_as: RunAs, command: str, marker: str, eof: bool = True) -> str:
+        inner = inner_command(command, marker, eof)
         dash = "- " if run_as.login else ""
         # stty: no NL->CRNL on the pty, so output keeps the command's own line endings.
         # LC_ALL=C: su's prompt and messages in English, whatever the host's locale.
@@ -239,7 +249,7 @@ class Su:
             )
         marker = _marker()
         watcher = _Once(r"[Pp]assword: ?", run_as.su_password + "\n", marker)
-        wrapped = self.command(run_as, command, marker)
+        wrapped = self.command(run_as, command, marker, _stdin_eof(kwargs))
         outcome = _run_marked(conn, wrapped, command, marker, [watcher], kwargs, pty=True)
         if not outcome.started:
             why = self.why(run_as, host, outcome.result, watcher.answered)
@@ -311,9 +321,11 @@ class Sudo:
     def __init__(self) -> None:
         self.requiretty: set[str] = set()  # hosts whose sudoers say "Defaults requiretty"
 
-    def command(self, run_as: RunAs, command: str, marker: str, prompt: str) -> str:
+    def command(
+        self, run_as: RunAs, command: str, marker: str, prompt: str, eof: bool = True
+    ) -> str:
         auth = f"-S -p {shlex.quote(prompt)}" if run_as.sudo_password else "-n"
-        inner = inner_command(command, marker)
+        inner = inner_command(command, marker, eof)
         if run_as.login:
             # sudo sets SHELL and (with -H) HOME to the target's: cd there, run its login
             # shell -- /bin/sh for a service account whose shell is nologin or false, which
@@ -331,7 +343,7 @@ class Sudo:
         host = conn.spec.describe()
         marker = _marker()
         prompt = f"[fabricplus:{secrets.token_hex(4)}] sudo password: "
-        wrapped = self.command(run_as, command, marker, prompt)
+        wrapped = self.command(run_as, command, marker, prompt, _stdin_eof(kwargs))
         pty = bool(kwargs.pop("pty", False)) or host in self.requiretty
         for _attempt in range(2):
             watchers: list[Any] = []

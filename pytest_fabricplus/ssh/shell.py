@@ -73,7 +73,8 @@ from dataclasses import dataclass
 
 import paramiko
 
-from ..errors import CommandTimeout, FabricPlusError
+from ..errors import CommandTimeout, ShellLost, ShellUnavailable
+from . import channel as private  # every use of paramiko internals
 
 __all__ = ["RemoteShell", "ShellLost", "ShellResult", "ShellUnavailable"]
 
@@ -88,25 +89,6 @@ _POLL = 1.0
 #: nor exit status for a dead shell while its orphaned command keeps the pipes open.
 _CHECK_FIRST = 1.0
 _CHECK_MAX = 8.0
-
-
-class ShellUnavailable(FabricPlusError):
-    """No usable POSIX shell on the target: run commands through ``exec`` instead."""
-
-    def __init__(self, host: str, detail: str) -> None:
-        self.host = host
-        self.detail = detail
-        super().__init__(f"no persistent POSIX shell on {host}: {detail}")
-
-
-class ShellLost(FabricPlusError):
-    """The shell (or its channel, or the transport) went away while a command ran."""
-
-    def __init__(self, host: str, command: str, detail: str) -> None:
-        self.host = host
-        self.command = command
-        self.detail = detail
-        super().__init__(f"the remote shell on {host} was lost while running {command!r}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -233,9 +215,14 @@ class RemoteShell:
             raise ShellLost(self.describe, command, "the SSH transport is closed")
         first = "sh" if self.shell == "auto" else self.shell
         try:
-            channel = self.transport.open_session(timeout=self.start_timeout)
+            deadline = time.monotonic() + self.start_timeout
+            channel = private.open_session(self.transport, deadline)
             # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
-            channel.exec_command(f"exec {first}")
+            private.start_exec(channel, f"exec {first}", deadline, eof=False)
+        except private.Unanswered as exc:
+            raise ShellUnavailable(
+                self.describe, f"no answer to {exc.what} within {self.start_timeout:g}s"
+            ) from None
         except (EOFError, OSError, paramiko.SSHException) as exc:
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
@@ -375,6 +362,7 @@ class RemoteShell:
             try:
                 channel.sendall(self._script(command, nonce).encode())
                 if not self._pump(channel, out, err, deadline):
+                    self._unless_silent(command, f"within {timeout or 0:g}s (--command-timeout)")
                     if out.pgid is None:  # the shell has not said which group yet
                         self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL, out)
                     self._kill(out.pgid, command)
@@ -433,7 +421,14 @@ class RemoteShell:
                 raise ShellLost(self.describe, "", "the SSH transport is closed")
             now = time.monotonic()
             if now >= next_check:
-                if self._exec(f"kill -0 {self.pid}", "") != 0:
+                alive = self._exec(f"kill -0 {self.pid}", "", deadline)
+                if alive is None and deadline is not None and time.monotonic() >= deadline:
+                    return False  # the command's deadline came first: run() decides
+                if alive is None:  # no answer to the check in time: a silent host?
+                    self._unless_silent(
+                        "", f"to a check on the shell within {_DRAIN_AFTER_KILL:g}s"
+                    )
+                if alive != 0:
                     raise ShellLost(self.describe, "", "the shell is gone")
                 check_every = min(check_every * 2, _CHECK_MAX)
                 next_check = time.monotonic() + check_every
@@ -446,23 +441,43 @@ class RemoteShell:
             select.select([channel], [], [], step)
         return True
 
+    def _unless_silent(self, command: str, waited: str) -> None:
+        """After the host left us ``waited``: return when it still answers a keepalive, else
+        close the connection and raise :class:`ShellLost` (the caller's ConnectionLost)."""
+        live = private.liveness(self.transport)
+        if live is None or live.probe(private.LIVENESS_PROBE):
+            return
+        reason = (
+            f"no answer from the SSH server {waited}, nor to a keepalive within "
+            f"{private.LIVENESS_PROBE:g}s; the connection was closed"
+        )
+        live.declare_lost(reason)
+        self._drop()
+        raise ShellLost(self.describe, command, reason)
+
     def _kill(self, pgid: int | None, command: str) -> None:
         """``kill -KILL -- -PGID`` over an ``exec`` channel of its own."""
         if pgid is None or pgid <= 1:
             raise ShellLost(self.describe, command, "timed out before the shell started it")
         self._exec(f"kill -KILL -- -{pgid}", command)
 
-    def _exec(self, line: str, command: str) -> int | None:
-        """``line`` on an ``exec`` channel of its own: its exit status (None: no answer)."""
+    def _exec(self, line: str, command: str, until: float | None = None) -> int | None:
+        """``line`` on an ``exec`` channel of its own: its exit status (None: no answer
+        within _DRAIN_AFTER_KILL s, or before ``until``)."""
+        deadline = time.monotonic() + _DRAIN_AFTER_KILL
+        if until is not None:
+            deadline = min(deadline, until)
         try:
-            channel = self.transport.open_session(timeout=_DRAIN_AFTER_KILL)
+            channel = private.open_session(self.transport, deadline)
             try:
-                channel.exec_command(line)
-                if not channel.status_event.wait(_DRAIN_AFTER_KILL):
+                private.start_exec(channel, line, deadline)
+                if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
                     return None
                 return channel.recv_exit_status()
             finally:
                 channel.close()
+        except private.Unanswered:
+            return None
         except (EOFError, OSError, paramiko.SSHException) as exc:
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, "the SSH transport is closed") from None

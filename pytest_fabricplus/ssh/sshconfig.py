@@ -72,6 +72,7 @@ HONOURED_OPTIONS = frozenset(
         "hostkeyalias",
         "connecttimeout",
         "serveraliveinterval",
+        "serveralivecountmax",
     }
 )
 #: ``-o`` keys that do not change whom we reach or how safely: accepted quietly
@@ -86,7 +87,6 @@ HARMLESS_OPTIONS = frozenset(
         "checkhostip",
         "updatehostkeys",
         "visualhostkey",
-        "serveralivecountmax",
         "tcpkeepalive",
         "identitiesonly",
         "passwordauthentication",
@@ -138,7 +138,10 @@ class ResolvedConfig:
     #: ``HostKeyAlias``: the name known_hosts and host certificates know the host by
     host_key_alias: str | None = None
     connect_timeout: float | None = None
+    #: ``ServerAliveInterval`` / ``ServerAliveCountMax`` where the config or the arguments
+    #: set them (0: keepalives off); None: not set, the connector's default applies
     server_alive_interval: int | None = None
+    server_alive_count_max: int | None = None
     #: warnings about what this host's configuration asks for and we cannot honour
     warnings: tuple[str, ...] = ()
     #: ``ssh -G``, ``paramiko`` or ``none`` (no config file, no arguments: nothing to read)
@@ -446,6 +449,12 @@ class SshConfigResolver:
                 + ("; ".join(errors[-3:]) or f"`ssh -G` exited with {done.returncode}")
             )
         options = parse_ssh_g(done.stdout)
+        # ssh -G prints OpenSSH's defaults for what nobody set (ServerAliveInterval 0, i.e.
+        # off; CountMax 3): only a value the files or the arguments set is the user's choice
+        written = self.scan().keywords | set(_args_as_options(args))
+        for key in ("serveraliveinterval", "serveralivecountmax"):
+            if key not in written:
+                options.pop(key, None)
         resolved = from_ssh_g(options, name)
         unhonoured = self.unhonoured(options, name)
         return _replace_warnings(resolved, unhonoured) if unhonoured else resolved
@@ -602,8 +611,19 @@ def from_ssh_g(
         strict_host_key_checking=strict,
         host_key_alias=one("hostkeyalias"),
         connect_timeout=_number(one("connecttimeout")),
-        server_alive_interval=int(_number(one("serveraliveinterval")) or 0) or None,
+        server_alive_interval=_whole(one("serveraliveinterval")),
+        server_alive_count_max=_whole(one("serveralivecountmax")),
     )
+
+
+def _whole(value: str | None) -> int | None:
+    """A whole number of an option (None: not set, or not a number, which ssh refuses)."""
+    if value is None:
+        return None
+    try:
+        return max(0, int(float(value)))
+    except ValueError:
+        return None
 
 
 def _known_hosts(value: str | None, user_file: bool = False) -> tuple[str, ...] | None:

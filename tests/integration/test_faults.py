@@ -143,7 +143,8 @@ def test_sudo_with_requiretty_is_retried_with_a_pty(sshd: Target, sudoers: Path)
             assert "must have a tty" in plain.stderr  # the fault is real
             start = time.monotonic()
             with conn.as_user("fptest", method="sudo"):
-                result = conn.run("id -un; tty", hide=True)
+                # stdin is at end-of-file (/dev/null, as ssh -n); stdout is sudo's pty
+                result = conn.run("id -un; tty 0<&1", hide=True)
             assert result.stdout.splitlines()[0] == "fptest"
             assert result.stdout.splitlines()[1].startswith("/dev/pts/")  # ran on a pty
             assert time.monotonic() - start < 10

@@ -422,11 +422,20 @@ def test_su_waiting_for_input_is_cut_by_the_command_timeout(
     tag = str(40000 + secrets.randbelow(9999))
     pytester.makepyfile(
         f"""
+        import io
         import pytest
+        from invoke.exceptions import UnexpectedExit
 
         @pytest.mark.su_user("fptest2", method="su", password_env="{SU_PASSWORD_ENV}")
         def test_1_nested_su_waits_for_a_password(connection):
-            connection.run("su fptest -c 'sleep {tag}1'")
+            # an in_stream keeps stdin open (the pty): the nested su waits for a password
+            connection.run("su fptest -c 'sleep {tag}1'", in_stream=io.StringIO(""))
+
+        @pytest.mark.su_user("fptest2", method="su", password_env="{SU_PASSWORD_ENV}")
+        def test_1b_without_in_stream_the_nested_su_reads_end_of_file(connection):
+            with pytest.raises(UnexpectedExit) as failed:
+                connection.run("su fptest -c 'sleep {tag}3'", hide=True)
+            assert "Authentication failure" in failed.value.result.stdout
 
         def test_2_next_test_passes(connection):
             assert connection.run("id -un", hide=True).stdout == "fptest\\n"
@@ -443,7 +452,7 @@ def test_su_waiting_for_input_is_cut_by_the_command_timeout(
     started = time.monotonic()
     result = pytester.runpytest(*sshd.args("--command-timeout=1.5", *SUDO_PW_ARGS))
     elapsed = time.monotonic() - started
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)
     host = f"127.0.0.1 ({sshd.address})"  # the id of a single host, and its address
     result.stdout.fnmatch_lines_random(
         [
@@ -455,4 +464,4 @@ def test_su_waiting_for_input_is_cut_by_the_command_timeout(
     )
     assert elapsed < 12, f"took {elapsed:.1f}s"
     # "interrupted" is true: nothing keeps running as fptest2 (or as root, for the nested su)
-    assert leftovers(rf"sleep {tag}[12]") == []
+    assert leftovers(rf"sleep {tag}[123]") == []

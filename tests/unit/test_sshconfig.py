@@ -13,6 +13,7 @@ import pytest
 
 from pytest_fabricplus.errors import ConfigError
 from pytest_fabricplus.settings import Settings
+from pytest_fabricplus.ssh.connector import keepalive_for
 from pytest_fabricplus.ssh.sshconfig import (
     HostQuery,
     SshConfigResolver,
@@ -314,3 +315,26 @@ def test_host_key_alias_and_certificate_files_through_ssh_g(tmp_path: Path) -> N
     assert web.warnings == ()  # both honoured
     other = resolver.resolve(HostQuery("other"))
     assert (other.host_key_alias, other.certificate_files) == (None, ())
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "expected"),
+    [
+        ("", (), (None, None)),  # ssh -G prints 0 and 3: OpenSSH's defaults, not a choice
+        ("Host *\n  ServerAliveInterval 0\n", (), (0, None)),  # written: off
+        ("Host *\n  ServerAliveCountMax 5\n", (), (None, 5)),
+        ("Host *\n  ServerAliveInterval 7\n", ("-o", "ServerAliveCountMax=2"), (7, 2)),
+        ("Host *\n  LogLevel ERROR\n", ("-o", "ServerAliveInterval=0"), (0, None)),
+    ],
+)
+def test_server_alive_options_only_where_written(
+    tmp_path: Path, config: str, args: tuple[str, ...], expected: tuple[int | None, int | None]
+) -> None:
+    path = tmp_path / "ssh_config"
+    path.write_text(config)
+    resolver = SshConfigResolver(str(path), args, ssh=SSH)
+    resolved = resolver.resolve(HostQuery(host="h.example", port=22, user="u", name="h"))
+    assert (resolved.server_alive_interval, resolved.server_alive_count_max) == expected
+    # and the connector's keepalive: ours where nothing was written, 0 = off
+    interval, count = expected
+    assert keepalive_for(resolved) == (15 if interval is None else interval, count or 3)
