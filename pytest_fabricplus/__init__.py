@@ -49,6 +49,8 @@ _LAZY = {
     "FabricPlusConnection": "ssh.connection",
     "PrivilegeRunner": "ssh.privilege",
     "testinfra_host": "integrations.testinfra",
+    # imports pytest: for test code only (a control not applicable on its host)
+    "not_applicable": "plugin.compliance",
 }
 
 
@@ -78,6 +80,7 @@ __all__ = [
     "HostUnreachable",
     "InventoryError",
     "PoolError",
+    "not_applicable",
     "PoolResult",
     "PrivilegeError",
     "PrivilegeRunner",
