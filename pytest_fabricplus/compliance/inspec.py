@@ -30,7 +30,6 @@ without results as "Profile Error". So the Heimdall/SAF score of each file is th
 of our document (:mod:`.scores`).
 """
 
-
 from __future__ import annotations
 
 import hashlib

@@ -294,7 +294,6 @@ def merge_documents(
     for hid, why in missing.items():
         if hid not in hosts:
             hosts[hid] = _missing_host(why, controls)
-    fleet["hosts"] = dict(sorted(hosts.items()))
     scores.rescore(fleet)
     fleet["score_formula"] = scores.FORMULA
     fleet["gate_rule"] = scores.GATE_RULE if threshold is not None else None
