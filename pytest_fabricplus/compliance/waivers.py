@@ -194,9 +194,10 @@ def describe_status(row: Mapping[str, Any]) -> str:
     by_word: dict[str, list[str]] = {}
     for host, word in sorted((row.get("on_hosts") or {}).items()):
         by_word.setdefault(word, []).append(host)
-    parts = [
-        f"{_HOST_TEXT.get(w, w)} on {', '.join(by_word[w])}" for w in HOST_WORDS if w in by_word
-    ]
+    text = dict(_HOST_TEXT)
+    if row.get("expires"):
+        text["expired"] = f"expired ({row['expires']})"
+    parts = [f"{text.get(w, w)} on {', '.join(by_word[w])}" for w in HOST_WORDS if w in by_word]
     return f"{status}: " + "; ".join(parts) if parts else status
 
 

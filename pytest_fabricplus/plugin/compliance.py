@@ -275,6 +275,9 @@ class CompliancePlugin:
         ):
             reason = str(getattr(call.excinfo.value, "msg", "") or "")
             report.user_properties = [*report.user_properties, (NOT_APPLICABLE_PROPERTY, reason)]
+            if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+                # pytest words a skip's subclass by its dotted name: say what a skip says
+                report.longrepr = (report.longrepr[0], report.longrepr[1], f"Skipped: {reason}")
         if report.when == "call":
             self._read_platform(item, spec, report)
         if report.when != "call" or not report.failed or not self.waivers:
