@@ -118,10 +118,13 @@ _MERGE_DESCRIPTION = """\
 Merge the --compliance-json documents of --hosts-shard jobs into one fleet report: the
 union of their hosts (a host in two files is an error), their controls (the same control
 with different metadata in two files is an error naming both), their waivers (statuses
-combined: applied anywhere wins, unmatched only if unmatched everywhere) and baselines.
+recomputed from their hosts: applied anywhere wins, not needed only where every host it
+selects passed) and baselines. Scores are recomputed as Heimdall and saf compute them.
 The exit status is recomputed over the fleet: with --fail-under PERCENT (or the threshold
 the shards ran with) 1 when a host scores below it or errored, without one 1 when any
-control failed unwaived or errored; else 0. Unreadable or invalid files: exit 2.
+control failed unwaived or errored; either way 1 when a shard selected a host it has no
+results for, or did not finish (exit status 2-5): no verdict without hosts. Else 0.
+Unreadable or invalid files: exit 2.
 
   python -m pytest_fabricplus merge-reports shard-*.json --html fleet.html --json fleet.json
 """

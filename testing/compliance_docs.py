@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pytest_fabricplus.compliance import scores as compliance_scores
+
 SEVERITIES = ["none", "low", "medium", "high", "critical"]
 IMPACT = {"none": 0.0, "low": 0.3, "medium": 0.5, "high": 0.7, "critical": 0.9}
 NASTY = "<script>alert('x')</script> & \"quoted\" </td>"
@@ -150,6 +152,7 @@ def make_document(
                 "release": "22.04" if h % 2 == 0 else "7",
             },
             "score": score,
+            "unreachable": "refused: connection refused" if down else None,
             "counts": counts,
             "failed_by_severity": failed_by,
             "controls": host_controls,
@@ -205,12 +208,13 @@ def make_document(
             "expires": None,
             "run": True,
             "source": "waivers.yml:12",
-            "status": "unmatched",
+            "status": "matched-no-control",
+            "matched_test": False,
+            "on_hosts": {},
             "applied_to": [],
         }
     )
-    scores = [h["score"] for h in doc_hosts.values() if h["score"] is not None]
-    return {
+    doc: dict[str, Any] = {
         "version": 1,
         "tool": "pytest-fabricplus",
         "tool_version": "0.1.0",
@@ -220,7 +224,7 @@ def make_document(
         "inventory": "inv.yml",
         "selected": list(host_ids),
         "threshold": 80.0,
-        "exit_status": 0 if scores and min(scores) >= 80.0 else 1,
+        "exit_status": 0,
         "controls": ctrls,
         "hosts": doc_hosts,
         "waivers": waivers,
@@ -228,3 +232,7 @@ def make_document(
             {"file": "old.json", "new_failures": new_failures, "fixed": fixed} if baseline else None
         ),
     }
+    # the scores and the verdict as the compliance core computes them (Heimdall's formula)
+    compliance_scores.rescore(doc)
+    doc["exit_status"] = 1 if compliance_scores.gate_failures(doc, 80.0) else 0
+    return doc
