@@ -170,7 +170,8 @@ class CompliancePlugin:
             selected=[h.id for h in state.selected],
         )
         self.run.platform = {h.id: platform(h) for h in state.selected}
-        self._platform_read: set[str] = set()
+        self._platform_read: set[str] = set()  # hosts this process asked
+        self._platform_heard: set[str] = set()  # hosts the reporting process heard of
         self._known: dict[str, tuple[Control, str]] = {}
         self._pending: dict[str, RawResult] = {}
         self.started = _now()
@@ -314,7 +315,9 @@ class CompliancePlugin:
         self.run.address.setdefault(host, str(props.get(ADDRESS_PROPERTY, "")))
         if UNREACHABLE_PROPERTY in props:
             self.run.unreachable.setdefault(host, str(props[UNREACHABLE_PROPERTY]))
-        if PLATFORM_PROPERTY in props and not self.run.platform.get(host):
+        if PLATFORM_PROPERTY in props and host not in self._platform_heard:
+            # what the host says beats what the run guessed (a container target's kind)
+            self._platform_heard.add(host)
             self.run.platform[host] = dict(json.loads(str(props[PLATFORM_PROPERTY])))
         cid = ""
         raw_meta = props.get(CONTROL_PROPERTY)
