@@ -681,6 +681,30 @@ def test_not_applicable_platform_and_a_waiver_for_no_host(
     assert controls["N-2"]["results"][0]["status"] == "skipped"
 
 
+def test_an_empty_shard_has_no_verdict(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path
+) -> None:
+    # two hosts in three shards: shard 3 tests no host at all
+    result = run(
+        pytester,
+        sshd,
+        sshd2,
+        both_known_hosts,
+        "--hosts-shard=3/3",
+        "--compliance-fail-under=90",
+        "--compliance-json=c.json",
+        waivers=None,
+    )
+    result.stdout.no_fnmatch_line("compliance gate: passed*")
+    result.stdout.fnmatch_lines(
+        ["*compliance gate: FAILED*", "no host was tested (exit status *): nothing to score"]
+    )
+    assert result.ret == 1
+    doc = json.loads((pytester.path / "c.json").read_text())
+    assert doc["hosts"] == {}
+    assert doc["exit_status"] == 1
+
+
 def test_no_verdict_without_hosts(
     pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path
 ) -> None:
