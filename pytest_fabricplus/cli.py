@@ -164,6 +164,7 @@ def _run_merge_reports(args: argparse.Namespace) -> int:
     from .compliance.html import write_html
     from .compliance.inspec import write_inspec_dir
     from .compliance.merge import MergeError, gate_failures, load_document, merge_documents
+    from .compliance.waivers import describe_status
 
     try:
         docs = [(path, load_document(path)) for path in args.files]
@@ -190,6 +191,10 @@ def _run_merge_reports(args: argparse.Namespace) -> int:
     )
     for line in gate_failures(fleet, fleet["threshold"]):
         print(f"  {line}")
+    for w in fleet["waivers"]:  # the words of the run's terminal, over the fleet
+        if w.get("status") != "applied" or set((w.get("on_hosts") or {}).values()) - {"applied"}:
+            what = f"control {w.get('control')}" if w.get("control") else f"test {w.get('test')}"
+            print(f"  {w.get('source')}: waiver for {what}: {describe_status(w)}")
     for item in written:
         print(f"wrote {item}")
     code: int = fleet["exit_status"]

@@ -20,6 +20,18 @@ def control_id(i: int) -> str:
     return f"CIS {1 + i // 10}.{i % 10}.{i}"
 
 
+#: a control's status on a host -> the word of the waiver that covers it there
+_WORDS = {"waived": "applied", "passed": "not-needed", "error": "errored", "skipped": "skipped"}
+
+
+def _words(hosts: dict[str, Any], control: str, ids: list[str]) -> dict[str, str]:
+    return {
+        hid: _WORDS.get(hosts[hid]["controls"][control]["status"], "shadowed")
+        for hid in ids
+        if hid in hosts
+    }
+
+
 def make_document(
     hosts: int = 4,
     controls: int = 6,
@@ -169,6 +181,8 @@ def make_document(
                 "source": "waivers.yml:3",
                 "status": "applied",
                 "applied_to": [hid for h, hid in enumerate(host_ids) if h % 2 == 0],
+                "matched_test": True,
+                "on_hosts": _words(doc_hosts, waived_control, host_ids),
             }
         )
     if expired_control:
@@ -182,6 +196,8 @@ def make_document(
                 "run": True,
                 "source": "waivers.yml:6",
                 "status": "expired",
+                "matched_test": True,
+                "on_hosts": {host_ids[0]: "expired"},
                 "applied_to": [],
             }
         )
@@ -197,6 +213,8 @@ def make_document(
                 "source": "waivers.yml:9",
                 "status": "applied",
                 "applied_to": list(host_ids),
+                "matched_test": True,
+                "on_hosts": _words(doc_hosts, norun_control, host_ids),
             }
         )
     waivers.append(

@@ -345,6 +345,11 @@ def test_a_shard_that_ran_no_host_fails_the_merged_verdict(
         f"  h4: selected in {paths[2]} but has no results there (exit status 5) (not scored)" in out
     )
     assert "  h7: selected in" in out
+    # the waivers in the words of the run's terminal
+    assert (
+        "  waivers.yml:6: waiver for control CIS 1.2.2: expired: expired (2026-11-01) on web1"
+        in out
+    )
     fleet = json.loads((tmp_path / "fleet.json").read_text())
     assert fleet["exit_status"] == 1
     assert fleet["problems"] == [
