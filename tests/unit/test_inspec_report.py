@@ -249,62 +249,38 @@ def test_platform_unknown_is_not_doubled() -> None:
 
 
 # -- the same, by MITRE's own inspecjs (what Heimdall and the SAF CLI run) ---------------------
-_COUNT_JS = """
-const {convertFileContextual} = require(process.env.INSPECJS);
-const fs = require('fs');
-const out = {};
-for (const file of process.argv.slice(1)) {  // node -e: argv[1] is the first file
-  const profile = convertFileContextual(fs.readFileSync(file, 'utf8')).contains[0];
-  const n = {};
-  for (const c of profile.contains) { const s = c.root.hdf.status; n[s] = (n[s] || 0) + 1; }
-  out[file] = n;
-}
-console.log(JSON.stringify(out));
-"""
 
 
 @pytest.fixture(scope="module")
 def inspecjs() -> str:
-    """inspecjs's entry point: scripts/setup.sh installs it under FABRICPLUS_NEED_INSPECJS=1."""
+    """scripts/setup.sh installs it under FABRICPLUS_NEED_INSPECJS=1 (then missing fails)."""
     import os
-    import shutil
 
-    root = Path(os.environ.get("FABRICPLUS_NODE_DIR") or DATA.parents[2] / ".node")
-    module = root / "node_modules" / "inspecjs"
-    if shutil.which("node") is None or not (module / "package.json").is_file():
+    from testing import inspecjs as ijs
+
+    found = ijs.module()
+    if found is None:
         if os.environ.get("FABRICPLUS_NEED_INSPECJS") == "1":
             pytest.fail(
-                f"node or inspecjs is missing ({module}) and FABRICPLUS_NEED_INSPECJS=1: "
+                "node or inspecjs is missing and FABRICPLUS_NEED_INSPECJS=1: "
                 "run scripts/setup.sh with FABRICPLUS_NEED_INSPECJS=1"
             )
         pytest.skip("inspecjs is not installed (FABRICPLUS_NEED_INSPECJS=1 scripts/setup.sh)")
-    return str(module)
+    return found
 
 
 def test_inspecjs_scores_our_files_as_we_do(inspecjs: str, tmp_path: Path) -> None:
-    import os
-    import subprocess
+    from testing import inspecjs as ijs
 
     files: dict[str, tuple[dict, str]] = {}
     for i, source in enumerate(_fixtures()):
         for path in write_inspec_dir(source, str(tmp_path / str(i))):
             files[str(path)] = (source, json.loads(path.read_text())["platform"]["target_id"])
-    out = subprocess.run(
-        ["node", "-e", _COUNT_JS, *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "INSPECJS": inspecjs},
-        check=True,
-    )
-    counted = json.loads(out.stdout)
+    counted = ijs.status_counts(inspecjs, list(files))
     assert sorted(counted) == sorted(files)
     for path, n in counted.items():
         source, host = files[path]
-        passed = n.get("Passed", 0)
-        total = passed + sum(n.get(k, 0) for k in ("Failed", "Not Reviewed", "Profile Error"))
-        theirs = 0.0 if total == 0 else 100 * passed / total
         ours = source["hosts"][host]["score"]
-        assert (0.0 if ours is None else ours) == pytest.approx(theirs, abs=0.005), (host, n)
+        assert (0.0 if ours is None else ours) == pytest.approx(ijs.compliance(n), abs=0.005)
         # and the status counts are the ones our document carries
         assert {k: v for k, v in source["hosts"][host]["hdf_counts"].items() if v} == n, host
