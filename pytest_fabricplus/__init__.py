@@ -49,6 +49,8 @@ _LAZY = {
     "FabricPlusConnection": "ssh.connection",
     "PrivilegeRunner": "ssh.privilege",
     "testinfra_host": "integrations.testinfra",
+    # imports pytest: for test code only (a control not applicable on its host)
+    "not_applicable": "plugin.compliance",
 }
 
 
@@ -87,6 +89,7 @@ __all__ = [
     "__version__",
     "assign_ids",
     "load_inventory",
+    "not_applicable",
     "parse_host_list",
     "parse_inventory",
     "preflight",

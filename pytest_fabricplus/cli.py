@@ -118,10 +118,13 @@ _MERGE_DESCRIPTION = """\
 Merge the --compliance-json documents of --hosts-shard jobs into one fleet report: the
 union of their hosts (a host in two files is an error), their controls (the same control
 with different metadata in two files is an error naming both), their waivers (statuses
-combined: applied anywhere wins, unmatched only if unmatched everywhere) and baselines.
+recomputed from their hosts: applied anywhere wins, not needed only where every host it
+selects passed) and baselines. Scores are recomputed as Heimdall and saf compute them.
 The exit status is recomputed over the fleet: with --fail-under PERCENT (or the threshold
 the shards ran with) 1 when a host scores below it or errored, without one 1 when any
-control failed unwaived or errored; else 0. Unreadable or invalid files: exit 2.
+control failed unwaived or errored; either way 1 when a shard selected a host it has no
+results for, or did not finish (exit status 2-5): no verdict without hosts. Else 0.
+Unreadable or invalid files: exit 2.
 
   python -m pytest_fabricplus merge-reports shard-*.json --html fleet.html --json fleet.json
 """
@@ -161,6 +164,7 @@ def _run_merge_reports(args: argparse.Namespace) -> int:
     from .compliance.html import write_html
     from .compliance.inspec import write_inspec_dir
     from .compliance.merge import MergeError, gate_failures, load_document, merge_documents
+    from .compliance.waivers import describe_status
 
     try:
         docs = [(path, load_document(path)) for path in args.files]
@@ -187,6 +191,10 @@ def _run_merge_reports(args: argparse.Namespace) -> int:
     )
     for line in gate_failures(fleet, fleet["threshold"]):
         print(f"  {line}")
+    for w in fleet["waivers"]:  # the words of the run's terminal, over the fleet
+        if w.get("status") != "applied" or set((w.get("on_hosts") or {}).values()) - {"applied"}:
+            what = f"control {w.get('control')}" if w.get("control") else f"test {w.get('test')}"
+            print(f"  {w.get('source')}: waiver for {what}: {describe_status(w)}")
     for item in written:
         print(f"wrote {item}")
     code: int = fleet["exit_status"]

@@ -407,8 +407,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "compliance_fail_under",
         "--compliance-fail-under",
-        "exit 0 only when every host's compliance score is at least PERCENT and nothing "
-        "errored, else 1",
+        "exit 0 only when every selected host was scored, its compliance score (Heimdall's "
+        "and saf's: passed / (passed + failed + not reviewed + errors), rounded as saf "
+        "threshold rounds) is at least PERCENT and nothing errored, else 1",
         percent,
         metavar="PERCENT",
     ),

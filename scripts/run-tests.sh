@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export FABRICPLUS_NEED_DOCKER=1  # container targets are part of the suite: no daemon is a failure
 export FABRICPLUS_NEED_CHROMIUM=1  # the HTML report is read back in headless Chromium: none is a failure
+export FABRICPLUS_NEED_INSPECJS=1  # our InSpec JSON is scored by MITRE's inspecjs: none is a failure
 . scripts/setup.sh
 setup_all
 trap stop_docker_if_started EXIT

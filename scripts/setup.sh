@@ -13,6 +13,11 @@ APT_PACKAGES=(openssh-server openssh-client sudo iproute2 procps python3 python3
 [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ] && APT_PACKAGES+=(docker.io debootstrap)
 # headless Chromium opens the HTML compliance report in tests/unit/test_html_report.py
 [ "${FABRICPLUS_NEED_CHROMIUM:-0}" = 1 ] && APT_PACKAGES+=(chromium)
+# MITRE's inspecjs (the control statuses Heimdall and the SAF CLI compute) reads our InSpec
+# JSON in tests/unit/test_inspec_report.py; installed into $FABRICPLUS_NODE_DIR (.node)
+INSPECJS_VERSION=2.12.6
+NODE_DIR="${FABRICPLUS_NODE_DIR:-$ROOT/.node}"
+[ "${FABRICPLUS_NEED_INSPECJS:-0}" = 1 ] && APT_PACKAGES+=(nodejs npm)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -86,6 +91,13 @@ make_min_venv() {
     install_venv "$MIN_VENV" -c "$MIN_CONSTRAINTS" -e "$ROOT[dev]"
 }
 
+install_inspecjs() {
+  local have="$NODE_DIR/node_modules/inspecjs/package.json"
+  if [ -f "$have" ] && grep -q "\"version\": \"$INSPECJS_VERSION\"" "$have"; then return 0; fi
+  log "installing inspecjs@$INSPECJS_VERSION into $NODE_DIR"
+  npm install --prefix "$NODE_DIR" --no-audit --no-fund --silent "inspecjs@$INSPECJS_VERSION" >&2
+}
+
 STARTED_DOCKERD=""
 ensure_docker() {
   if docker info >/dev/null 2>&1; then return 0; fi
@@ -117,6 +129,9 @@ setup_all() {
   need_root
   install_apt_packages
   make_venv
+  if [ "${FABRICPLUS_NEED_INSPECJS:-0}" = 1 ]; then
+    install_inspecjs
+  fi
   if [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ]; then
     ensure_docker
     if [ "$FABRICPLUS_DOCKER_PULL" = 0 ]; then

@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pytest_fabricplus.compliance import scores as compliance_scores
+
 SEVERITIES = ["none", "low", "medium", "high", "critical"]
 IMPACT = {"none": 0.0, "low": 0.3, "medium": 0.5, "high": 0.7, "critical": 0.9}
 NASTY = "<script>alert('x')</script> & \"quoted\" </td>"
@@ -16,6 +18,18 @@ NASTY = "<script>alert('x')</script> & \"quoted\" </td>"
 
 def control_id(i: int) -> str:
     return f"CIS {1 + i // 10}.{i % 10}.{i}"
+
+
+#: a control's status on a host -> the word of the waiver that covers it there
+_WORDS = {"waived": "applied", "passed": "not-needed", "error": "errored", "skipped": "skipped"}
+
+
+def _words(hosts: dict[str, Any], control: str, ids: list[str]) -> dict[str, str]:
+    return {
+        hid: _WORDS.get(hosts[hid]["controls"][control]["status"], "shadowed")
+        for hid in ids
+        if hid in hosts
+    }
 
 
 def make_document(
@@ -150,6 +164,7 @@ def make_document(
                 "release": "22.04" if h % 2 == 0 else "7",
             },
             "score": score,
+            "unreachable": "refused: connection refused" if down else None,
             "counts": counts,
             "failed_by_severity": failed_by,
             "controls": host_controls,
@@ -166,6 +181,8 @@ def make_document(
                 "source": "waivers.yml:3",
                 "status": "applied",
                 "applied_to": [hid for h, hid in enumerate(host_ids) if h % 2 == 0],
+                "matched_test": True,
+                "on_hosts": _words(doc_hosts, waived_control, host_ids),
             }
         )
     if expired_control:
@@ -179,6 +196,8 @@ def make_document(
                 "run": True,
                 "source": "waivers.yml:6",
                 "status": "expired",
+                "matched_test": True,
+                "on_hosts": {host_ids[0]: "expired"},
                 "applied_to": [],
             }
         )
@@ -194,6 +213,8 @@ def make_document(
                 "source": "waivers.yml:9",
                 "status": "applied",
                 "applied_to": list(host_ids),
+                "matched_test": True,
+                "on_hosts": _words(doc_hosts, norun_control, host_ids),
             }
         )
     waivers.append(
@@ -205,12 +226,13 @@ def make_document(
             "expires": None,
             "run": True,
             "source": "waivers.yml:12",
-            "status": "unmatched",
+            "status": "matched-no-control",
+            "matched_test": False,
+            "on_hosts": {},
             "applied_to": [],
         }
     )
-    scores = [h["score"] for h in doc_hosts.values() if h["score"] is not None]
-    return {
+    doc: dict[str, Any] = {
         "version": 1,
         "tool": "pytest-fabricplus",
         "tool_version": "0.1.0",
@@ -220,7 +242,7 @@ def make_document(
         "inventory": "inv.yml",
         "selected": list(host_ids),
         "threshold": 80.0,
-        "exit_status": 0 if scores and min(scores) >= 80.0 else 1,
+        "exit_status": 0,
         "controls": ctrls,
         "hosts": doc_hosts,
         "waivers": waivers,
@@ -228,3 +250,7 @@ def make_document(
             {"file": "old.json", "new_failures": new_failures, "fixed": fixed} if baseline else None
         ),
     }
+    # the scores and the verdict as the compliance core computes them (Heimdall's formula)
+    compliance_scores.rescore(doc)
+    doc["exit_status"] = 1 if compliance_scores.gate_failures(doc, 80.0) else 0
+    return doc

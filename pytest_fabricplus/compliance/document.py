@@ -18,7 +18,7 @@ from ..hosts.spec import HostSpec
 from . import baseline as baseline_mod
 from . import scores
 from .model import BY_SEVERITY, Control, ControlResult, TestResult
-from .waivers import Waiver, find
+from .waivers import Waiver, combine, find, host_word, overall_status
 
 VERSION = 1
 
@@ -31,7 +31,8 @@ class RawResult:
     control: str
     nodeid: str
     base: str  # the nodeid without the host parameter
-    outcome: str  # passed|failed|error|skipped|not-run (a run: false waiver skipped it)
+    #: passed|failed|error|skipped|not-applicable|not-run (a run: false waiver skipped it)
+    outcome: str
     message: str = ""
     duration: float = 0.0
     start_time: str | None = None
@@ -39,9 +40,8 @@ class RawResult:
 
 @dataclass
 class WaiverUse:
-    applied_to: set[str] = field(default_factory=set)
-    expired_on: set[str] = field(default_factory=set)
-    not_needed_on: set[str] = field(default_factory=set)
+    #: host -> the words of every matching test there (:func:`waivers.host_word`)
+    words: dict[str, list[str]] = field(default_factory=dict)
 
 
 class ComplianceRun:
@@ -51,9 +51,14 @@ class ComplianceRun:
         specs: Mapping[str, HostSpec] | None = None,
         today: dt.date | None = None,
         redact: Callable[[str], str] = str,
+        selected: Sequence[str] | None = None,
     ) -> None:
         self.waivers = list(waivers)
         self.specs = dict(specs or {})
+        #: the hosts this run was to test (None: the hosts it has results for)
+        self.selected = None if selected is None else list(selected)
+        #: host -> why it could not be reached (an error for every control there)
+        self.unreachable: dict[str, str] = {}
         self.today = today or dt.date.today()
         self.redact = redact
         self.controls: dict[str, Control] = {}
@@ -80,35 +85,30 @@ class ComplianceRun:
         self._seen.add((raw.control, raw.nodeid, raw.base))
         message = self.redact(raw.message)
         result = TestResult(raw.nodeid, raw.outcome, message, raw.duration, raw.start_time)
-        match = find(
-            self.waivers,
-            raw.control,
-            raw.nodeid,
-            raw.base,
-            raw.host,
-            self.specs.get(raw.host),
-            self.today,
-        )
+        spec = self.specs.get(raw.host)
+        match = find(self.waivers, raw.control, raw.nodeid, raw.base, raw.host, spec, self.today)
+        for w in self.waivers:
+            if w.matches_test(raw.control, raw.nodeid, raw.base) and w.matches_host(raw.host, spec):
+                chosen = match is not None and match.waiver is w
+                word = host_word(
+                    raw.outcome, chosen, chosen and match is not None and match.expired
+                )
+                self.use[w.source].words.setdefault(raw.host, []).append(word)
         if match is not None:
             w = match.waiver
-            use = self.use[w.source]
             result.waiver = w.source
             if match.expired:
                 result.waiver_expired = True
-                use.expired_on.add(raw.host)
                 if raw.outcome in ("failed", "error"):
                     result.message = (
                         f"waiver expired on {w.expires} ({w.source}: {w.justification}); " + message
                     )
-            elif raw.outcome == "not-run" or (raw.outcome == "failed"):
+            elif raw.outcome in ("not-run", "failed"):
                 result.status = "waived"
-                use.applied_to.add(raw.host)
                 if raw.outcome == "not-run":
                     result.message = f"not run (run: false): {w.justification}"
                 else:
                     result.message = f"waived: {w.justification}; " + message
-            elif raw.outcome == "passed":
-                use.not_needed_on.add(raw.host)
         if result.status == "not-run":  # a run: false waiver that no longer matches
             result.status = "skipped"
         host = self.hosts.setdefault(raw.host, {})
@@ -123,8 +123,23 @@ class ComplianceRun:
     def counts(self, host: str) -> dict[str, int]:
         return scores.counts(r.status for r in self.hosts.get(host, {}).values())
 
+    def hdf_counts(self, host: str) -> dict[str, int]:
+        """Heimdall's status counts for the host (see :mod:`.scores`)."""
+        entries = {
+            cid: {"status": r.status, "waiver": self._waiver_json(r)}
+            for cid, r in self.hosts.get(host, {}).items()
+        }
+        impacts = {cid: self._impact(cid) for cid in entries}
+        return scores.hdf_counts(entries, impacts)
+
+    def _impact(self, control: str) -> float:
+        known = self.controls.get(control)
+        return (known or Control(control)).resolved()[1]
+
     def score(self, host: str) -> float | None:
-        return scores.score(self.counts(host))
+        if host in self.unreachable:
+            return None
+        return scores.score(self.hdf_counts(host))
 
     def scores(self) -> dict[str, float | None]:
         return {h: self.score(h) for h in sorted(self.hosts)}
@@ -145,29 +160,36 @@ class ComplianceRun:
     def errored(self) -> bool:
         return any(self.counts(h)["error"] for h in self.hosts)
 
+    def waiver_hosts(self, w: Waiver) -> dict[str, str]:
+        """The waiver's word for every run host its ``hosts:`` selects (:mod:`.waivers`)."""
+        words = self.use[w.source].words
+        candidates = self.selected if self.selected is not None else sorted(self.hosts)
+        out = {
+            h: combine(words.get(h, ())) for h in candidates if w.matches_host(h, self.specs.get(h))
+        }
+        for h, ws in words.items():  # a host with results outside the selection
+            out.setdefault(h, combine(ws))
+        return dict(sorted(out.items()))
+
     def waiver_status(self, w: Waiver) -> str:
-        use = self.use[w.source]
-        if use.applied_to:
-            return "applied"
-        if use.expired_on:
-            return "expired"
-        if use.not_needed_on:
-            return "not-needed"
         matched = any(w.matches_test(c, n, b) for c, n, b in self._seen)
-        return "not-needed" if matched else "unmatched"
+        kind = "control" if w.control is not None else "test"
+        return overall_status(self.waiver_hosts(w), matched, kind)
 
     def waiver_rows(self) -> list[dict[str, Any]]:
         rows = []
         for w in self.waivers:
-            use = self.use[w.source]
+            on_hosts = self.waiver_hosts(w)
             rows.append(
                 {
                     **w.to_json(),
                     "justification": self.redact(w.justification),
                     "status": self.waiver_status(w),
-                    "applied_to": sorted(use.applied_to),
-                    "expired_on": sorted(use.expired_on),
-                    "not_needed_on": sorted(use.not_needed_on - use.applied_to),
+                    "matched_test": any(w.matches_test(c, n, b) for c, n, b in self._seen),
+                    "on_hosts": on_hosts,
+                    "applied_to": [h for h, v in on_hosts.items() if v == "applied"],
+                    "expired_on": [h for h, v in on_hosts.items() if v == "expired"],
+                    "not_needed_on": [h for h, v in on_hosts.items() if v == "not-needed"],
                 }
             )
         return rows
@@ -211,8 +233,10 @@ class ComplianceRun:
             hosts[host] = {
                 "address": self.address.get(host, ""),
                 "platform": dict(self.platform.get(host, {})),
-                "score": scores.score(c),
+                "score": self.score(host),
+                "unreachable": self.unreachable.get(host),
                 "counts": c,
+                "hdf_counts": self.hdf_counts(host),
                 "failed_by_severity": scores.failed_by_severity(failed),
                 "controls": {
                     cid: {
@@ -237,6 +261,8 @@ class ComplianceRun:
         return {
             "version": VERSION,
             **meta,
+            "score_formula": scores.FORMULA,
+            "gate_rule": scores.GATE_RULE if threshold is not None else None,
             "threshold": threshold,
             "exit_status": exit_status,
             "controls": controls,

@@ -28,18 +28,29 @@ import pathlib
 from html import escape
 from typing import Any
 
+from . import scores as scores_mod
+from .waivers import describe_status
+
 __all__ = ["STATUS_LETTERS", "render_html", "write_html"]
 
-STATUSES = ("passed", "failed", "error", "skipped", "waived")
+STATUSES = ("passed", "failed", "error", "skipped", "waived", "not-applicable")
 STATUS_LETTERS = {
     "passed": "P",
     "failed": "F",
     "error": "E",
     "skipped": "S",
     "waived": "W",
+    "not-applicable": "N",
     "absent": "-",
 }
-_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s", "waived": "w"}
+_CODE = {
+    "passed": "p",
+    "failed": "f",
+    "error": "e",
+    "skipped": "s",
+    "waived": "w",
+    "not-applicable": "n",
+}
 SEVERITIES = ("critical", "high", "medium", "low", "none")
 
 
@@ -153,19 +164,21 @@ def _score_text(score: Any) -> str:
 def _metadata(document: dict[str, Any]) -> str:
     hosts = document.get("hosts", {})
     threshold = document.get("threshold")
-    below = [
-        h
-        for h, v in hosts.items()
-        if threshold is not None and v.get("score") is not None and v["score"] < threshold
-    ]
+    # the one gate (terminal, merge-reports, this page): scores.gate_failures
+    gate = [] if threshold is None else scores_mod.gate_failures(document, float(threshold))
     totals = dict.fromkeys(STATUSES, 0)
     for host in hosts.values():
         for status in STATUSES:
             totals[status] += int((host.get("counts") or {}).get(status, 0))
     exit_status = document.get("exit_status")
     verdict = "PASS" if exit_status == 0 else "FAIL"
+    unscored = scores_mod.unscored(document) + [
+        f"{h}: {v['missing']}" for h, v in hosts.items() if v.get("missing")
+    ]
     rows = [
         ("Result", f"{verdict} (exit status {exit_status})"),
+        *(("Not scored", line) for line in unscored),
+        ("Score", document.get("score_formula") or scores_mod.FORMULA),
         ("Tool", f"{document.get('tool', '')} {document.get('tool_version', '')}"),
         ("Started", document.get("started")),
         ("Finished", document.get("finished")),
@@ -177,12 +190,10 @@ def _metadata(document: dict[str, Any]) -> str:
             "Gate",
             "none (any unwaived failure fails the run)"
             if threshold is None
-            else f"every host >= {float(threshold):.1f}%: "
+            else f"every host >= {float(threshold):.1f}% ({scores_mod.GATE_RULE}): "
             + (
-                f"{len(below)} host(s) below: "
-                + ", ".join(below[:20])
-                + (" ..." if len(below) > 20 else "")
-                if below
+                f"{len(gate)} failing: " + "; ".join(gate[:20]) + (" ..." if len(gate) > 20 else "")
+                if gate
                 else "all hosts pass"
             ),
         ),
@@ -216,7 +227,7 @@ def _waivers(document: dict[str, Any]) -> str:
             f"<td>{_e(w.get('justification'))}</td><td>{_e(w.get('expires') or 'never')}</td>"
             f"<td>{'yes' if w.get('run', True) else 'no (not run)'}</td>"
             f"<td>{_e(w.get('source'))}</td>"
-            f'<td class="ws ws-{_e(w.get("status"))}">{_e(w.get("status"))}</td>'
+            f'<td class="ws ws-{_e(w.get("status"))}">{_e(describe_status(w))}</td>'
             f"<td>{len(applied)} host(s)"
             + (
                 f": {_e(', '.join(map(str, applied[:10])))}{' ...' if len(applied) > 10 else ''}"
@@ -278,6 +289,7 @@ border-right:1px solid #fff;border-bottom:1px solid #fff}
 [data-status=passed]{background:#2e7d32;color:#fff}[data-status=failed]{background:#c62828;
 color:#fff}[data-status=error]{background:#6a1b9a;color:#fff}[data-status=skipped]{
 background:#cfd8dc;color:#37474f}[data-status=waived]{background:#f9a825;color:#000}
+[data-status=not-applicable]{background:#e0f2f1;color:#00695c}
 [data-status=absent]{background:#fff;color:#999}#m td.x[data-match="0"]{opacity:.12}
 #m td.x.nw{box-shadow:inset 0 0 0 2px #000}#m td.x.sel{outline:2px solid #0d47a1;outline-offset:-1px}
 .sv{display:inline-block;min-width:14px;font:bold 10px/14px ui-monospace,monospace;
@@ -297,8 +309,8 @@ _JS = r"""
 var t0=performance.now();
 var D=JSON.parse(document.getElementById("fp-data").textContent);
 var C=D.controls,H=D.hosts;
-var NAME={p:"passed",f:"failed",e:"error",s:"skipped",w:"waived","-":"absent"};
-var LET={p:"P",f:"F",e:"E",s:"S",w:"W","-":"-"};
+var NAME={p:"passed",f:"failed",e:"error",s:"skipped",w:"waived",n:"not-applicable","-":"absent"};
+var LET={p:"P",f:"F",e:"E",s:"S",w:"W",n:"N","-":"-"};
 var SVL={critical:"C",high:"H",medium:"M",low:"L",none:"N"};
 function esc(s){return String(s).replace(/&/g,"&amp;").replace(/</g,"&lt;")
 .replace(/>/g,"&gt;").replace(/"/g,"&quot;").replace(/'/g,"&#39;");}

@@ -3,7 +3,8 @@
 The shape is what ``inspec exec --reporter json`` writes (``inspec schema exec-json``) and what
 Heimdall and the MITRE SAF tools read:
 
-* ``platform`` {name, release, target_id (the host id)}; ``version`` (our tool version);
+* ``platform`` {name, release, target_id (the host id)}: the host's ``/etc/os-release`` ID and
+  VERSION_ID, ``unknown`` and ``""`` when never read; ``version`` (our tool version);
   ``statistics`` {duration, controls {passed/failed/skipped: {total}}};
 * one profile (name, title, version, sha256 of the controls' metadata, supports, attributes,
   groups (one per test file), status ``loaded``, controls);
@@ -19,6 +20,14 @@ how InSpec reports a test that raised and what Heimdall shows as "Profile Error"
 control keeps its real results (as InSpec does for ``run: true`` waivers) and carries
 ``waiver_data``; a ``run: false`` waiver gives one ``skipped`` result whose ``skip_message`` is
 the justification and ``skipped_due_to_waiver: true`` (Heimdall: "Not Applicable").
+
+A control ``not-applicable`` on a host (``pytest_fabricplus.not_applicable(reason)``) gets
+impact 0 in that host's document, its reason first in ``desc`` (Heimdall's "Justification")
+and skipped results: Heimdall's "Not Applicable", left out of the score; a plain skip stays
+impact as declared, skipped results: "Not Reviewed". A control that did not run on a host
+(not selected there) is left out of that host's document: Heimdall would count a control
+without results as "Profile Error". So the Heimdall/SAF score of each file is the ``score``
+of our document (:mod:`.scores`).
 """
 
 from __future__ import annotations
@@ -65,7 +74,7 @@ def _result(raw: dict[str, Any], fallback_start: str) -> dict[str, Any]:
         out["message"] = message
         out["exception"] = _exception_name(message)
         out["backtrace"] = message.splitlines() or [message]
-    elif status == "skipped":
+    elif status in ("skipped", "not-applicable"):
         out["status"] = "skipped"
         out["skip_message"] = message
     elif status == "waived":  # a result inside a waived control: its test failed
@@ -126,6 +135,10 @@ def _control(
         return control
     status = str(entry.get("status", ""))
     tags["fabricplus_status"] = status
+    if status == "not-applicable":
+        reason = str(entry.get("message") or "not applicable on this host")
+        control["impact"] = 0.0
+        control["desc"] = reason + (f"\n\n{description}" if description else "")
     waiver = entry.get("waiver")
     control["waiver_data"] = _waiver_data(waiver)
     start = str(entry.get("start_time") or fallback_start)
@@ -179,8 +192,11 @@ def inspec_documents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
         platform = host.get("platform") or {}
         entries = host.get("controls", {})
         inspec_controls = [
-            _control(meta, entries.get(cid), started) for cid, meta in controls.items()
+            _control(meta, entries[cid], started)
+            for cid, meta in controls.items()
+            if cid in entries
         ]
+        ran = {c["id"] for c in inspec_controls}
         totals = {"passed": 0, "failed": 0, "skipped": 0}
         for ctl in inspec_controls:
             statuses = {r["status"] for r in ctl["results"]}
@@ -195,7 +211,9 @@ def inspec_documents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[str(host_id)] = {
             "platform": {
                 "name": str(platform.get("name") or "unknown"),
-                "release": str(platform.get("release") or "unknown"),
+                # Heimdall shows name + release joined: "debian12"; "unknown", not
+                # "unknownunknown", for a host never reached
+                "release": str(platform.get("release") or ""),
                 "target_id": str(host_id),
             },
             "profiles": [
@@ -207,7 +225,11 @@ def inspec_documents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "sha256": sha,
                     "supports": [],
                     "attributes": [],
-                    "groups": [{"id": gid, "controls": ids} for gid, ids in sorted(groups.items())],
+                    "groups": [
+                        {"id": gid, "controls": [i for i in ids if i in ran]}
+                        for gid, ids in sorted(groups.items())
+                        if any(i in ran for i in ids)
+                    ],
                     "status": "loaded",
                     "controls": inspec_controls,
                 }

@@ -5,9 +5,13 @@
 * controls: the union; the same id with different metadata (title, severity, impact, refs,
   tags, description) is an error naming both files; their tests are united;
 * waivers: one entry per waiver (same control/test, hosts, justification, expiry, run,
-  source), its status combined over the shards — ``applied`` if applied anywhere, else
-  ``expired``, else ``not-needed``, else ``unmatched`` (it matched nothing in any shard) —
-  and its host lists (``applied_to``, ``expired_on``, ``not_needed_on``) united;
+  source), its per-host words (``on_hosts``) united and its status recomputed from them by
+  the one function every view uses (:func:`.waivers.overall_status`);
+* no verdict without hosts: a host a shard selected but has no results for, and a shard
+  that did not finish (exit status 2, 3, 4) or ran nothing (5), are ``problems`` named in
+  every output; the missing host joins the fleet with every control ``error`` (so the HTML
+  matrix and its InSpec JSON show it) and fails the verdict;
+* scores: recomputed from the controls (:func:`.scores.rescore`), Heimdall's formula;
 * baseline: new failures and fixed united;
 * run metadata: earliest start, latest finish; the exit status and the gate recomputed over
   the whole fleet (:func:`exit_status`) with ``--fail-under`` or the shards' common threshold.
@@ -21,12 +25,18 @@ import json
 from datetime import datetime
 from typing import Any
 
+from . import scores
+from .model import STATUSES as _STATUSES
+from .waivers import overall_status
+
 __all__ = ["MergeError", "exit_status", "gate_failures", "load_document", "merge_documents"]
 
 VERSION = 1
-STATUSES = {"passed", "failed", "error", "skipped", "waived"}
+STATUSES = set(_STATUSES)
+#: exit statuses of a shard that did not finish, or tested nothing
+_UNFINISHED = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests ran"}
 _META = ("title", "severity", "impact", "refs", "tags", "description")
-_WAIVER_ORDER = ("applied", "expired", "not-needed", "unmatched")
+_WAIVER_ORDER = ("applied", "expired", "not-needed", "not-applied", "matched-no-host", "unmatched")
 #: a waiver's lists of hosts, united over the shards
 _HOST_LISTS = ("applied_to", "expired_on", "not_needed_on")
 
@@ -98,26 +108,73 @@ def _time(text: Any) -> datetime | None:
 
 
 def gate_failures(document: dict[str, Any], threshold: float | None) -> list[str]:
-    """One line per host that fails the run: below ``threshold``, or with errors (with a
-    threshold), or with unwaived failures or errors (without one)."""
-    lines = []
-    for hid, host in document["hosts"].items():
-        counts = host.get("counts") or {}
-        score = host.get("score")
-        errors, failed = int(counts.get("error", 0)), int(counts.get("failed", 0))
-        if threshold is not None:
-            if score is not None and score < threshold:
-                lines.append(f"{hid}: score {score:.1f}% is below {threshold:.1f}%")
-            elif errors:
-                lines.append(f"{hid}: {errors} control(s) errored")
-        elif failed or errors:
-            lines.append(f"{hid}: {failed} failed, {errors} errored control(s)")
-    return lines
+    """One line per reason the fleet fails (:func:`.scores.gate_failures`: the gate per host
+    with a threshold, any unwaived failure or error without; hosts not scored always)."""
+    return scores.gate_failures(document, threshold)
 
 
 def exit_status(document: dict[str, Any], threshold: float | None) -> int:
     """0 when the fleet passes (the gate, or no unwaived failure without one), else 1."""
     return 1 if gate_failures(document, threshold) else 0
+
+
+def _shard_problems(path: str, doc: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """(problems, {missing host: why}) of one shard."""
+    problems: list[str] = []
+    status = doc.get("exit_status")
+    if isinstance(status, int) and status in _UNFINISHED:
+        problems.append(
+            f"{path}: the run did not finish cleanly: exit status {status} ({_UNFINISHED[status]})"
+        )
+    missing = {
+        str(h): f"selected in {path} but has no results there (exit status {status})"
+        for h in doc.get("selected") or []
+        if str(h) not in doc["hosts"]
+    }
+    if not doc["hosts"] and not missing and not problems:
+        problems.append(f"{path}: no host was tested")
+    return problems, missing
+
+
+def _missing_host(why: str, controls: dict[str, Any]) -> dict[str, Any]:
+    entries: dict[str, Any] = {
+        cid: {
+            "status": "error",
+            "message": f"not scored: {why}",
+            "duration": 0.0,
+            "start_time": None,
+            "waiver": None,
+            "results": [],
+        }
+        for cid in sorted(controls)
+    }
+    counts = dict.fromkeys(_STATUSES, 0)
+    counts["error"] = len(entries)
+    return {
+        "address": "",
+        "platform": {},
+        "score": None,
+        "missing": why,
+        "unreachable": None,
+        "counts": counts,
+        "failed_by_severity": {},
+        "controls": entries,
+    }
+
+
+def _merge_waiver(merged: dict[str, Any], w: dict[str, Any]) -> None:
+    for field in _HOST_LISTS:
+        if field in w:
+            united = merged.setdefault(field, [])
+            united.extend(h for h in w.get(field) or [] if h not in united)
+    if "on_hosts" in w or "on_hosts" in merged:
+        merged["on_hosts"] = {**(merged.get("on_hosts") or {}), **(w.get("on_hosts") or {})}
+        merged["matched_test"] = bool(merged.get("matched_test")) or bool(w.get("matched_test"))
+        kind = "control" if merged.get("control") else "test"
+        merged["status"] = overall_status(merged["on_hosts"], merged["matched_test"], kind)
+        return
+    statuses = [merged.get("status"), w.get("status")]  # a document without on_hosts
+    merged["status"] = next((s for s in _WAIVER_ORDER if s in statuses), merged.get("status"))
 
 
 def merge_documents(
@@ -135,8 +192,13 @@ def merge_documents(
     new_failures: list[Any] = []
     fixed: list[Any] = []
     thresholds = set()
+    problems: list[str] = []
+    missing: dict[str, str] = {}
     for path, doc in documents:
         thresholds.add(doc.get("threshold"))
+        shard_problems, shard_missing = _shard_problems(path, doc)
+        problems.extend(shard_problems)
+        missing.update(shard_missing)
         for cid, meta in doc["controls"].items():
             if cid not in controls:
                 controls[cid] = dict(meta)
@@ -177,16 +239,7 @@ def merge_documents(
             if key not in waivers:
                 waivers[key] = {**w, **{f: list(w.get(f) or []) for f in _HOST_LISTS if f in w}}
                 continue
-            merged = waivers[key]
-            statuses = [merged.get("status"), w.get("status")]
-            merged["status"] = next(
-                (s for s in _WAIVER_ORDER if s in statuses), merged.get("status")
-            )
-            for field in _HOST_LISTS:
-                if field not in w:
-                    continue
-                united = merged.setdefault(field, [])
-                united.extend(h for h in w.get(field) or [] if h not in united)
+            _merge_waiver(waivers[key], w)
         baseline = doc.get("baseline")
         if baseline:
             if baseline.get("file") not in baseline_files:
@@ -236,6 +289,13 @@ def merge_documents(
             else None
         ),
         "merged_from": [path for path, _ in documents],
+        "problems": problems,
     }
+    for hid, why in missing.items():
+        if hid not in hosts:
+            hosts[hid] = _missing_host(why, controls)
+    scores.rescore(fleet)
+    fleet["score_formula"] = scores.FORMULA
+    fleet["gate_rule"] = scores.GATE_RULE if threshold is not None else None
     fleet["exit_status"] = exit_status(fleet, threshold)
     return fleet

@@ -23,7 +23,8 @@ IMPACT_SCORES: dict[str, float] = {
 SEVERITIES: tuple[str, ...] = tuple(IMPACT_SCORES)
 #: most severe first (terminal order, ``failed_by_severity``)
 BY_SEVERITY: tuple[str, ...] = tuple(reversed(SEVERITIES))
-STATUSES: tuple[str, ...] = ("passed", "failed", "error", "skipped", "waived")
+#: ``not-applicable``: a test called :func:`~pytest_fabricplus.not_applicable` on the host
+STATUSES: tuple[str, ...] = ("passed", "failed", "error", "skipped", "waived", "not-applicable")
 CONTROL_KEYWORDS = ("title", "severity", "impact", "refs", "tags", "description")
 #: the default when a control names neither (InSpec's default impact is 0.5: medium)
 DEFAULT_IMPACT = 0.5
@@ -163,7 +164,7 @@ class TestResult:
     """One test of a control on one host (a pytest item)."""
 
     nodeid: str
-    status: str  # passed|failed|error|skipped|waived
+    status: str  # passed|failed|error|skipped|waived|not-applicable
     message: str = ""
     duration: float = 0.0
     start_time: str | None = None
@@ -191,7 +192,8 @@ class ControlResult:
     @property
     def status(self) -> str:
         statuses = [r.status for r in self.results]
-        for status in ("error", "failed", "waived", "passed"):
+        # a test's evidence (a failure) outranks another test's "not applicable here"
+        for status in ("error", "failed", "waived", "not-applicable", "passed"):
             if status in statuses:
                 return status
         return "skipped"
@@ -202,3 +204,24 @@ class ControlResult:
         if status == "passed":
             return ""
         return next((r.message for r in self.results if r.status == status), "")
+
+
+def os_release_platform(text: str) -> dict[str, str]:
+    """InSpec's ``platform`` {name, release} from a host's ``/etc/os-release`` text: name is
+    ``ID`` (``debian``, ``ubuntu``, ``rhel``), release ``VERSION_ID`` (``12``, ``22.04``),
+    as InSpec's os detection names them; keys the file lacks are left out."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep or key.startswith("#"):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        fields[key.strip()] = value
+    out = {}
+    if fields.get("ID"):
+        out["name"] = fields["ID"].lower()
+    if fields.get("VERSION_ID"):
+        out["release"] = fields["VERSION_ID"]
+    return out

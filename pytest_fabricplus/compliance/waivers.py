@@ -7,13 +7,32 @@
   expires: 2027-01-31          # optional; the waiver applies through that day
   run: false                   # optional; do not run the check at all, report it waived
 ```
-Errors name ``FILE:line`` (PyYAML's node marks; lines from 1).
+Errors name ``FILE:line`` (PyYAML's node marks; lines from 1), host patterns included: a
+glob whose ``[`` is never closed (``web[[``) or a bad ``~regex`` is an error at load.
+
+A waiver's status, per host and overall, is decided here (:func:`host_word`,
+:func:`overall_status`) and worded here (:func:`describe_status`) for every view:
+
+* per host the waiver's host pattern selects: ``applied`` (it waived a failure or a
+  ``run: false`` check), ``expired``, ``not-needed`` (every matching test ran there and
+  passed), ``errored`` (waivers never cover errors), ``skipped``, ``shadowed`` (an earlier
+  waiver decided), ``not-run`` (no matching test ran on that host in this run);
+* overall: ``applied`` / ``expired`` where that happened anywhere, ``not-needed`` only when
+  every host it selects is ``not-needed``, ``matched-no-control`` / ``matched-no-test`` when
+  its control/test matched nothing in the run, ``matched-no-host`` when its ``hosts:``
+  selects none of the run's hosts (a typo: ``db-1`` for ``db1``), else ``not-applied``.
+
+Upstream behaviour worked around here:
+
+* :func:`fnmatch.fnmatchcase` treats an unclosed ``[`` as a literal character, so
+  ``web[[`` silently matches nothing: brackets are checked at load (:func:`check_pattern`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -22,7 +41,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from ..hosts.selection import apply_limit, split_patterns
+from ..hosts.selection import apply_limit, split_patterns, terms
 from ..hosts.spec import HostSpec
 
 KEYS = ("control", "test", "hosts", "justification", "expires", "run")
@@ -108,6 +127,116 @@ def find(
     return Match(hits[0], True) if hits else None
 
 
+#: per-host words, most telling first (a host's word is the first any of its tests gives)
+HOST_WORDS = ("applied", "expired", "errored", "skipped", "shadowed", "not-run", "not-needed")
+WAIVER_STATUSES = (
+    "applied",
+    "expired",
+    "not-needed",
+    "not-applied",
+    "matched-no-host",
+    "matched-no-control",
+    "matched-no-test",
+)
+_HOST_TEXT = {
+    "applied": "applied",
+    "expired": "expired",
+    "errored": "not applied, the control errored (waivers do not cover errors)",
+    "skipped": "not applied, skipped",
+    "shadowed": "not applied, an earlier waiver decided",
+    "not-run": "did not run",
+    "not-needed": "not needed, passed",
+}
+
+
+def host_word(outcome: str, chosen: bool, expired: bool) -> str:
+    """This waiver's word for one test on one host: ``outcome`` is the test's
+    (passed|failed|error|skipped|not-run|not-applicable), ``chosen`` whether this waiver is
+    the one that decided for it, ``expired`` whether it had expired."""
+    if chosen and expired:
+        return "expired"
+    if outcome == "error":
+        return "errored"
+    if outcome in ("passed", "not-applicable"):
+        return "not-needed"
+    if outcome == "skipped":
+        return "skipped"
+    return "applied" if chosen else "shadowed"  # failed / not-run (run: false)
+
+
+def combine(words: Iterable[str]) -> str:
+    """One host's word from its tests' words (``not-run`` for none)."""
+    seen = set(words)
+    return next((w for w in HOST_WORDS if w in seen), "not-run")
+
+
+def overall_status(on_hosts: Mapping[str, str], matched_test: bool, kind: str) -> str:
+    """The waiver's status from its per-host words; ``kind``: ``control`` or ``test``."""
+    if not matched_test:
+        return f"matched-no-{kind}"
+    words = set(on_hosts.values())
+    for word in ("applied", "expired"):
+        if word in words:
+            return word
+    if not on_hosts:
+        return "matched-no-host"
+    return "not-needed" if words == {"not-needed"} else "not-applied"
+
+
+def describe_status(row: Mapping[str, Any]) -> str:
+    """The words every view shows for a waiver row (``status``, ``on_hosts``, ...)."""
+    status = str(row.get("status"))
+    if status == "matched-no-host":
+        return f"{status}: hosts {row.get('hosts')!r} select none of this run's hosts"
+    if status in ("matched-no-control", "matched-no-test"):
+        what = row.get("control") or row.get("test")
+        return f"{status}: {what!r} matches no {status.rsplit('-', 1)[1]} in this run"
+    by_word: dict[str, list[str]] = {}
+    for host, word in sorted((row.get("on_hosts") or {}).items()):
+        by_word.setdefault(word, []).append(host)
+    text = dict(_HOST_TEXT)
+    if row.get("expires"):
+        text["expired"] = f"expired ({row['expires']})"
+    parts = [f"{text.get(w, w)} on {', '.join(by_word[w])}" for w in HOST_WORDS if w in by_word]
+    return f"{status}: " + "; ".join(parts) if parts else status
+
+
+def check_pattern(text: str) -> str | None:
+    """What is wrong with a ``hosts:`` value (``None``: nothing)."""
+    for term in terms([text]):
+        body = term.lstrip("!&")
+        if not body:
+            return f"{term!r} is an empty pattern"
+        if body.startswith("~"):
+            try:
+                re.compile(body[1:])
+            except re.error as exc:
+                return f"{term!r} is not a regular expression: {exc}"
+            continue
+        for prefix in ("tag:", "group:"):
+            if body.startswith(prefix):
+                body = body[len(prefix) :]
+        i = 0
+        while i < len(body):
+            if body[i] == "[":
+                # fnmatch: a set is "[" then at least one character (a leading "!" or "]"
+                # belongs to it) then "]"
+                j = i + 1
+                if j < len(body) and body[j] == "!":
+                    j += 1
+                if j < len(body) and body[j] == "]":
+                    j += 1
+                close = body.find("]", j)
+                if close < 0:
+                    return (
+                        f"{term!r}: the '[' at position {i + 1} is never closed "
+                        "(write [[] for a literal '[')"
+                    )
+                i = close
+            i += 1
+    return None
+
+
 def _where(path: str, node: yaml.Node) -> str:
     return f"{path}:{node.start_mark.line + 1}"
 
@@ -172,6 +301,13 @@ def parse(text: str, path: str) -> list[Waiver]:
             if raw not in _BOOLS:
                 raise WaiverError(f"{_where(path, node)}: run: must be true or false")
             values["run"] = _BOOLS[raw]
+        if "hosts" in values:
+            problem = check_pattern(values["hosts"])
+            if problem is not None:
+                raise WaiverError(
+                    f"{_where(path, fields['hosts'])}: hosts: {problem}; allowed: globs "
+                    "(web*, db[12]), ~regex, tag:NAME, group:NAME, joined by , or : (!, &)"
+                )
         out.append(Waiver(source=where, **values))
     return out
 

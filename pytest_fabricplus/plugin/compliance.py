@@ -7,6 +7,15 @@ xfail: ``report.wasxfail`` "waived ..."), so a waived failure never fails the ru
 reporting process (the xdist controller, or the only one) builds the per-host, per-control
 results from test reports alone: workers attach the control and the waiver decision as user
 properties, like :class:`~pytest_fabricplus.plugin.reporting.HostSummary`'s host.
+
+A test declares its control not applicable on its host with :func:`not_applicable` (a skip
+of its own kind): the control is ``not-applicable`` there, impact 0 in that host's InSpec
+JSON (Heimdall: "Not Applicable", left out of the score), where a plain ``pytest.skip`` is
+``skipped`` (Heimdall: "Not Reviewed", counted against the host).
+
+When a compliance report is asked for, the platform (``/etc/os-release``'s ``ID`` and
+``VERSION_ID``) is read once per host, over the test's own ``connection``, by the process
+that ran the host's first test.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import json
 import time
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -26,27 +35,58 @@ from ..compliance import scores
 from ..compliance.document import ComplianceRun, RawResult
 from ..compliance.html import write_html
 from ..compliance.inspec import write_inspec_dir
-from ..compliance.model import BY_SEVERITY, Control
-from ..compliance.waivers import Waiver, WaiverError, find
+from ..compliance.model import BY_SEVERITY, Control, os_release_platform
+from ..compliance.waivers import Waiver, WaiverError, describe_status, find
 from ..compliance.waivers import load as load_waivers
 from ..errors import ConfigError
 from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
 from ..settings import DOCKER_TARGET_KINDS
 from ..text import one_line
-from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, WAIVED_PROPERTY, item_host
+from .reporting import (
+    ADDRESS_PROPERTY,
+    HOST_PROPERTY,
+    UNREACHABLE_PROPERTY,
+    WAIVED_PROPERTY,
+    item_host,
+)
 
 PLUGIN_NAME = "fabricplus-compliance"
 CONTROL_PROPERTY = "fabricplus_control"
 #: the waiver decision a process made for a report: "failed" (a waived failure, reported
 #: as xfail) or "not-run" (a ``run: false`` waiver skipped the check)
 START_PROPERTY = "fabricplus_start_time"
+#: the reason a test gave to :func:`not_applicable`
+NOT_APPLICABLE_PROPERTY = "fabricplus_not_applicable"
+#: the host's /etc/os-release as InSpec's platform {name, release} (JSON)
+PLATFORM_PROPERTY = "fabricplus_platform"
 MARKER = (
     "control(id, title=..., severity='none|low|medium|high|critical', impact=0.0-1.0, "
     "refs=[...], tags=[...], description=...): this test is (part of) compliance control "
     "`id`; tests sharing an id form one control"
 )
 _MESSAGE_LIMIT = 4000
+
+
+_Skipped: type[BaseException] = pytest.skip.Exception
+
+
+class NotApplicable(_Skipped):  # type: ignore[misc,valid-type]
+    """Raised by :func:`not_applicable`: a skip that says "this control does not apply here"."""
+
+
+def not_applicable(reason: str) -> NoReturn:
+    """Declare this test's control not applicable on this host, and stop the test.
+
+    ``reason`` is the justification auditors read. The control gets the status
+    ``not-applicable`` on the host, impact 0 in its InSpec JSON ("Not Applicable" in Heimdall
+    and SAF) and is left out of the score -- as InSpec's ``only_applicable_if``. A plain
+    ``pytest.skip`` stays ``skipped`` ("Not Reviewed"), which counts against the host.
+    """
+    __tracebackhide__ = True
+    if not isinstance(reason, str) or not reason.strip():
+        raise TypeError("not_applicable() needs a reason: not_applicable('no sshd on this host')")
+    raise NotApplicable(msg=f"not applicable: {reason.strip()}", allow_module_level=False)
 
 
 def _tool_version() -> str:
@@ -122,8 +162,16 @@ class CompliancePlugin:
             except ConfigError as exc:
                 raise pytest.UsageError(f"--compliance-baseline: {exc}") from None
             self.baseline = {"file": settings.compliance_baseline, "document": doc}
-        self.run = ComplianceRun(self.waivers, state.by_id, self.today, state.secrets.redact)
+        self.run = ComplianceRun(
+            self.waivers,
+            state.by_id,
+            self.today,
+            state.secrets.redact,
+            selected=[h.id for h in state.selected],
+        )
         self.run.platform = {h.id: platform(h) for h in state.selected}
+        self._platform_read: set[str] = set()  # hosts this process asked
+        self._platform_heard: set[str] = set()  # hosts the reporting process heard of
         self._known: dict[str, tuple[Control, str]] = {}
         self._pending: dict[str, RawResult] = {}
         self.started = _now()
@@ -189,15 +237,53 @@ class CompliancePlugin:
             w = match.waiver
             pytest.skip(f"waived, not run (run: false, {w.source}): {w.justification}")
 
+    def _wants_platform(self) -> bool:
+        s = self.state.settings
+        return bool(s.compliance_json or s.inspec_json or s.compliance_report)
+
+    def _read_platform(self, item: pytest.Item, spec: HostSpec, report: pytest.TestReport) -> None:
+        """Once per host and process: /etc/os-release over the test's own connection."""
+        if spec.id in self._platform_read or not self._wants_platform():
+            return
+        funcargs = getattr(item, "funcargs", None) or {}
+        conn = funcargs.get("connection")
+        if conn is None or not hasattr(conn, "run_plain"):
+            return
+        self._platform_read.add(spec.id)
+        try:
+            result = conn.run_plain("cat /etc/os-release", hide=True, warn=True, timeout=15)
+        except Exception:  # a host lost by now stays "unknown"; its tests say why
+            return
+        found = os_release_platform(str(getattr(result, "stdout", "") or ""))
+        if found:
+            report.user_properties = [
+                *report.user_properties,
+                (PLATFORM_PROPERTY, json.dumps(found)),
+            ]
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        spec = item_host(item)
+        if spec is None:
+            return report
+        if (
+            report.skipped
+            and call.excinfo is not None
+            and call.excinfo.errisinstance(NotApplicable)
+        ):
+            reason = str(getattr(call.excinfo.value, "msg", "") or "")
+            report.user_properties = [*report.user_properties, (NOT_APPLICABLE_PROPERTY, reason)]
+            if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+                # pytest words a skip's subclass by its dotted name: say what a skip says
+                report.longrepr = (report.longrepr[0], report.longrepr[1], f"Skipped: {reason}")
+        if report.when == "call":
+            self._read_platform(item, spec, report)
         if report.when != "call" or not report.failed or not self.waivers:
             return report
-        spec = item_host(item)
-        if spec is None or hasattr(report, "wasxfail"):
+        if hasattr(report, "wasxfail"):
             return report
         match = self._decision(item, spec, item_control(item))
         if match is None:
@@ -227,6 +313,12 @@ class CompliancePlugin:
             return
         host = str(host)
         self.run.address.setdefault(host, str(props.get(ADDRESS_PROPERTY, "")))
+        if UNREACHABLE_PROPERTY in props:
+            self.run.unreachable.setdefault(host, str(props[UNREACHABLE_PROPERTY]))
+        if PLATFORM_PROPERTY in props and host not in self._platform_heard:
+            # what the host says beats what the run guessed (a container target's kind)
+            self._platform_heard.add(host)
+            self.run.platform[host] = dict(json.loads(str(props[PLATFORM_PROPERTY])))
         cid = ""
         raw_meta = props.get(CONTROL_PROPERTY)
         base = base_nodeid(report.nodeid, host)
@@ -254,8 +346,12 @@ class CompliancePlugin:
             outcome = "skipped" if report.skipped else "error"
             if waived == "not-run":
                 outcome = "not-run"
+            elif report.skipped and NOT_APPLICABLE_PROPERTY in props:
+                outcome = "not-applicable"
         elif report.when == "call":
-            if waived == "failed":
+            if report.skipped and NOT_APPLICABLE_PROPERTY in props:
+                outcome = "not-applicable"
+            elif waived == "failed":
                 outcome = "failed"
             elif hasattr(report, "wasxfail"):  # pytest's own xfail: expected, not counted
                 outcome = "skipped" if report.skipped else "passed"
@@ -278,13 +374,6 @@ class CompliancePlugin:
         settings = self.state.settings
         threshold = settings.compliance_fail_under
         status = int(session.exitstatus)
-        if threshold is not None and status in (0, 1):
-            for host, score in scores.below(self.run.scores(), threshold).items():
-                self._gate.append(f"{host}: score {score:.1f}% is below {threshold:g}%")
-            if self.run.errored():
-                self._gate.append("errors: some controls could not be checked (status error)")
-            status = 1 if self._gate else 0
-            session.exitstatus = status
         finished = _now()
         meta = {
             "tool": "pytest-fabricplus",
@@ -296,6 +385,17 @@ class CompliancePlugin:
             "selected": [h.id for h in self.state.selected],
         }
         self.document = self.run.document(meta, threshold, status, self.baseline)
+        if threshold is not None:
+            # one rule for this run and merge-reports: no verdict without hosts
+            self._gate = scores.gate_failures(self.document, threshold)
+            if status in (2, 3, 4):
+                self._gate.append(f"the run did not finish (exit status {status})")
+            if self._gate and status == 0:
+                status = 1
+            elif not self._gate and status == 1:
+                status = 0  # failures the gate allows (as before: the score decides)
+            session.exitstatus = status
+            self.document["exit_status"] = status
         if not (settings.compliance_json or settings.inspec_json or settings.compliance_report):
             return
         # every report is written from one redacted copy of the document
@@ -328,7 +428,7 @@ class CompliancePlugin:
             sev = "  ".join(f"{s:>8}" for s in BY_SEVERITY)
             tr.write_line(f"{'host':<{width}}  {'score':>7}  failed: {sev}  {'waived':>6}")
             for host, data in hosts.items():
-                score = "-" if data["score"] is None else f"{data['score']:.1f}%"
+                score = "n/s" if data["score"] is None else f"{data['score']:.1f}%"
                 counts = "  ".join(f"{data['failed_by_severity'][s]:>8}" for s in BY_SEVERITY)
                 tr.write_line(
                     f"{host:<{width}}  {score:>7}          {counts}  {data['counts']['waived']:>6}"
@@ -360,18 +460,16 @@ class CompliancePlugin:
                 tr.write_line(
                     f"{host}  {cid}{how}: {w.get('justification')} [{w.get('source')}{until}]"
                 )
-        notes = [w for w in doc["waivers"] if w["status"] != "applied"]
+        notes = [
+            w
+            for w in doc["waivers"]
+            if w["status"] != "applied" or set(w.get("on_hosts", {}).values()) != {"applied"}
+        ]
         if notes:
-            tr.write_sep("-", "waivers not applied", yellow=True)
+            tr.write_sep("-", "waivers: where they applied and where not", yellow=True)
             for w in notes:
                 what = f"control {w['control']}" if w["control"] else f"test {w['test']}"
-                text = {
-                    "expired": f"expired on {w['expires']} (hosts: {', '.join(w['expired_on'])})",
-                    "not-needed": "not needed: the control passed"
-                    + (f" on {', '.join(w['not_needed_on'])}" if w["not_needed_on"] else ""),
-                    "unmatched": "matches nothing in this run",
-                }[w["status"]]
-                tr.write_line(f"{w['source']}: waiver for {what}: {text}")
+                tr.write_line(f"{w['source']}: waiver for {what}: {describe_status(w)}")
         base = doc.get("baseline")
         if base is not None:
             tr.write_sep("-", f"compared with the baseline {base['file']}")
@@ -380,14 +478,22 @@ class CompliancePlugin:
                 tr.write_line(f"NEW FAILURE {row['host']}  {row['control']}")
             for row in base["fixed"]:
                 tr.write_line(f"FIXED       {row['host']}  {row['control']}")
+        unscored = [h for h, d in hosts.items() if d["score"] is None]
+        if unscored:
+            tr.write_line(
+                "n/s: not scored (unreachable, or nothing that counts ran): " + ", ".join(unscored)
+            )
+        tr.write_line(f"score: {scores.FORMULA}")
         if doc["threshold"] is not None:
+            rule = f"threshold {doc['threshold']:g}%: {scores.GATE_RULE}"
             if self._gate:
-                tr.write_sep(
-                    "-", f"compliance gate: FAILED (threshold {doc['threshold']:g}%)", red=True
-                )
+                tr.write_sep("-", f"compliance gate: FAILED ({rule})", red=True)
                 for line in self._gate:
-                    tr.write_line(f"BELOW THRESHOLD {line}" if "score" in line else line)
+                    tr.write_line(f"BELOW THRESHOLD {line}" if "% is below" in line else line)
             else:
-                tr.write_line(f"compliance gate: passed (every host >= {doc['threshold']:g}%)")
+                tr.write_line(
+                    f"compliance gate: passed (every selected host scored >= "
+                    f"{doc['threshold']:g}%, no errors; {scores.GATE_RULE})"
+                )
         for line in self._written:
             tr.write_line(f"fabricplus: {line}")

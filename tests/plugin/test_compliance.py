@@ -158,9 +158,25 @@ def test_statuses_waivers_and_document(
     ]
     web1, web2 = doc["hosts"]["web1"], doc["hosts"]["web2"]
     assert web1["address"] == f"{sshd.user.name}@127.0.0.1:{sshd.port}"
-    assert web1["score"] == pytest.approx(100 * 6 / 7, abs=0.01)
-    assert web2["score"] == pytest.approx(100 * 4 / 6, abs=0.01)
-    assert web1["counts"] == {"passed": 4, "failed": 1, "error": 0, "skipped": 0, "waived": 2}
+    # Heimdall: a waived failure (run: true) is Failed, run: false and impact 0 (CIS 1.5,
+    # CIS 1.7) Not Applicable, a skip (CIS 1.6 on web2) Not Reviewed
+    assert web1["hdf_counts"] == {
+        "Passed": 3,
+        "Failed": 2,
+        "Not Reviewed": 0,
+        "Profile Error": 0,
+        "Not Applicable": 2,
+    }
+    assert web1["score"] == 60.0
+    assert web2["score"] == 40.0
+    assert web1["counts"] == {
+        "passed": 4,
+        "failed": 1,
+        "error": 0,
+        "skipped": 0,
+        "waived": 2,
+        "not-applicable": 0,
+    }
     assert web2["failed_by_severity"] == {
         "critical": 1,
         "high": 0,
@@ -187,23 +203,27 @@ def test_statuses_waivers_and_document(
     assert rows["waivers.yml:5"]["status"] == "expired"
     assert rows["waivers.yml:8"]["status"] == "applied"
     assert rows["waivers.yml:11"]["status"] == "not-needed"
-    assert rows["waivers.yml:13"]["status"] == "unmatched"
+    assert rows["waivers.yml:11"]["on_hosts"] == {"web1": "not-needed", "web2": "not-needed"}
+    assert rows["waivers.yml:13"]["status"] == "matched-no-control"
     result.stdout.fnmatch_lines(
         [
             "*fabricplus: results per host*",
             "*fabricplus: compliance per host*",
-            "web1*85.7%*",
-            "web2*66.7%*",
+            "web1*60.0%*",
+            "web2*40.0%*",
             "*unwaived failures, most severe first*",
             "CRITICAL web2  CIS 1.2  Served on the first port: AssertionError: served on*",
             "LOW*web1  CIS 1.4  Always fails: waiver expired on 2020-01-01*",
             "LOW*web2  CIS 1.4*",
             "*waived*",
             "web1  CIS 1.3: web1 keeps its legacy port until Q3 [waivers.yml:1, expires 2999-12-31]",
-            "*waivers not applied*",
-            "waivers.yml:5: waiver for control CIS 1.4: expired on 2020-01-01*",
-            "waivers.yml:11: waiver for control CIS 1.7: not needed*",
-            "waivers.yml:13: waiver for control CIS 9.9: matches nothing in this run",
+            "*waivers: where they applied and where not*",
+            "waivers.yml:5: waiver for control CIS 1.4: expired: expired (2020-01-01) on web1, web2",
+            "waivers.yml:11: waiver for control CIS 1.7: not-needed: not needed, passed on web1, web2",
+            "waivers.yml:13: waiver for control CIS 9.9: matched-no-control: 'CIS 9.9' matches "
+            "no control in this run",
+            "score: Passed / (Passed + Failed + Not Reviewed + Profile Error), as Heimdall and "
+            "saf compute it",
             "*compliance JSON written to out/c.json",
         ]
     )
@@ -228,12 +248,13 @@ def test_waived_failures_do_not_fail_the_run(
     result = run(pytester, sshd, sshd2, both_known_hosts, "-n", workers, waivers=GATE_WAIVERS)
     assert result.ret == 0, result.stdout.str()
     result.assert_outcomes(passed=9, skipped=3, xfailed=4)
-    result.stdout.fnmatch_lines(["web1*100.0%*", "web2*100.0%*"])
+    # waived failures count as Failed in the score, as Heimdall counts them
+    result.stdout.fnmatch_lines(["web1*60.0%*", "web2*40.0%*"])
     result.stdout.no_fnmatch_line("*unwaived failures*")
 
 
 @pytest.mark.parametrize(
-    ("threshold", "ret"), [("66", 0), ("66.7", 1), ("90", 1)], ids=["under", "just-over", "over"]
+    ("threshold", "ret"), [("40", 0), ("41", 1), ("61", 1)], ids=["under", "just-over", "over"]
 )
 def test_gate(
     pytester: pytest.Pytester,
@@ -255,13 +276,21 @@ def test_gate(
     doc = json.loads((pytester.path / "c.json").read_text())
     assert doc["exit_status"] == ret
     assert doc["threshold"] == float(threshold)
+    assert doc["gate_rule"].startswith('saf threshold "{compliance.min: T}, {error.total.max: 0}"')
     if ret == 0:
-        result.stdout.fnmatch_lines([f"compliance gate: passed (every host >= {threshold}%)"])
+        result.stdout.fnmatch_lines(
+            [f"compliance gate: passed (every selected host scored >= {threshold}%, no errors;*"]
+        )
         result.stdout.no_fnmatch_line("BELOW THRESHOLD*")
     else:
-        result.stdout.fnmatch_lines([f"BELOW THRESHOLD web2: score 66.7% is below {threshold}%"])
-    if threshold == "90":
-        result.stdout.fnmatch_lines(["BELOW THRESHOLD web1: score 85.7% is below 90%"])
+        result.stdout.fnmatch_lines(
+            [
+                f"*compliance gate: FAILED (threshold {threshold}%: saf threshold*",
+                f"BELOW THRESHOLD web2: score 40.00% is below {threshold}%",
+            ]
+        )
+    if threshold == "61":
+        result.stdout.fnmatch_lines(["BELOW THRESHOLD web1: score 60.00% is below 61%"])
     else:
         result.stdout.no_fnmatch_line("BELOW THRESHOLD web1*")
 
@@ -295,7 +324,7 @@ def test_errors(connection, broken):
         waivers=None,
     )
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["errors: some controls could not be checked*"])
+    result.stdout.fnmatch_lines(["web1: 1 control(s) errored (Profile Error)"])
     doc = json.loads((pytester.path / "c.json").read_text())
     assert statuses(doc)["web1"] == {"C-1": "passed", "C-2": "error"}
     assert doc["hosts"]["web2"]["controls"]["C-2"]["message"].startswith(
@@ -416,8 +445,12 @@ def test_conflicting_metadata_names_both_tests(pytester: pytest.Pytester, sshd: 
             "waivers.yml:1: a waiver names exactly one of control: or test:",
         ),
         ("- control: C-1\n  justification: j\n  run: never\n", "waivers.yml:3: run: must be"),
+        (
+            '- control: C-1\n  justification: j\n  hosts: "web[["\n',
+            "waivers.yml:3: hosts: 'web[[': the '[' at position 4 is never closed",
+        ),
     ],
-    ids=["yaml", "justification", "date", "key", "not-a-list", "both", "run"],
+    ids=["yaml", "justification", "date", "key", "not-a-list", "both", "run", "hosts"],
 )
 def test_broken_waiver_files_are_usage_errors(
     pytester: pytest.Pytester, sshd: Target, text: str, error: str
@@ -500,7 +533,10 @@ def test_unreachable_host_errors_every_control_and_secrets_are_redacted(
     dead_controls = doc["hosts"]["dead"]["controls"]
     assert str(dead) in dead_controls["C-2"]["message"]
     assert doc["hosts"]["dead"]["failed_by_severity"]["high"] == 1
-    assert doc["hosts"]["dead"]["score"] == 0.0
+    # unreachable: an error, never partly compliant
+    assert doc["hosts"]["dead"]["score"] is None
+    assert doc["hosts"]["dead"]["unreachable"].startswith("refused")
+    assert doc["hosts"]["dead"]["hdf_counts"]["Profile Error"] == 2
 
 
 def test_test_glob_waivers_and_module_markers(
@@ -556,3 +592,143 @@ def test_without_controls_no_section_unless_asked(pytester: pytest.Pytester, ssh
     assert doc["controls"] == {}
     assert doc["hosts"] == {}
     assert doc["exit_status"] == 0
+
+
+NA_SUITE = """
+import pytest
+from pytest_fabricplus import not_applicable
+
+def server_port(connection):
+    return int(connection.run("echo $SSH_CONNECTION", hide=True).stdout.split()[3])
+
+@pytest.mark.control("N-1", severity="high")
+def test_only_first_port(connection):
+    if server_port(connection) != {port1}:
+        not_applicable("no legacy port on this host")
+    assert True
+
+@pytest.mark.control("N-2", severity="high")
+def test_manual(connection):
+    pytest.skip("needs a person to look")
+
+@pytest.mark.control("N-3", severity="medium")
+def test_ok(connection):
+    pass
+
+@pytest.mark.control("N-4", severity="low")
+def test_fails(connection):
+    assert False, "broken"
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_not_applicable_platform_and_a_waiver_for_no_host(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path, workers: str
+) -> None:
+    from pytest_fabricplus.compliance.model import os_release_platform
+
+    # db-1 for web1: the waiver matches no host; the control fails on both hosts
+    waivers = "- control: N-4\n  hosts: web-1\n  justification: typo\n"
+    result = run(
+        pytester,
+        sshd,
+        sshd2,
+        both_known_hosts,
+        "-n",
+        workers,
+        "--compliance-json=c.json",
+        "--inspec-json=inspec",
+        suite=NA_SUITE,
+        waivers=waivers,
+    )
+    assert result.ret == 1
+    doc = json.loads((pytester.path / "c.json").read_text())
+    assert statuses(doc) == {
+        "web1": {"N-1": "passed", "N-2": "skipped", "N-3": "passed", "N-4": "failed"},
+        "web2": {"N-1": "not-applicable", "N-2": "skipped", "N-3": "passed", "N-4": "failed"},
+    }
+    web2 = doc["hosts"]["web2"]
+    assert web2["controls"]["N-1"]["message"] == "not applicable: no legacy port on this host"
+    # N-1 left out on web2, N-2 Not Reviewed on both: web1 2/4, web2 1/3
+    assert doc["hosts"]["web1"]["score"] == 50.0
+    assert web2["score"] == 33.33
+    (row,) = doc["waivers"]
+    assert row["status"] == "matched-no-host"
+    result.stdout.fnmatch_lines(
+        [
+            "waivers.yml:1: waiver for control N-4: matched-no-host: hosts 'web-1' select "
+            "none of this run's hosts"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*not needed*")
+    # the platform: this machine's /etc/os-release, read over the tests' connection
+    local = os_release_platform(Path("/etc/os-release").read_text())
+    assert local
+    for host in ("web1", "web2"):
+        assert doc["hosts"][host]["platform"] == local
+        inspec = json.loads((pytester.path / "inspec" / f"{host}.json").read_text())
+        assert inspec["platform"]["name"] == local["name"]
+        assert inspec["platform"]["release"] == local.get("release", "")
+    controls = {
+        c["id"]: c
+        for c in json.loads((pytester.path / "inspec" / "web2.json").read_text())["profiles"][0][
+            "controls"
+        ]
+    }
+    assert controls["N-1"]["impact"] == 0.0
+    assert controls["N-1"]["results"][0]["status"] == "skipped"
+    assert controls["N-2"]["impact"] == 0.7
+    assert controls["N-2"]["results"][0]["status"] == "skipped"
+
+
+def test_an_empty_shard_has_no_verdict(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path
+) -> None:
+    # two hosts in three shards: shard 3 tests no host at all
+    result = run(
+        pytester,
+        sshd,
+        sshd2,
+        both_known_hosts,
+        "--hosts-shard=3/3",
+        "--compliance-fail-under=90",
+        "--compliance-json=c.json",
+        waivers=None,
+    )
+    result.stdout.no_fnmatch_line("compliance gate: passed*")
+    result.stdout.fnmatch_lines(
+        ["*compliance gate: FAILED*", "no host was tested (exit status *): nothing to score"]
+    )
+    assert result.ret == 1
+    doc = json.loads((pytester.path / "c.json").read_text())
+    assert doc["hosts"] == {}
+    assert doc["exit_status"] == 1
+
+
+def test_no_verdict_without_hosts(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path
+) -> None:
+    # every test deselected: no host scored, the gate must not say "passed"
+    result = run(
+        pytester,
+        sshd,
+        sshd2,
+        both_known_hosts,
+        "-k",
+        "nothing_matches_this",
+        "--compliance-fail-under=90",
+        "--compliance-json=c.json",
+        waivers=None,
+    )
+    assert result.ret == 5
+    result.stdout.no_fnmatch_line("compliance gate: passed*")
+    result.stdout.fnmatch_lines(
+        [
+            "*compliance gate: FAILED*",
+            "web1: selected, but no result for it in this run (not scored)",
+            "web2: selected, but no result for it in this run (not scored)",
+        ]
+    )
+    doc = json.loads((pytester.path / "c.json").read_text())
+    assert doc["exit_status"] == 5
+    assert doc["selected"] == ["web1", "web2"]

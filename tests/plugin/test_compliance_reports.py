@@ -85,3 +85,55 @@ def test_html_and_inspec_reports_of_a_real_run(
         waived = [cid for cid, status in EXPECTED[path.stem].items() if status == "waived"]
         for cid in waived:
             assert controls[cid]["waiver_data"]["justification"]
+
+
+@pytest.fixture(scope="module")
+def inspecjs() -> str:
+    from testing import inspecjs as ijs
+
+    found = ijs.module()
+    if found is None:
+        if os.environ.get("FABRICPLUS_NEED_INSPECJS") == "1":
+            pytest.fail("node or inspecjs is missing and FABRICPLUS_NEED_INSPECJS=1")
+        pytest.skip("inspecjs is not installed (FABRICPLUS_NEED_INSPECJS=1 scripts/setup.sh)")
+    return found
+
+
+@pytest.mark.parametrize(("threshold", "ret"), [("40", 0), ("41", 1), ("61", 1)])
+def test_saf_threshold_on_our_files_agrees_with_our_gate(
+    pytester: pytest.Pytester,
+    sshd: Target,
+    sshd2: Target,
+    both_known_hosts: Path,
+    inspecjs: str,
+    threshold: str,
+    ret: int,
+) -> None:
+    from testing import inspecjs as ijs
+
+    result = run(
+        pytester,
+        sshd,
+        sshd2,
+        both_known_hosts,
+        f"--compliance-fail-under={threshold}",
+        "--compliance-json=c.json",
+        "--inspec-json=inspec",
+    )
+    assert result.ret == ret
+    document = json.loads((pytester.path / "c.json").read_text())
+    files = sorted(str(p) for p in (pytester.path / "inspec").glob("*.json"))
+    counted = ijs.status_counts(inspecjs, files)
+    verdicts = {}
+    for path, n in counted.items():
+        host = Path(path).stem
+        assert document["hosts"][host]["score"] == pytest.approx(ijs.compliance(n), abs=0.005)
+        verdicts[host] = ijs.saf_threshold_passes(n, float(threshold))
+    assert sorted(verdicts) == ["web1", "web2"]
+    # saf threshold passes every file exactly when our gate passes the run
+    assert all(verdicts.values()) == (ret == 0)
+    failing = {h for h, ok in verdicts.items() if not ok}
+    for host in failing:
+        result.stdout.fnmatch_lines([f"BELOW THRESHOLD {host}: score *"])
+    for host in set(verdicts) - failing:
+        result.stdout.no_fnmatch_line(f"BELOW THRESHOLD {host}:*")

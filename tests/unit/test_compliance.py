@@ -14,9 +14,10 @@ from pytest_fabricplus.compliance.document import ComplianceRun, RawResult
 from pytest_fabricplus.compliance.model import (
     Control,
     impact_from_severity,
+    os_release_platform,
     severity_from_impact,
 )
-from pytest_fabricplus.compliance.waivers import WaiverError, find, parse
+from pytest_fabricplus.compliance.waivers import WaiverError, describe_status, find, parse
 from pytest_fabricplus.hosts.spec import HostSpec
 
 TODAY = dt.date(2026, 12, 1)
@@ -172,10 +173,26 @@ def test_broken_waivers_name_file_and_line(text: str, error: str) -> None:
 
 def test_scores() -> None:
     c = scores.counts(["passed", "passed", "failed", "waived", "skipped", "error"])
-    assert c == {"passed": 2, "failed": 1, "error": 1, "skipped": 1, "waived": 1}
-    assert scores.score(c) == 60.0
-    assert scores.score(scores.counts(["skipped"])) is None
-    assert scores.below({"a": 60.0, "b": 80.0, "c": None}, 80.0) == {"a": 60.0}
+    assert c == {
+        "passed": 2,
+        "failed": 1,
+        "error": 1,
+        "skipped": 1,
+        "waived": 1,
+        "not-applicable": 0,
+    }
+    # Heimdall: Passed / (Passed + Failed + Not Reviewed + Profile Error), N/A left out
+    hdf = {"Passed": 2, "Failed": 2, "Not Reviewed": 1, "Profile Error": 1, "Not Applicable": 3}
+    assert scores.score(hdf) == 33.33
+    assert (
+        scores.score({**hdf, "Passed": 0, "Failed": 0, "Not Reviewed": 0, "Profile Error": 0})
+        is None
+    )
+    # saf threshold rounds as JavaScript's Math.round: 79.5 passes 80, 79.49 does not
+    assert scores.below({"a": 79.49, "b": 79.5, "c": None, "d": 80.0}, 80.0) == {
+        "a": 79.49,
+        "c": None,
+    }
     assert list(scores.failed_by_severity(["low", "high", "low"]).items()) == [
         ("critical", 0),
         ("high", 1),
@@ -245,7 +262,9 @@ def test_document() -> None:
     assert web1["controls"]["C-1"]["waiver"]["source"] == "w.yml:1"
     assert web1["controls"]["C-2"]["status"] == "failed"
     assert web1["controls"]["C-2"]["message"].startswith("waiver expired on 2026-11-30 (w.yml:8")
-    assert web1["score"] == 50.0
+    # Heimdall counts a waived failure (run: true) as Failed, like InSpec keeps its results
+    assert web1["hdf_counts"]["Failed"] == 2
+    assert web1["score"] == 0.0
     assert web1["failed_by_severity"]["critical"] == 1
     assert web1["controls"]["C-1"]["duration"] == 1.0
     web2 = doc["hosts"]["web2"]
@@ -254,10 +273,15 @@ def test_document() -> None:
     rows = {w["source"]: w["status"] for w in doc["waivers"]}
     assert rows == {
         "w.yml:1": "applied",
-        "w.yml:5": "unmatched",
+        "w.yml:5": "matched-no-test",
         "w.yml:8": "expired",
         "w.yml:11": "not-needed",
     }
+    on_hosts = {w["source"]: w["on_hosts"] for w in doc["waivers"]}
+    # web2 skipped C-1's second test: the waiver was not needed there, it was not tested
+    assert on_hosts["w.yml:1"] == {"web1": "applied", "web2": "skipped"}
+    assert on_hosts["w.yml:8"] == {"web1": "expired", "web2": "not-needed"}
+    assert on_hosts["w.yml:11"] == {"web2": "not-needed"}
     assert run.failures() == [("web1", "C-2", web1["controls"]["C-2"]["message"])]
 
 
@@ -275,3 +299,138 @@ def test_baseline_files(tmp_path: Path) -> None:
     other.write_text("[1, 2]")
     with pytest.raises(baseline.BaselineError, match="not a --compliance-json document"):
         baseline.load(str(other))
+
+
+def _waiver_run(text: str, hosts: list[str], selected: list[str] | None = None) -> ComplianceRun:
+    run = ComplianceRun(
+        parse(text, "w.yml"), {h: spec(h) for h in hosts}, TODAY, selected=selected or hosts
+    )
+    run.add_control(Control.parse(("CIS 1.1",), {}), "t.py::test_a")
+    return run
+
+
+def test_a_waiver_whose_hosts_match_nothing_is_never_not_needed() -> None:
+    # the typo: db-1 for db1, and the control FAILED on db1
+    run = _waiver_run("- control: CIS 1.1\n  hosts: db-1\n  justification: j\n", ["db1", "db2"])
+    run.add(raw("db1", "CIS 1.1", "failed", message="AssertionError"))
+    run.add(raw("db2", "CIS 1.1", "passed"))
+    (row,) = run.waiver_rows()
+    assert row["status"] == "matched-no-host"
+    assert row["on_hosts"] == {}
+    assert run.hosts["db1"]["CIS 1.1"].status == "failed"
+    assert describe_status(row) == ("matched-no-host: hosts 'db-1' select none of this run's hosts")
+
+
+def test_a_waiver_is_not_needed_only_where_every_matched_host_passed() -> None:
+    text = '- control: CIS 1.1\n  hosts: "web*"\n  justification: j\n'
+    hosts = ["web1", "web2", "web3"]
+    # --lf: only web1's test ran (and passed); web2 errored; web3 did not run
+    run = _waiver_run(text, hosts)
+    run.add(raw("web1", "CIS 1.1", "passed"))
+    run.add(raw("web2", "CIS 1.1", "error", message="CommandTimeout"))
+    (row,) = run.waiver_rows()
+    assert row["status"] == "not-applied"
+    assert row["on_hosts"] == {"web1": "not-needed", "web2": "errored", "web3": "not-run"}
+    assert row["not_needed_on"] == ["web1"]
+    assert describe_status(row) == (
+        "not-applied: not applied, the control errored (waivers do not cover errors) on web2; "
+        "did not run on web3; not needed, passed on web1"
+    )
+    # every matched host passed: not needed
+    run = _waiver_run(text, hosts)
+    for h in hosts:
+        run.add(raw(h, "CIS 1.1", "passed"))
+    (row,) = run.waiver_rows()
+    assert row["status"] == "not-needed"
+    assert describe_status(row) == "not-needed: not needed, passed on web1, web2, web3"
+    # applied on one host, the others named
+    run = _waiver_run(text, hosts)
+    run.add(raw("web1", "CIS 1.1", "failed"))
+    run.add(raw("web2", "CIS 1.1", "passed"))
+    (row,) = run.waiver_rows()
+    assert row["status"] == "applied"
+    assert row["on_hosts"] == {"web1": "applied", "web2": "not-needed", "web3": "not-run"}
+    # its control ran nowhere
+    run = _waiver_run("- control: CIS 9.9\n  justification: j\n", hosts)
+    run.add(raw("web1", "CIS 1.1", "passed"))
+    (row,) = run.waiver_rows()
+    assert row["status"] == "matched-no-control"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "error"),
+    [
+        ('"web[["', r"w\.yml:2: hosts: 'web\[\[': the '\[' at position 4 is never closed"),
+        ('"db1,web["', r"w\.yml:2: hosts: 'web\[': the '\[' at position 4 is never closed"),
+        ('"~web("', r"w\.yml:2: hosts: '~web\(' is not a regular expression"),
+        ('"web1:!"', r"w\.yml:2: hosts: '!' is an empty pattern"),
+    ],
+)
+def test_bad_host_patterns_are_errors_at_load(hosts: str, error: str) -> None:
+    with pytest.raises(WaiverError, match=error):
+        parse(f"- control: A\n  hosts: {hosts}\n  justification: j\n", "w.yml")
+
+
+@pytest.mark.parametrize("hosts", ["web[12]", "web[!3]", "web[]]", "tag:db,!web3", "~web[0-9]+"])
+def test_good_host_patterns_load(hosts: str) -> None:
+    (w,) = parse(f'- control: A\n  hosts: "{hosts}"\n  justification: j\n', "w.yml")
+    assert w.hosts == hosts
+
+
+def test_not_applicable_and_unreachable_hosts_score_as_heimdall() -> None:
+    run = ComplianceRun(
+        parse("- control: C-3\n  justification: j\n  run: false\n", "w.yml"),
+        {h: spec(h) for h in ("web1", "dead")},
+        TODAY,
+        selected=["web1", "dead", "never"],
+    )
+    for cid, sev in (("C-1", "high"), ("C-2", "high"), ("C-3", "high"), ("C-4", "none")):
+        run.add_control(Control.parse((cid,), {"severity": sev}), f"t.py::test_{cid}")
+    run.add(raw("web1", "C-1", "passed", "test_C-1"))
+    run.add(raw("web1", "C-2", "not-applicable", "test_C-2", "not applicable: no sshd"))
+    run.add(raw("web1", "C-3", "not-run", "test_C-3"))
+    run.add(raw("web1", "C-4", "failed", "test_C-4"))  # impact 0: Not Applicable anyway
+    run.unreachable["dead"] = "refused: connection refused"
+    run.add(raw("dead", "C-1", "error", "test_C-1", "HostUnreachable"))
+    run.add(raw("dead", "C-3", "not-run", "test_C-3"))
+    doc = run.document({"selected": ["web1", "dead", "never"]}, 80.0, 1, None)
+    web1 = doc["hosts"]["web1"]
+    assert web1["controls"]["C-2"]["status"] == "not-applicable"
+    assert web1["hdf_counts"] == {
+        "Passed": 1,
+        "Failed": 0,
+        "Not Reviewed": 0,
+        "Profile Error": 0,
+        "Not Applicable": 3,
+    }
+    assert web1["score"] == 100.0
+    dead = doc["hosts"]["dead"]
+    assert dead["controls"]["C-3"]["status"] == "waived"  # run: false: reported, not a pass
+    assert dead["score"] is None
+    assert scores.gate_failures(doc, 80.0) == [
+        "never: selected, but no result for it in this run (not scored)",
+        "dead: unreachable: refused: connection refused (not scored)",
+    ]
+
+
+def test_no_verdict_without_hosts() -> None:
+    run = ComplianceRun(selected=["h4", "h7"])
+    doc = run.document({"selected": ["h4", "h7"]}, 90.0, 5, None)
+    assert scores.gate_failures(doc, 90.0) == [
+        "h4: selected, but no result for it in this run (not scored)",
+        "h7: selected, but no result for it in this run (not scored)",
+    ]
+    empty = ComplianceRun(selected=[]).document({"selected": []}, 90.0, 5, None)
+    assert scores.gate_failures(empty, None) == [
+        "no host was tested (exit status 5): nothing to score"
+    ]
+
+
+def test_os_release_platform() -> None:
+    text = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
+    assert os_release_platform(text) == {"name": "debian", "release": "12"}
+    assert os_release_platform("ID='Ubuntu'\nVERSION_ID=22.04\n") == {
+        "name": "ubuntu",
+        "release": "22.04",
+    }
+    assert os_release_platform("# nothing\n") == {}

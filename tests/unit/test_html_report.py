@@ -104,7 +104,7 @@ def test_blob_statuses_and_details_match_the_document() -> None:
 def test_waivers_baseline_scores_and_metadata_sections() -> None:
     doc = make_document(hosts=4, controls=6)
     page = render_html(doc)
-    for status in ("applied", "expired", "unmatched"):
+    for status in ("applied", "expired", "matched-no-control"):
         assert f'data-waiver-status="{status}"' in page
     assert "2027-01-31" in page
     assert "2026-11-01" in page

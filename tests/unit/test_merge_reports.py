@@ -14,6 +14,7 @@ import pytest
 
 from pytest_fabricplus import cli
 from pytest_fabricplus.compliance.merge import MergeError, merge_documents
+from pytest_fabricplus.compliance.scores import saf_round
 from testing.compliance_docs import control_id, make_document
 
 
@@ -23,6 +24,16 @@ def _shards() -> list[dict]:
     b["started"] = "2026-12-01T22:49:00+00:00"
     b["finished"] = "2026-12-01T22:53:30+00:00"
     return [a, b]
+
+
+def _no_errors(doc: dict) -> dict:
+    """Every errored control passed instead (scores are recomputed from the controls)."""
+    for host in doc["hosts"].values():
+        for entry in host["controls"].values():
+            if entry["status"] == "error":
+                entry["status"] = "passed"
+        host["counts"]["error"] = 0
+    return doc
 
 
 def _write(tmp_path: Path, docs: list[dict]) -> list[str]:
@@ -105,11 +116,15 @@ def test_tests_of_a_control_are_united() -> None:
 def test_gate_recomputed_on_both_sides_of_a_score() -> None:
     a, b = _shards()
     b["hosts"] = {"db1": b["hosts"]["db1"]}  # no unreachable host
-    for host in (*a["hosts"].values(), *b["hosts"].values()):
-        host["counts"]["error"] = 0
-    lowest = min(h["score"] for h in (*a["hosts"].values(), *b["hosts"].values()))
-    assert merge_documents([("a", a), ("b", b)], fail_under=lowest)["exit_status"] == 0
-    assert merge_documents([("a", a), ("b", b)], fail_under=lowest + 0.1)["exit_status"] == 1
+    b["selected"] = ["db1"]
+    _no_errors(a)
+    _no_errors(b)
+    fleet = merge_documents([("a", a), ("b", b)], fail_under=0.0)
+    lowest = min(h["score"] for h in fleet["hosts"].values())
+    # the gate compares the score as saf threshold rounds it (Math.round)
+    whole = saf_round(lowest)
+    assert merge_documents([("a", a), ("b", b)], fail_under=whole)["exit_status"] == 0
+    assert merge_documents([("a", a), ("b", b)], fail_under=whole + 1)["exit_status"] == 1
 
 
 def test_different_thresholds_need_fail_under() -> None:
@@ -154,7 +169,7 @@ def test_cli_writes_html_json_and_inspec(
     out = capsys.readouterr().out
     assert code == 1, out  # db3 errored
     assert "merged 2 file(s): 6 hosts, 6 controls" in out
-    assert "db3: score 0.0% is below 50.0%" in out
+    assert "db3: unreachable: refused: connection refused (not scored)" in out
     fleet = json.loads((tmp_path / "fleet.json").read_text())
     assert fleet["exit_status"] == 1
     assert fleet["threshold"] == 50.0
@@ -171,9 +186,7 @@ def test_cli_exit_0_when_the_fleet_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, _ = _shards()
-    for host in a["hosts"].values():
-        host["counts"]["error"] = 0
-    paths = _write(tmp_path, [a])
+    paths = _write(tmp_path, [_no_errors(a)])
     assert cli.main(["merge-reports", *paths, "--fail-under", "0"]) == 0
     assert "  web" not in capsys.readouterr().out  # no host named as failing
 
@@ -295,3 +308,107 @@ def test_a_document_written_by_the_compliance_core_merges(tmp_path: Path) -> Non
     source = json.loads(real.read_text())
     assert set(fleet["hosts"]) == {*source["hosts"], "web1", "web2"}
     assert code == fleet["exit_status"]
+
+
+def test_a_shard_that_ran_no_host_fails_the_merged_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = _shards()
+    a = _no_errors(a)
+    b = _no_errors(b)
+    b["hosts"] = {"db1": b["hosts"]["db1"]}
+    b["selected"] = ["db1"]
+    # the shard of h4 and h7: nothing ran (exit status 5), its gate said "passed" once
+    empty = make_document(hosts=1, controls=6, host_prefix="h")
+    empty.update(hosts={}, selected=["h4", "h7"], exit_status=5, waivers=[], baseline=None)
+    paths = _write(tmp_path, [a, b, empty])
+    assert cli.main(["merge-reports", *paths[:2], "--fail-under", "0"]) == 0
+    capsys.readouterr()
+    code = cli.main(
+        [
+            "merge-reports",
+            *paths,
+            "--fail-under",
+            "0",
+            "--json",
+            str(tmp_path / "fleet.json"),
+            "--html",
+            str(tmp_path / "fleet.html"),
+            "--inspec-json",
+            str(tmp_path / "inspec"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert f"  {paths[2]}: the run did not finish cleanly: exit status 5 (no tests ran)" in out
+    assert (
+        f"  h4: selected in {paths[2]} but has no results there (exit status 5) (not scored)" in out
+    )
+    assert "  h7: selected in" in out
+    # the waivers in the words of the run's terminal
+    assert (
+        "  waivers.yml:6: waiver for control CIS 1.2.2: expired: expired (2026-11-01) on web1"
+        in out
+    )
+    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    assert fleet["exit_status"] == 1
+    assert fleet["problems"] == [
+        f"{paths[2]}: the run did not finish cleanly: exit status 5 (no tests ran)"
+    ]
+    for h in ("h4", "h7"):
+        assert fleet["hosts"][h]["score"] is None
+        assert fleet["hosts"][h]["missing"].startswith(f"selected in {paths[2]}")
+        assert {e["status"] for e in fleet["hosts"][h]["controls"].values()} == {"error"}
+        inspec = json.loads((tmp_path / "inspec" / f"{h}.json").read_text())
+        results = [r for c in inspec["profiles"][0]["controls"] for r in c["results"]]
+        assert results
+        assert all(r.get("backtrace") for r in results)  # Heimdall: Profile Error
+    page = (tmp_path / "fleet.html").read_text()
+    assert "exit status 5 (no tests ran)" in page
+    assert '"id":"h4"' in page
+
+
+def test_a_selected_host_without_results_fails_the_merge_without_a_threshold() -> None:
+    a, _ = _shards()
+    a = _no_errors(a)
+    for host in a["hosts"].values():
+        host["counts"]["failed"] = 0
+    a["threshold"] = None
+    assert merge_documents([("a", a)])["exit_status"] == 0
+    a["selected"] = [*a["selected"], "web9"]
+    fleet = merge_documents([("a", a)])
+    assert fleet["exit_status"] == 1
+    assert "web9" in fleet["hosts"]
+
+
+def test_waiver_words_per_host_are_united_and_the_status_recomputed() -> None:
+    a, b = _shards()
+    w = {
+        "control": "C",
+        "test": None,
+        "hosts": "web1,db1",
+        "justification": "j",
+        "expires": None,
+        "run": True,
+        "source": "w.yml:1",
+    }
+    # shard a: web1 passed (not needed there); shard b: db1 errored
+    a["waivers"] = [
+        {**w, "status": "not-needed", "matched_test": True, "on_hosts": {"web1": "not-needed"}}
+    ]
+    b["waivers"] = [
+        {**w, "status": "not-applied", "matched_test": True, "on_hosts": {"db1": "errored"}}
+    ]
+    (merged,) = merge_documents([("a", a), ("b", b)])["waivers"]
+    assert merged["status"] == "not-applied"
+    assert merged["on_hosts"] == {"web1": "not-needed", "db1": "errored"}
+    # shard a's hosts are not the waiver's: matched-no-host there, applied in b
+    a["waivers"] = [{**w, "status": "matched-no-host", "matched_test": True, "on_hosts": {}}]
+    b["waivers"] = [
+        {**w, "status": "applied", "matched_test": True, "on_hosts": {"db1": "applied"}}
+    ]
+    (merged,) = merge_documents([("a", a), ("b", b)])["waivers"]
+    assert merged["status"] == "applied"
+    b["waivers"] = [{**w, "status": "matched-no-host", "matched_test": True, "on_hosts": {}}]
+    (merged,) = merge_documents([("a", a), ("b", b)])["waivers"]
+    assert merged["status"] == "matched-no-host"
