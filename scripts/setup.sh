@@ -17,7 +17,11 @@ APT_PACKAGES=(openssh-server openssh-client sudo iproute2 procps python3 python3
 # JSON in tests/unit/test_inspec_report.py; installed into $FABRICPLUS_NODE_DIR (.node)
 INSPECJS_VERSION=2.12.6
 NODE_DIR="${FABRICPLUS_NODE_DIR:-$ROOT/.node}"
-[ "${FABRICPLUS_NEED_INSPECJS:-0}" = 1 ] && APT_PACKAGES+=(nodejs npm)
+# (only where no npm is on PATH: a machine with NodeSource's nodejs has npm without Debian's
+# npm package, and installing that one would fight it)
+if [ "${FABRICPLUS_NEED_INSPECJS:-0}" = 1 ] && ! command -v npm >/dev/null 2>&1; then
+  APT_PACKAGES+=(nodejs npm)
+fi
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
