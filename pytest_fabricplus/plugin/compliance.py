@@ -299,7 +299,7 @@ class CompliancePlugin:
         if not (settings.compliance_json or settings.inspec_json or settings.compliance_report):
             return
         # every report is written from one redacted copy of the document
-        clean = json.loads(self.state.secrets.redact(json.dumps(self.document)))
+        clean = self.state.secrets.redact_data(self.document)
         if settings.compliance_json:
             path = Path(settings.compliance_json)
             path.parent.mkdir(parents=True, exist_ok=True)

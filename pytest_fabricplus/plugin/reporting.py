@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ..hosts.spec import HostSpec
-from ..secrets import SecretStore
+from ..secrets import SecretStore, redact_data
 
 HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"
@@ -198,7 +198,8 @@ class HostReporter:
         meta = {**self.meta, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         path = Path(self.json_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.summary.document(meta), indent=2) + "\n")
+        document = redact_data(self.summary.document(meta), self.summary.redact)
+        path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def item_host(item: pytest.Item) -> HostSpec | None:
