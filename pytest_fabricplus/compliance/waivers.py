@@ -16,7 +16,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -24,6 +23,7 @@ import yaml
 from ..errors import ConfigError
 from ..hosts.selection import apply_limit, split_patterns
 from ..hosts.spec import HostSpec
+from ..text import NotUtf8, read_utf8
 
 KEYS = ("control", "test", "hosts", "justification", "expires", "run")
 #: YAML 1.1 booleans, as PyYAML reads them
@@ -178,7 +178,9 @@ def parse(text: str, path: str) -> list[Waiver]:
 
 def load(path: str) -> list[Waiver]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_utf8(path)
+    except NotUtf8 as exc:
+        raise WaiverError(f"{path}:{exc.line}: {exc}") from None
     except OSError as exc:
         raise WaiverError(f"{path}: cannot read the waivers file: {exc.strerror}") from None
     return parse(text, path)

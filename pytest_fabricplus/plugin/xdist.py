@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from ..errors import FabricPlusError
 from ..fleet.affinity import host_of_nodeid, plan, worker_ids
+from ..fleet.state import RunState
 from .options import read_settings
 
 __all__ = [
@@ -68,8 +70,11 @@ class XdistHooks:
 
 def auto_workers(config: pytest.Config) -> int | None:
     """``-n auto`` when the run has hosts: :data:`WORKERS_PER_CORE` per core, never more
-    workers than hosts named on the command line (a worker gets whole hosts); None (xdist's
-    own count, one per core) without hosts or with ``PYTEST_XDIST_AUTO_NUM_WORKERS``."""
+    workers than the run's hosts (a worker gets whole hosts), wherever they come from: a
+    host list, an inventory file or Ansible source (read here as the run will read it,
+    ``--hosts-limit`` and ``--hosts-shard`` applied), the container targets. None (xdist's own
+    count, one per core) without hosts, with ``PYTEST_XDIST_AUTO_NUM_WORKERS``, or when the
+    hosts cannot be read (reported, with its reason, at session start)."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
     try:
@@ -80,8 +85,10 @@ def auto_workers(config: pytest.Config) -> int | None:
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = WORKERS_PER_CORE * (cores or 1)
-    hosts = settings.hosts
-    if hosts and not settings.docker_targets and not os.path.exists(hosts):
-        # a comma list of hosts (a file or an Ansible source may hold any number)
-        workers = min(workers, max(1, len([h for h in hosts.split(",") if h.strip()])))
-    return workers
+    hosts = len(settings.docker_targets or ())  # one container per kind
+    if settings.hosts or settings.ansible_inventory:
+        try:
+            hosts += len(RunState.build(settings).selected)
+        except FabricPlusError:
+            return None
+    return min(workers, max(1, hosts))
