@@ -34,7 +34,7 @@ from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
 from ..settings import DOCKER_TARGET_KINDS
 from ..text import one_line
-from .reporting import ADDRESS_PROPERTY, HOST_PROPERTY, WAIVED_PROPERTY, item_host
+from .reporting import ADDRESS_PROPERTY, CRASH_WHEN, HOST_PROPERTY, WAIVED_PROPERTY, item_host
 
 PLUGIN_NAME = "fabricplus-compliance"
 CONTROL_PROPERTY = "fabricplus_control"
@@ -261,7 +261,9 @@ class CompliancePlugin:
                 outcome = "skipped" if report.skipped else "passed"
             else:
                 outcome = report.outcome
-        elif report.when == "teardown" and report.failed and pending.outcome == "passed":
+        elif report.when == CRASH_WHEN or (
+            report.when == "teardown" and report.failed and pending.outcome == "passed"
+        ):  # a crash: its xdist worker died, the control was not checked (xdist.py closes it)
             outcome = "error"
         if outcome is not None:
             pending.outcome = outcome

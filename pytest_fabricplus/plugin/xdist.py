@@ -18,6 +18,7 @@ from ..errors import FabricPlusError
 from ..fleet.affinity import host_of_nodeid, plan, worker_ids
 from ..fleet.state import RunState
 from .options import read_settings
+from .reporting import CRASH_WHEN, CRASHED_PROPERTY, HOST_PROPERTY
 
 __all__ = [
     "AFFINITY_KEY",
@@ -54,6 +55,39 @@ class XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[AFFINITY_KEY] = self.active
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        """A worker died under ``crashitem``: its report gets the test's host and the worker,
+        as the worker would have attached them (xdist's crash report carries none)."""
+        host = host_of_nodeid(crashitem, self.host_ids)
+        if host is None:
+            return
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
+        worker = f"worker {getattr(gateway, 'id', '?')}"
+        report.user_properties = [
+            *report.user_properties,
+            (HOST_PROPERTY, host),
+            (CRASHED_PROPERTY, worker),
+        ]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """After a crash report with a host, the teardown report xdist never sends: every
+        plugin closes the test there (``--junitxml`` writes its properties then)."""
+        if report.when != CRASH_WHEN or CRASHED_PROPERTY not in dict(report.user_properties):
+            return
+        closing = pytest.TestReport(
+            nodeid=report.nodeid,
+            location=report.location,
+            keywords={},
+            outcome="passed",
+            longrepr=None,
+            when="teardown",
+            user_properties=list(report.user_properties),
+        )
+        closing.node = getattr(report, "node", None)  # type: ignore[attr-defined]
+        self.config.hook.pytest_runtest_logreport(report=closing)
 
     # tryfirst: the hook is firstresult, and xdist's own (trylast) default must not be asked
     # before us whatever order the plugins were registered in (pytest/xdist versions differ);
