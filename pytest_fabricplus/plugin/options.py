@@ -1,9 +1,11 @@
 """Command-line and ini options, one ``fabricplus`` group, validated where they are parsed.
 
-A bad command-line value is not an argparse error: argparse would stop pytest before any
-plugin is configured, so ``--nagios`` could not print its ``TESTINFRA UNKNOWN`` line. The
-value is kept as :class:`InvalidValue` and :func:`read_settings` raises the same usage error
-(``argument --flag: why``) at session start, before anything runs.
+Upstream behaviour worked around here:
+
+- A value argparse's ``type`` refuses stops pytest before any plugin is configured, so
+  ``--nagios`` could not print its ``TESTINFRA UNKNOWN`` line. The value is kept as
+  :class:`InvalidValue` and :func:`read_settings` raises the same usage error
+  (``argument --flag: why``) at session start, before anything runs.
 """
 
 from __future__ import annotations
