@@ -162,11 +162,17 @@ def test_remote_echo(connection, name):
 """
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])
 def test_no_password_in_any_encoding(
-    pytester: pytest.Pytester, sshd: Target, login_password: str, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
+    sshd: Target,
+    login_password: str,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: list[str],
 ) -> None:
     """Passwords named by --sudo-password-env / --su-password-env are redacted from every
-    output in every encoding a test can show them in (``encodings``), not only as is."""
+    output in every encoding a test can show them in (``encodings``), not only as is --
+    also when xdist workers make the reports."""
     import base64
     import json
     import shlex
@@ -180,7 +186,9 @@ def test_no_password_in_any_encoding(
         f"password_env={PASSWORD_ENV}\n"
     )
     out = pytester.path / "artifacts"
-    result = pytester.runpytest(
+    run = pytester.runpytest_subprocess if workers else pytester.runpytest
+    result = run(
+        *workers,
         "--hosts=inv.ini",
         f"--known-hosts={sshd.known_hosts}",
         "--sudo-password-env=FP_AWK_SHELL",
@@ -196,6 +204,7 @@ def test_no_password_in_any_encoding(
     )
     result.assert_outcomes(passed=0, failed=4)
     result.stdout.fnmatch_lines(["*printed: ********", "*logged: ********"])
+    assert "AssertionError" in result.stdout.str()
     texts = {"stdout": result.stdout.str(), "stderr": result.stderr.str()}
     for path in out.rglob("*"):
         if path.is_file():
