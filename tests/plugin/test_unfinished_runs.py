@@ -126,3 +126,61 @@ def test_finished_run_says_so(pytester: pytest.Pytester, sshd: Target) -> None:
     assert doc["interrupted"] is False
     assert doc["exit_status"] == 0
     assert "crashed" not in doc["hosts"]["h1"]["counts"]
+
+
+SLOW = """
+import pathlib, time
+
+def test_first(connection):
+    connection.run("true")
+
+def test_slow(connection):
+    pathlib.Path("started").touch()
+    connection.run("sleep 60")
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])
+def test_ctrl_c_is_recorded(pytester: pytest.Pytester, sshd: Target, workers: list[str]) -> None:
+    """A real SIGINT (what Ctrl-C sends) while a test runs a remote command."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if workers:
+        pytest.importorskip("xdist")
+    pytester.makepyfile(SLOW)
+    hosts = _inventory(pytester, sshd, ("h1",))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *workers,
+            *sshd.args("--fabricplus-report=r.json", hosts=hosts),
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (pytester.path / "started").exists():
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the slow test never started"
+            time.sleep(0.1)
+        time.sleep(0.5)  # inside the remote command
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    doc = json.loads((pytester.path / "r.json").read_text())
+    assert doc["interrupted"] is True
+    assert doc["exit_status"] == 2
+    tests = {t["nodeid"].split("::")[-1]: t["outcome"] for t in doc["hosts"]["h1"]["tests"]}
+    assert tests == {"test_first[h1]": "passed", "test_slow[h1]": "interrupted"}
