@@ -8,15 +8,26 @@ and the container targets' generated passwords -- is added to the process's
 :class:`SecretStore`, and everything the plugin prints or writes (terminal, captured output,
 log records, JUnit XML, JSON reports, exception text) passes through its :meth:`redact`.
 
+Redaction is by value, in every form a value takes in text (:func:`encodings`): as is,
+escaped as Python's ``repr``/``str``/``ascii`` and ``shlex.quote`` show it (also twice:
+pytest's assertion text shows ``repr`` of a ``repr``), JSON-escaped (ASCII or not),
+percent-encoded (URL path and form), and base64 (standard and URL-safe, whole or inside
+a longer base64 text such as an HTTP Basic ``user:password`` header).
+One compiled pattern per store, longest first.
+
 No paramiko, no pytest: the xdist controller uses this without loading the SSH stack.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import re
 import threading
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
@@ -38,15 +49,85 @@ class Secret(str):
         return f"'{MASK}'"
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``********``.
+#: base64 fragments shorter than this (of a value inside a longer base64 text) are not
+#: masked: a few characters match too much unrelated text
+_MIN_B64_FRAGMENT = 8
 
-    Longest first: a secret that contains a shorter one must not be left half shown.
-    """
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and secret in text:
-            text = text.replace(secret, MASK)
-    return text
+
+def _escapes(value: str) -> set[str]:
+    """``value`` as one level of string escaping shows it (inside the quotes)."""
+    forms = {value}
+    for quoted in (repr(value), ascii(value)):
+        inner = quoted[1:-1]
+        # repr() picks the quote by content: the form in the other quotes too
+        if quoted[0] == '"':
+            forms |= {inner, inner.replace("'", "\\'")}
+        else:
+            forms |= {inner, inner.replace("\\'", "'")}
+    forms.add(value.encode("unicode_escape").decode("ascii"))
+    forms.add(json.dumps(value)[1:-1])
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    return forms
+
+
+def _base64_forms(value: str) -> set[str]:
+    data = value.encode("utf-8")
+    forms: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = encode(data).decode("ascii")
+        forms |= {whole, whole.rstrip("=")}
+        # inside a longer base64 text the value starts at any byte offset modulo 3:
+        # the characters that depend on the value's bytes alone
+        for offset in (1, 2):
+            text = encode(b"\0" * offset + data).decode("ascii")
+            start = -(-8 * offset // 6)
+            fragment = text[start : (8 * offset + 8 * len(data)) // 6]
+            if len(fragment) >= _MIN_B64_FRAGMENT:
+                forms.add(fragment)
+        if len(whole.rstrip("=")) > _MIN_B64_FRAGMENT:
+            forms.add(whole[: (8 * len(data)) // 6])  # followed by more bytes
+    return forms
+
+
+def encodings(secret: str) -> set[str]:
+    """Every text form of ``secret`` that redaction masks (the value itself included)."""
+    if not secret:
+        return set()
+    forms: set[str] = set()
+    for once in _escapes(secret):
+        forms |= _escapes(once)  # repr of a repr: pytest's ``where '...' = repr(...)``
+    for quote in (urllib.parse.quote, urllib.parse.quote_plus):
+        forms.add(quote(secret, safe=""))
+        forms.add(quote(secret, safe="/"))
+    forms.add(urllib.parse.quote(secret, safe="/:@!$&'()*+,;="))  # as in a URL's userinfo
+    forms |= {_lower_percent(f) for f in forms if "%" in f}
+    forms.add(secret.replace("'", "'\"'\"'"))  # inside shlex.quote()'s quotes
+    forms |= _base64_forms(secret)
+    return {f for f in forms if f}
+
+
+def _lower_percent(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def _pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching every form of every secret, longest first (a form that
+    contains a shorter one must not be left half shown)."""
+    forms: set[str] = set()
+    for secret in secrets:
+        forms |= encodings(secret)
+    if not forms:
+        return None
+    return re.compile("|".join(map(re.escape, sorted(forms, key=lambda f: (-len(f), f)))))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret, in every encoding :func:`encodings` lists, replaced by
+    ``********``."""
+    pattern = _pattern(secrets)
+    if pattern is None or not text:
+        return text
+    return pattern.sub(MASK, text)
 
 
 def password_variable(
@@ -99,6 +180,7 @@ class SecretStore:
         self.env: Mapping[str, str] = dict(env or {})
         self._values: set[str] = set()
         self._ordered: tuple[str, ...] = ()
+        self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
     def add(self, *values: str | None) -> None:
@@ -107,6 +189,7 @@ class SecretStore:
             with self._lock:
                 self._values |= new
                 self._ordered = tuple(sorted(self._values, key=len, reverse=True))
+                self._pattern = _pattern(self._ordered)
 
     def values(self) -> tuple[str, ...]:
         """Longest first."""
@@ -130,16 +213,31 @@ class SecretStore:
         self.add(*(self.env.get(n) for n in names if n))
 
     def redact(self, text: str) -> str:
-        secrets = self._ordered
-        if not secrets or not text:
+        """``text`` without any of the store's values, in any encoding (:func:`encodings`)."""
+        pattern = self._pattern
+        if pattern is None or not text:
             return text
-        for secret in secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return pattern.sub(MASK, text)
+
+    def redact_data(self, data: Any) -> Any:
+        """A copy of JSON-like ``data`` with every string redacted (:func:`redact_data`)."""
+        return redact_data(data, self.redact)
 
     def __repr__(self) -> str:
         return f"<SecretStore {len(self._ordered)} values>"
+
+
+def redact_data(data: Any, redact: Callable[[str], str]) -> Any:
+    """A copy of JSON-like ``data`` (dicts, lists, strings) with every string redacted, keys
+    included: a document is redacted value by value, never as its JSON text (a mask must not
+    cut through the syntax)."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact_data(k, redact): redact_data(v, redact) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_data(v, redact) for v in data]
+    return data
 
 
 def variables_named(settings: Settings, specs: Iterable[HostSpec]) -> set[str]:

@@ -523,3 +523,53 @@ class Settings:
             else:
                 values[spec.name] = spec.default
         return cls(**values, explicit=frozenset(explicit))
+
+
+#: the settings naming what the run writes at its end (``inspec_json`` is a directory)
+OUTPUT_OPTIONS = ("report", "compliance_json", "inspec_json", "compliance_report")
+
+
+def check_output_paths(settings: Settings) -> None:
+    """Fail at session start, not after the whole run, when a report cannot be written.
+
+    Missing parent directories are created (the writers would create them); a
+    :class:`ConfigError` names the option, the path and the fix.
+    """
+    flags = {spec.name: spec.flag for spec in OPTIONS}
+    for name in OUTPUT_OPTIONS:
+        value = getattr(settings, name)
+        if value:
+            _check_writable(flags[name], str(value), directory=name == "inspec_json")
+
+
+def _check_writable(flag: str, value: str, directory: bool) -> None:
+    import tempfile
+
+    path = Path(value).expanduser()
+    fix = "give a path in a writable directory"
+    if not directory and path.is_dir():
+        raise ConfigError(f"{flag} {value}: is a directory, not a file: give a file name")
+    if directory and path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {value}: exists and is not a directory: {fix}")
+    folder = path if directory else path.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {value}: {existing} is not a directory: {fix}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{flag} {value}: cannot create the directory {folder} ({exc.strerror}): {fix}"
+        ) from None
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".fabricplus-check-"):
+            pass
+        if not directory and path.exists():
+            with path.open("a"):
+                pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{flag} {value}: cannot write a file in {folder} ({exc.strerror}): {fix}"
+        ) from None

@@ -296,7 +296,7 @@ background:#cfd8dc;color:#37474f}[data-status=waived]{background:#f9a825;color:#
 text-align:center;border-radius:2px;color:#fff}.sv-critical{background:#000}.sv-high{
 background:#b71c1c}.sv-medium{background:#e65100}.sv-low{background:#546e7a}.sv-none{
 background:#bbb}.low{color:#c62828;font-weight:700}#panel{position:fixed;right:0;top:0;bottom:0;
-width:min(520px,92vw);background:#fff;border-left:2px solid #263238;box-shadow:-4px 0 12px #0003;
+width:min(520px,92vw);background:#fff;color:#1a1a1a;border-left:2px solid #263238;box-shadow:-4px 0 12px #0003;
 padding:10px 14px;overflow:auto;z-index:10}#panel[hidden]{display:none}#panel pre{
 white-space:pre-wrap;word-break:break-word;background:#f5f5f5;padding:6px;border:1px solid #ddd;
 max-height:40vh;overflow:auto}#panel .close{float:right}#panel dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 10px}#panel dt{font-weight:600}#panel dd{margin:0;word-break:break-word}#panel table{width:100%;table-layout:fixed}#panel td{word-break:break-word}.legend span{display:inline-block;

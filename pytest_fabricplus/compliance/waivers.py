@@ -35,7 +35,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -43,6 +42,7 @@ import yaml
 from ..errors import ConfigError
 from ..hosts.selection import apply_limit, split_patterns, terms
 from ..hosts.spec import HostSpec
+from ..text import NotUtf8, read_utf8
 
 KEYS = ("control", "test", "hosts", "justification", "expires", "run")
 #: YAML 1.1 booleans, as PyYAML reads them
@@ -314,7 +314,9 @@ def parse(text: str, path: str) -> list[Waiver]:
 
 def load(path: str) -> list[Waiver]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_utf8(path)
+    except NotUtf8 as exc:
+        raise WaiverError(f"{path}:{exc.line}: {exc}") from None
     except OSError as exc:
         raise WaiverError(f"{path}: cannot read the waivers file: {exc.strerror}") from None
     return parse(text, path)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InventoryError
+from ..text import NotUtf8, read_utf8
 from .spec import Address
 
 #: seconds ``ansible-inventory`` may take (a dynamic inventory script can hang)
@@ -473,8 +474,10 @@ def _vars_files(directory: Path, name: str) -> list[Path]:
 def read_vars_file(path: Path) -> dict[str, str]:
     source = os.fspath(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_utf8(path)
+    except NotUtf8 as exc:
+        raise InventoryError(str(exc), source=source, line=exc.line) from None
+    except OSError as exc:
         raise InventoryError(f"cannot read variables file ({exc})", source=source) from None
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
         raise InventoryError(

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InventoryError
-from ..text import ENV_NAME
+from ..text import ENV_NAME, NotUtf8, read_utf8
 from . import urls
 from .ansible import (
     HONOURED_KEYS,
@@ -686,11 +686,11 @@ def load_inventory(path: str | os.PathLike[str], force_ansible: bool = False) ->
             )
         return read_ansible(source)
     try:
-        text = where.read_text(encoding="utf-8")
+        text = read_utf8(where)
     except FileNotFoundError:
         raise InventoryError("inventory file not found", source=source) from None
-    except UnicodeDecodeError as exc:
-        raise InventoryError(f"not UTF-8 text ({exc.reason})", source=source) from None
+    except NotUtf8 as exc:
+        raise InventoryError(str(exc), source=source, line=exc.line) from None
     except OSError as exc:
         raise InventoryError(f"cannot read inventory ({exc.strerror})", source=source) from None
     kind = detect_format(where, text)

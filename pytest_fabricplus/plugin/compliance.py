@@ -45,6 +45,7 @@ from ..settings import DOCKER_TARGET_KINDS
 from ..text import one_line
 from .reporting import (
     ADDRESS_PROPERTY,
+    CRASH_WHEN,
     HOST_PROPERTY,
     UNREACHABLE_PROPERTY,
     WAIVED_PROPERTY,
@@ -357,7 +358,9 @@ class CompliancePlugin:
                 outcome = "skipped" if report.skipped else "passed"
             else:
                 outcome = report.outcome
-        elif report.when == "teardown" and report.failed and pending.outcome == "passed":
+        elif report.when == CRASH_WHEN or (
+            report.when == "teardown" and report.failed and pending.outcome == "passed"
+        ):  # a crash: its xdist worker died, the control was not checked (xdist.py closes it)
             outcome = "error"
         if outcome is not None:
             pending.outcome = outcome
@@ -399,7 +402,7 @@ class CompliancePlugin:
         if not (settings.compliance_json or settings.inspec_json or settings.compliance_report):
             return
         # every report is written from one redacted copy of the document
-        clean = json.loads(self.state.secrets.redact(json.dumps(self.document)))
+        clean = self.state.secrets.redact_data(self.document)
         if settings.compliance_json:
             path = Path(settings.compliance_json)
             path.parent.mkdir(parents=True, exist_ok=True)

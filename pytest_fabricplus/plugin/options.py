@@ -1,8 +1,15 @@
-"""Command-line and ini options, one ``fabricplus`` group, validated where they are parsed."""
+"""Command-line and ini options, one ``fabricplus`` group, validated where they are parsed.
+
+Upstream behaviour worked around here:
+
+- A value argparse's ``type`` refuses stops pytest before any plugin is configured, so
+  ``--nagios`` could not print its ``TESTINFRA UNKNOWN`` line. The value is kept as
+  :class:`InvalidValue` and :func:`read_settings` raises the same usage error
+  (``argument --flag: why``) at session start, before anything runs.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,13 +21,22 @@ from ..errors import FabricPlusError
 from ..settings import OPTIONS, OptionSpec, Settings
 
 
+class InvalidValue:
+    """A command-line value its validator refused (reported by :func:`read_settings`)."""
+
+    def __init__(self, flag: str, reason: str) -> None:
+        self.message = f"argument {flag}: {reason}"
+
+    def __repr__(self) -> str:
+        return f"<InvalidValue {self.message}>"
+
+
 def _argparse_type(spec: OptionSpec) -> Callable[[str], Any]:
     def convert(text: str) -> Any:
         try:
             return spec.parse(text)
         except ValueError as exc:
-            # argparse shows "argument --flag: <message>" and pytest turns it into a usage error
-            raise argparse.ArgumentTypeError(str(exc)) from None
+            return InvalidValue(spec.flag, str(exc))
 
     convert.__name__ = spec.name
     return convert
@@ -80,6 +96,9 @@ INI_RELATIVE = ("waivers",)
 def read_settings(config: pytest.Config) -> Settings:
     """Resolve CLI > ini > environment > default; a bad value is a ``UsageError``."""
     cli = {spec.name: config.getoption(f"fabricplus_{spec.name}") for spec in OPTIONS}
+    for value in cli.values():
+        if isinstance(value, InvalidValue):
+            raise pytest.UsageError(value.message)
     ini: dict[str, str] = {}
     for spec in OPTIONS:
         value = config.getini(spec.ini)
@@ -97,8 +116,19 @@ def read_settings(config: pytest.Config) -> Settings:
 
 
 def nagios_requested(config: pytest.Config) -> bool:
-    """``--nagios`` (or its ini key / variable); a bad value is reported at session start."""
+    """``--nagios`` (or its ini key / variable); a bad value is reported at session start --
+    with the ``TESTINFRA UNKNOWN`` line when ``--nagios`` itself could be read."""
     try:
         return read_settings(config).nagios
     except pytest.UsageError:
-        return False
+        pass
+    spec = next(s for s in OPTIONS if s.name == "nagios")
+    if config.getoption(f"fabricplus_{spec.name}"):
+        return True
+    for raw in (config.getini(spec.ini), os.environ.get(spec.env)):
+        if raw and str(raw).strip():
+            try:
+                return bool(spec.parse(str(raw).strip()))
+            except ValueError:
+                return False
+    return False

@@ -2,6 +2,20 @@
 
 Works from test reports alone, so it runs on the xdist controller too: workers attach the
 host as user properties (which ``--junitxml`` writes as ``<property>`` elements).
+
+Runs that did not finish say so. A test whose xdist worker died (xdist reports it with
+``when="???"`` and no properties) gets its host and ``fabricplus_crashed: worker gwN`` from
+``pytest_handlecrashitem`` (:mod:`.xdist`), is counted in the ``crashed`` column and reads
+``crashed (worker gwN)`` in the JSON report. After Ctrl-C the tests that had started and not
+finished are ``interrupted``, and the JSON report carries ``interrupted`` and
+``exit_status``.
+
+Upstream behaviour worked around here:
+
+- pytest-xdist's crash report has no user properties and is never followed by a teardown
+  report, and ``--junitxml`` writes a test's properties only when its teardown report
+  arrives: a teardown report (passed, carrying the properties) is logged after the crash
+  report so the JUnit test case gets its host.
 """
 
 from __future__ import annotations
@@ -15,8 +29,9 @@ from typing import Any
 
 import pytest
 
+from ..fleet.affinity import host_of_nodeid
 from ..hosts.spec import HostSpec
-from ..secrets import SecretStore
+from ..secrets import SecretStore, redact_data
 
 HOST_PROPERTY = "fabricplus_host"
 ADDRESS_PROPERTY = "fabricplus_address"
@@ -27,6 +42,12 @@ HOST_KEY_PROPERTY = "fabricplus_host_key_accepted"
 #: what a host's ssh arguments / client config ask for that we do not honour
 SSH_CONFIG_PROPERTY = "fabricplus_ssh_config_warning"
 _OUTCOMES = ("passed", "failed", "error", "skipped")
+#: a test whose xdist worker died under it; the value names the worker (``worker gw1``)
+CRASHED_PROPERTY = "fabricplus_crashed"
+#: the ``when`` of pytest-xdist's report for a test whose worker crashed
+CRASH_WHEN = "???"
+#: outcome columns shown only when the run had them
+_RARE_OUTCOMES = ("waived", "crashed", "interrupted")
 #: a test whose failure a compliance waiver covers (or that a ``run: false`` waiver skipped)
 WAIVED_PROPERTY = "fabricplus_waived"
 _MESSAGE_LIMIT = 4000
@@ -89,7 +110,11 @@ class HostSummary:
                 if name == RUN_AS_PROPERTY:
                     self.privilege[host].add(str(value))
         outcome: str | None = None
-        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        shown: str | None = None  # the entry's outcome, when it says more than the column
+        if report.when == CRASH_WHEN:
+            outcome = "crashed"
+            shown = f"crashed ({props.get(CRASHED_PROPERTY, 'worker ?')})"
+        elif report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             outcome = report.outcome
             if report.when == "setup" and outcome == "failed":
                 outcome = "error"
@@ -103,20 +128,33 @@ class HostSummary:
         entry["duration"] = round(entry["duration"] + report.duration, 6)
         if outcome is not None:
             self.counts[host][outcome] += 1
-            if entry["outcome"] in (None, "passed"):
-                entry["outcome"] = outcome
+            if entry["outcome"] in (None, "passed") or shown is not None:
+                entry["outcome"] = shown or outcome
             if outcome != "passed":
                 text = report.longreprtext or ""
                 if report.skipped and isinstance(report.longrepr, tuple):
                     text = str(report.longrepr[2])
                 entry["message"] = self.redact(text)[-_MESSAGE_LIMIT:]
 
+    def interrupt(self, running: dict[str, str | None]) -> None:
+        """The tests that had started and not finished when the run was interrupted
+        (``nodeid`` -> host, when known)."""
+        for nodeid, known in running.items():
+            host = known or next((h for h, t in self.tests.items() if nodeid in t), None)
+            if host is None:
+                continue
+            entry = self.tests[host].setdefault(
+                nodeid, {"nodeid": nodeid, "outcome": None, "duration": 0.0}
+            )
+            if entry["outcome"] in (None, "passed"):  # a failed setup stays what it was
+                self.counts[host]["interrupted"] += 1
+                entry["outcome"] = "interrupted"
+
     @property
     def outcomes(self) -> tuple[str, ...]:
-        """The columns: ``waived`` only when the run waived something."""
-        if any(c["waived"] for c in self.counts.values()):
-            return (*_OUTCOMES, "waived")
-        return _OUTCOMES
+        """The columns: ``waived``, ``crashed``, ``interrupted`` only when the run had them."""
+        rare = [o for o in _RARE_OUTCOMES if any(c[o] for c in self.counts.values())]
+        return (*_OUTCOMES, *rare)
 
     def lines(self) -> list[str]:
         if not self.counts:
@@ -160,9 +198,24 @@ class HostReporter:
         self.summary = HostSummary(redact)
         self.json_path = json_path
         self.meta = meta or {}
+        self.hosts: frozenset[str] = frozenset(self.meta.get("selected", ()))
+        #: tests started and not finished (nodeid -> host), for an interrupted run
+        self.running: dict[str, str | None] = {}
+        self.interrupted = False
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running[nodeid] = host_of_nodeid(nodeid, self.hosts)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.running.pop(nodeid, None)
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.summary.add(report)
+        if report.when == CRASH_WHEN:
+            self.running.pop(report.nodeid, None)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         lines = self.summary.lines()
@@ -192,13 +245,25 @@ class HostReporter:
                 f"fabricplus: per-host JSON report written to {self.json_path}"
             )
 
+    @pytest.hookimpl(trylast=True)  # the exit status as the compliance gate leaves it
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        status = int(session.exitstatus)
+        self.interrupted = self.interrupted or status == pytest.ExitCode.INTERRUPTED
+        if self.interrupted:
+            self.summary.interrupt(self.running)
+            self.running = {}
         if not self.json_path:
             return
-        meta = {**self.meta, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        meta = {
+            **self.meta,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "exit_status": status,
+            "interrupted": self.interrupted,
+        }
         path = Path(self.json_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.summary.document(meta), indent=2) + "\n")
+        document = redact_data(self.summary.document(meta), self.summary.redact)
+        path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def item_host(item: pytest.Item) -> HostSpec | None:

@@ -26,7 +26,7 @@ from ..fleet.preflight import WORKER_PREFLIGHT_THREADS, preflight
 from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
 from ..secrets import RedactingFilter
-from ..settings import Settings
+from ..settings import Settings, check_output_paths
 from . import markers, options
 from .compliance import PLUGIN_NAME as COMPLIANCE_PLUGIN
 from .compliance import CompliancePlugin
@@ -74,6 +74,8 @@ class FabricPlusSession:
         if settings.docker_targets:
             settings, extra, extra_env, source = self._docker(settings)
         try:
+            if not hasattr(config, "workerinput"):  # reports are written by the controller
+                check_output_paths(settings)
             state = RunState.build(
                 settings, extra_hosts=extra, extra_source=source, extra_env=extra_env
             )

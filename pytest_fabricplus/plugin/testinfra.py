@@ -19,6 +19,7 @@ from ..hosts import urls
 from ..hosts.inventory import looks_like_path, resolve_hosts
 from ..hosts.selection import apply_limit
 from ..hosts.spec import HostSpec
+from ..text import one_line
 from .fixtures import _set_run_as, run_state
 from .markers import run_as_request
 
@@ -271,7 +272,8 @@ class NagiosStatus:
     ``CRITICAL`` (exit status 2), else ``OK`` (0) -- also after a collection error, which
     testinfra does not count either; a usage or internal error (the run could not start)
     is ``UNKNOWN`` (3), which testinfra never prints. The line
-    ``TESTINFRA OK - 1 passed, 0 failed, 0 skipped in 0.12 seconds`` comes first, then
+    ``TESTINFRA OK - 1 passed, 0 failed, 0 skipped in 0.12 seconds`` (or
+    ``TESTINFRA UNKNOWN - usage error: REASON``) comes first, then
     pytest's own output (testinfra drops the summary after the progress lines; we keep it).
     """
 
@@ -281,6 +283,8 @@ class NagiosStatus:
         self.out = out
         self.session: pytest.Session | None = None
         self.reported = False
+        #: why the run could not start (a usage error), shown in the UNKNOWN line
+        self.reason: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.passed:
@@ -297,6 +301,8 @@ class NagiosStatus:
             # a bad option / inventory stops the run before any test (testinfra's own
             # errors stop it before its line is written): Nagios' "could not check"
             word, code = "UNKNOWN", 3
+            if self.reason is not None:  # Nagios shows the first line: say why
+                return f"TESTINFRA UNKNOWN - usage error: {one_line(self.reason)}", code
         line = (
             f"TESTINFRA {word} - {self.passed} passed, {self.failed} failed, "
             f"{self.skipped} skipped in {time.time() - self.started:.2f} seconds"
@@ -309,6 +315,7 @@ class NagiosStatus:
         try:
             return (yield)
         except pytest.UsageError as exc:
+            self.reason = str(exc)
             # pytest would exit 4, which Nagios does not know: UNKNOWN (3), the line is
             # written at unconfigure (pytest calls no pytest_sessionfinish after this)
             pytest.exit(f"usage error: {exc}", returncode=3)

@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 
+from ..errors import FabricPlusError
 from ..fleet.affinity import host_of_nodeid, plan, worker_ids
+from ..fleet.state import RunState
 from .options import read_settings
+from .reporting import CRASH_WHEN, CRASHED_PROPERTY, HOST_PROPERTY
 
 __all__ = [
     "AFFINITY_KEY",
@@ -53,6 +56,39 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[AFFINITY_KEY] = self.active
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        """A worker died under ``crashitem``: its report gets the test's host and the worker,
+        as the worker would have attached them (xdist's crash report carries none)."""
+        host = host_of_nodeid(crashitem, self.host_ids)
+        if host is None:
+            return
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
+        worker = f"worker {getattr(gateway, 'id', '?')}"
+        report.user_properties = [
+            *report.user_properties,
+            (HOST_PROPERTY, host),
+            (CRASHED_PROPERTY, worker),
+        ]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """After a crash report with a host, the teardown report xdist never sends: every
+        plugin closes the test there (``--junitxml`` writes its properties then)."""
+        if report.when != CRASH_WHEN or CRASHED_PROPERTY not in dict(report.user_properties):
+            return
+        closing = pytest.TestReport(
+            nodeid=report.nodeid,
+            location=report.location,
+            keywords={},
+            outcome="passed",
+            longrepr=None,
+            when="teardown",
+            user_properties=list(report.user_properties),
+        )
+        closing.node = getattr(report, "node", None)  # type: ignore[attr-defined]
+        self.config.hook.pytest_runtest_logreport(report=closing)
+
     # tryfirst: the hook is firstresult, and xdist's own (trylast) default must not be asked
     # before us whatever order the plugins were registered in (pytest/xdist versions differ);
     # when host affinity does not apply we return None and xdist's default decides
@@ -68,8 +104,11 @@ class XdistHooks:
 
 def auto_workers(config: pytest.Config) -> int | None:
     """``-n auto`` when the run has hosts: :data:`WORKERS_PER_CORE` per core, never more
-    workers than hosts named on the command line (a worker gets whole hosts); None (xdist's
-    own count, one per core) without hosts or with ``PYTEST_XDIST_AUTO_NUM_WORKERS``."""
+    workers than the run's hosts (a worker gets whole hosts), wherever they come from: a
+    host list, an inventory file or Ansible source (read here as the run will read it,
+    ``--hosts-limit`` and ``--hosts-shard`` applied), the container targets. None (xdist's own
+    count, one per core) without hosts, with ``PYTEST_XDIST_AUTO_NUM_WORKERS``, or when the
+    hosts cannot be read (reported, with its reason, at session start)."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
     try:
@@ -80,8 +119,10 @@ def auto_workers(config: pytest.Config) -> int | None:
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = WORKERS_PER_CORE * (cores or 1)
-    hosts = settings.hosts
-    if hosts and not settings.docker_targets and not os.path.exists(hosts):
-        # a comma list of hosts (a file or an Ansible source may hold any number)
-        workers = min(workers, max(1, len([h for h in hosts.split(",") if h.strip()])))
-    return workers
+    hosts = len(settings.docker_targets or ())  # one container per kind
+    if settings.hosts or settings.ansible_inventory:
+        try:
+            hosts += len(RunState.build(settings).selected)
+        except FabricPlusError:
+            return None
+    return min(workers, max(1, hosts))

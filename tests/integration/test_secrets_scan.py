@@ -120,3 +120,120 @@ def test_no_password_in_any_output(
     for name, secret in secrets.items():
         leaks = [where for where, text in texts.items() if secret in text]
         assert leaks == [], f"{name} password found in {leaks}"
+
+
+#: passwords of awkward shapes: quotes, backslashes, shell metacharacters, non-ASCII, a tab
+AWKWARD = {
+    "FP_AWK_SHELL": "we$(id)`x`;|&<>'\"\\!*? ird",
+    "FP_AWK_UNICODE": 'Grüße 秘密☃\t"q" \\n\'',
+}
+
+ENCODED_SUITE = """
+import base64, json, logging, os, shlex, urllib.parse
+import pytest
+
+NAMES = ("FP_AWK_SHELL", "FP_AWK_UNICODE")
+
+def shown(pw):
+    return [
+        repr(pw), str(pw), ascii(pw), json.dumps(pw), json.dumps(pw, ensure_ascii=False),
+        urllib.parse.quote(pw, safe=""), urllib.parse.quote_plus(pw), urllib.parse.quote(pw),
+        base64.b64encode(pw.encode()).decode(),
+        base64.urlsafe_b64encode(pw.encode()).decode(),
+        base64.b64encode(("fptest:" + pw).encode()).decode(),  # an HTTP Basic header
+        shlex.quote(pw), repr(repr(pw)),
+    ]
+
+@pytest.mark.control("SEC 1", title="Secrets shown every way")
+@pytest.mark.parametrize("name", NAMES)
+def test_shows_password(connection, name):
+    pw = os.environ[name]
+    for text in shown(pw):
+        print("printed:", text)
+        logging.getLogger("suite").warning("logged: %s", text)
+    assert repr(pw) == json.dumps(pw), shown(pw)
+
+@pytest.mark.parametrize("name", NAMES)
+def test_remote_echo(connection, name):
+    pw = os.environ[name]
+    out = connection.run("printf %s " + shlex.quote(pw), hide=True).stdout
+    assert out == pw
+    assert json.dumps(out) == repr(out)
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])
+def test_no_password_in_any_encoding(
+    pytester: pytest.Pytester,
+    sshd: Target,
+    login_password: str,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: list[str],
+) -> None:
+    """Passwords named by --sudo-password-env / --su-password-env are redacted from every
+    output in every encoding a test can show them in (``encodings``), not only as is --
+    also when xdist workers make the reports."""
+    import base64
+    import json
+    import shlex
+    import urllib.parse
+
+    for name, value in AWKWARD.items():
+        monkeypatch.setenv(name, value)
+    pytester.makepyfile(ENCODED_SUITE)
+    (pytester.path / "inv.ini").write_text(
+        f"web1 ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_user=fptest "
+        f"password_env={PASSWORD_ENV}\n"
+    )
+    out = pytester.path / "artifacts"
+    run = pytester.runpytest_subprocess if workers else pytester.runpytest
+    result = run(
+        *workers,
+        "--hosts=inv.ini",
+        f"--known-hosts={sshd.known_hosts}",
+        "--sudo-password-env=FP_AWK_SHELL",
+        "--su-password-env=FP_AWK_UNICODE",
+        "-vv",
+        "-rA",
+        "--showlocals",
+        f"--junitxml={out / 'junit.xml'}",
+        f"--fabricplus-report={out / 'report.json'}",
+        f"--compliance-json={out / 'compliance.json'}",
+        f"--compliance-report={out / 'compliance.html'}",
+        f"--inspec-json={out / 'inspec'}",
+    )
+    result.assert_outcomes(passed=0, failed=4)
+    result.stdout.fnmatch_lines(["*printed: ********", "*logged: ********"])
+    assert "AssertionError" in result.stdout.str()
+    texts = {"stdout": result.stdout.str(), "stderr": result.stderr.str()}
+    for path in out.rglob("*"):
+        if path.is_file():
+            texts[str(path)] = path.read_text(errors="replace")
+    assert {p.name for p in out.rglob("*") if p.is_file()} >= {
+        "junit.xml",
+        "report.json",
+        "compliance.json",
+        "compliance.html",
+    }
+    assert "AssertionError" in texts[str(out / "junit.xml")]
+    report = json.loads(texts[str(out / "report.json")])
+    assert all("message" in t for t in report["hosts"]["web1"]["tests"])
+    for value in AWKWARD.values():
+        forms = {
+            "raw": value,
+            "repr": repr(value)[1:-1],
+            "ascii": ascii(value)[1:-1],
+            "repr of repr": repr(repr(value))[1:-1],
+            "json": json.dumps(value)[1:-1],
+            "json utf-8": json.dumps(value, ensure_ascii=False)[1:-1],
+            "json of repr": json.dumps(repr(value))[1:-1],
+            "percent": urllib.parse.quote(value, safe=""),
+            "percent form": urllib.parse.quote_plus(value),
+            "base64": base64.b64encode(value.encode()).decode().rstrip("="),
+            "base64 url": base64.urlsafe_b64encode(value.encode()).decode().rstrip("="),
+            "base64 inside": base64.b64encode(("fptest:" + value).encode()).decode()[12:-4],
+            "shell": shlex.quote(value)[1:-1],
+        }
+        for form, text in forms.items():
+            leaks = [where for where, body in texts.items() if text in body]
+            assert leaks == [], f"{value!r} as {form} ({text}) found in {leaks}"

@@ -325,7 +325,10 @@ def test_nagios_unknown_when_the_run_cannot_start(pytester: pytest.Pytester) -> 
         "--nagios", "--hosts=ssh://u@h?timeout=soon", "-p", "no:cacheprovider", timeout=120
     )
     assert result.ret == 3
-    assert result.outlines[0].startswith("TESTINFRA UNKNOWN - 0 passed, 0 failed, 0 skipped in ")
+    assert result.outlines[0] == (
+        "TESTINFRA UNKNOWN - usage error: --hosts: timeout='soon' is not a whole number of "
+        "seconds in 'ssh://u@h?timeout=soon'"
+    )
     result.stderr.fnmatch_lines(["*usage error: --hosts: timeout='soon' is not a whole number*"])
 
 

@@ -66,7 +66,7 @@ def _workers_started(result: pytest.RunResult) -> int:
     import re
 
     text = result.stdout.str()
-    created = re.search(r"created: (\d+)/\d+ workers", text)
+    created = re.search(r"created: (\d+)/\d+ workers?", text)
     if created:
         return int(created.group(1))
     return len(set(re.findall(r"\b(gw\d+) \[", text)))
@@ -88,6 +88,13 @@ def test_n_auto_with_hosts_runs_several_workers_per_core(
     # never more workers than hosts named on the command line
     result = pytester.runpytest_subprocess("-n", "auto", "--hosts=127.0.0.1:1,127.0.0.1:2")
     assert _workers_started(result) == 2
+    # nor more than the hosts of an inventory file (limit and shard applied)
+    few = pytester.path / "few.ini"
+    few.write_text("".join(f"f{i} ansible_host=127.0.0.1 ansible_port={i + 1}\n" for i in range(3)))
+    result = pytester.runpytest_subprocess("-n", "auto", f"--hosts={few}")
+    assert _workers_started(result) == min(3, WORKERS_PER_CORE * cores)
+    result = pytester.runpytest_subprocess("-n", "auto", f"--hosts={few}", "--hosts-limit=f1")
+    assert _workers_started(result) == 1
     # without hosts, and with xdist's own variable, xdist decides
     result = pytester.runpytest_subprocess("-n", "auto")
     assert _workers_started(result) == cores

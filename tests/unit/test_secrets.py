@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from _pytest.reports import TestReport
@@ -131,3 +132,70 @@ def test_report_redaction_covers_text_sections_and_properties() -> None:
     )
     redact_report(skipped, store)
     assert skipped.longrepr == ("t.py", 2, "Skipped: ********")
+
+
+AWKWARD = ["we$(id)`x`;|&<>'\"\\!*? ird", 'Grüße 秘密☃\t"q" \\n\'', "only'single", 'only"double']
+
+
+def _shown(value: str) -> dict[str, str]:
+    import base64
+    import json
+    import shlex
+    import urllib.parse
+
+    return {
+        "raw": value,
+        "repr": repr(value),
+        "ascii": ascii(value),
+        "repr of repr": repr(repr(value)),
+        "json": json.dumps(value),
+        "json utf-8": json.dumps(value, ensure_ascii=False),
+        "json of repr": json.dumps(repr(value)),
+        "repr in double quotes": '"' + repr(value)[1:-1].replace("\\'", "'") + '"',
+        "percent": urllib.parse.quote(value, safe=""),
+        "percent lower": re.sub(
+            "%[0-9A-F]{2}", lambda m: m.group(0).lower(), urllib.parse.quote(value, safe="")
+        ),
+        "percent path": urllib.parse.quote(value),
+        "percent form": urllib.parse.quote_plus(value),
+        "base64": base64.b64encode(value.encode()).decode(),
+        "base64 url": base64.urlsafe_b64encode(value.encode()).decode(),
+        "base64 no padding": base64.b64encode(value.encode()).decode().rstrip("="),
+        "shell": shlex.quote(value),
+    }
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+def test_redaction_covers_every_encoding(value: str) -> None:
+    import base64
+
+    store = SecretStore()
+    store.add(value)
+    for form, text in _shown(value).items():
+        line = f"before {text} after"
+        assert store.redact(line).startswith("before "), form
+        assert store.redact(line).endswith(" after"), form
+        assert "********" in store.redact(line), form
+        assert redact(line, [value]) == store.redact(line), form
+    # the value inside a longer base64 text (HTTP Basic), at each byte offset modulo 3
+    for user in ("u", "us", "usr"):
+        header = base64.b64encode(f"{user}:{value}".encode()).decode()
+        inner = header[len(user) + 3 : -4]
+        assert inner not in store.redact(header)
+
+
+def test_redacted_forms_leave_other_text_alone() -> None:
+    store = SecretStore()
+    store.add("we$(id)`x`")
+    assert store.redact("we$(id) and `x` apart, abcdefgh") == "we$(id) and `x` apart, abcdefgh"
+    assert store.redact("'we$(id)`x`'") == "'********'"
+
+
+def test_documents_are_redacted_value_by_value() -> None:
+    store = SecretStore()
+    store.add('a"b')
+    doc = {"k": ['x a"b y', {'a"b': 1, "n": None}], "t": ('a\\"b',)}
+    assert store.redact_data(doc) == {
+        "k": ["x ******** y", {"********": 1, "n": None}],
+        "t": ["********"],
+    }

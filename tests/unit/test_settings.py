@@ -76,3 +76,24 @@ def test_ansible_inventory_and_force_ansible(tmp_path: Path) -> None:
     assert (s.ansible_inventory, s.force_ansible) == (str(inventory), True)
     with pytest.raises(ConfigError, match=r"inventory source 'nope\.yml' does not exist"):
         Settings.resolve({}, {"fabricplus_ansible_inventory": "nope.yml"}, {})
+
+
+def test_output_paths_checked_before_the_run(tmp_path: Path) -> None:
+    from pytest_fabricplus.settings import check_output_paths
+
+    (tmp_path / "f").write_text("x")
+    check_output_paths(Settings(report=str(tmp_path / "a/b/r.json")))
+    assert (tmp_path / "a/b").is_dir()  # created as the writer would
+    with pytest.raises(ConfigError, match=r"^--inspec-json .*/f/i: .*/f is not a directory"):
+        check_output_paths(Settings(inspec_json=str(tmp_path / "f/i")))
+    with pytest.raises(ConfigError, match=r"^--compliance-json /proc/x/c.json: cannot create"):
+        check_output_paths(Settings(compliance_json="/proc/x/c.json"))
+
+
+def test_utf8_files_bom_and_bad_bytes() -> None:
+    from pytest_fabricplus.text import NotUtf8, decode_utf8
+
+    assert decode_utf8(b"\xef\xbb\xbf[web]\n") == "[web]\n"
+    with pytest.raises(NotUtf8) as info:
+        decode_utf8(b"a\nb\nc\xc3(\n")
+    assert (info.value.line, info.value.column, info.value.byte) == (3, 2, 0xC3)
