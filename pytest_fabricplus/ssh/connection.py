@@ -13,6 +13,9 @@ Upstream behaviour worked around here:
   into a bare ``UnexpectedExit``: :meth:`FabricPlusConnection.su` is our ``Su`` strategy.
 * Fabric's ``close()`` only acts after a *successful* connect and leaves ProxyJump gateways
   open: :meth:`FabricPlusConnection.close` closes every hop.
+* Closing a channel (or the connection) leaves a command without a pty running on the host,
+  and Fabric reopens a closed connection on the next command: :meth:`FabricPlusConnection.
+  interrupt` kills the running commands first and refuses new ones.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import contextlib
 import dataclasses
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +34,7 @@ from fabric.runners import Remote
 from fabricplus.connection import ConnectionPlus
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
-from ..errors import CommandTimeout, ConnectionLost
+from ..errors import CommandTimeout, ConnectionLost, RunInterrupted
 from ..hosts.spec import HostSpec
 from ..runas import RunAs
 from ..secrets import Secret, SecretStore
@@ -66,6 +71,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     _persistent: bool = False
     _shell: RemoteShell | None = None
     _shell_lock: threading.Lock  # the shell's and the spare channel's hand-over
+    _channels: Any = None  # WeakSet of the session channels handed out (commands running)
+    _interrupted: bool = False
 
     def _remote_runner(self) -> Remote:
         runner = channel.FastRemote if self._fast else channel.KillingRemote
@@ -279,6 +286,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             _fast=fast,
             _persistent=persistent_shell and fast,
             _shell_lock=threading.Lock(),
+            _channels=weakref.WeakSet(),
         )
 
     def remember_state(self) -> None:
@@ -301,8 +309,11 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     # -- a session channel opened ahead of time: one round trip less per command ------------
     def create_session(self) -> Any:
         """A new session channel; the next one is requested meanwhile (:class:`.channel.Spare`)."""
+        if self._interrupted:
+            raise RunInterrupted(self.spec.describe(), "opening a channel")
         if self.forward_agent or not self._fast:
-            return super().create_session()  # Fabric wires agent forwarding per channel
+            # Fabric wires agent forwarding per channel
+            return self._track(super().create_session())
         with self._shell_lock:  # pre-flight's prepare() may be requesting one meanwhile
             spare = self._spare
             self._set(_spare=None)
@@ -310,7 +321,58 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         if channel is None:
             channel = super().create_session()
         self._prefetch()
-        return channel
+        return self._track(channel)
+
+    def _track(self, session: Any) -> Any:
+        """Remember a channel handed out for a command: :meth:`interrupt` kills what runs."""
+        channels = self._channels
+        if channels is not None:
+            with self._shell_lock:
+                channels.add(session)
+        return session
+
+    # -- interruption (SIGINT/SIGTERM): nothing of the run keeps running on the host ----------
+    @property
+    def interrupted(self) -> bool:
+        """:meth:`interrupt` was called: no new command starts on this connection."""
+        return self._interrupted
+
+    def open(self) -> Any:
+        if self._interrupted:  # Fabric reopens a closed connection on the next command
+            raise RunInterrupted(self.spec.describe(), "opening the connection")
+        return super().open()
+
+    def running_channels(self) -> list[Any]:
+        """Channels of commands still running (no exit status yet, not closed)."""
+        channels = self._channels
+        if channels is None:
+            return []
+        with self._shell_lock:
+            handed = list(channels)
+        return [c for c in handed if not c.closed and not c.exit_status_ready()]
+
+    @property
+    def busy(self) -> bool:
+        """A command runs on this connection now (an exec channel, or the shell's)."""
+        shell = self._shell
+        return bool(self.running_channels()) or (shell is not None and shell.busy)
+
+    def interrupt(self, timeout: float = 2.0) -> None:
+        """The run is stopping: kill every command running on this connection on the host
+        (exec channels by the SSH ``signal`` request, the persistent shell's command over
+        exec), as a timeout does, and refuse new commands. Waits at most ``timeout`` s for
+        the host to report them ended; the connection stays open (close it next). Callable
+        from any thread, also while other threads run commands on the connection."""
+        self._set(_interrupted=True)
+        running = self.running_channels()
+        for session in running:
+            channel.kill(session)
+        deadline = time.monotonic() + timeout
+        shell = self._shell
+        if shell is not None:
+            shell.interrupt(timeout)
+        for session in running:  # exit-signal KILL (or the close) comes back in one round trip
+            session.status_event.wait(max(0.0, deadline - time.monotonic()))
 
     def _prefetch(self) -> None:
         """Request the next spare channel unless one is pending. Under the lock: pre-flight's
