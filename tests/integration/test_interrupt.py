@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Target
+from pytest_fabricplus import ConnectionRegistry, Connector, RunInterrupted, Settings, resolve_hosts
 
 #: how long pytest may take to exit after the signal (s); generous: the documented bound is 5 s
 EXIT_BOUND = 15.0
@@ -42,6 +44,15 @@ def remote_command(marker: str) -> str:
 def marked(marker: str) -> list[int]:
     found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     return [int(p) for p in found.stdout.split()]
+
+
+def assert_nothing_left(marker: str, context: str = "") -> None:
+    for _ in range(50):  # the kill is asynchronous on the target: poll, bounded
+        left = marked(marker)
+        if not left:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"still running on the target: {left} ({marker})\n{context}")
 
 
 @dataclass
@@ -77,12 +88,7 @@ class Run:
         return time.monotonic() - start
 
     def assert_nothing_left(self) -> None:
-        for _ in range(50):  # the kill is asynchronous on the target: poll, bounded
-            left = marked(self.marker)
-            if not left:
-                return
-            time.sleep(0.1)
-        pytest.fail(f"still running on the target: {left} ({self.marker})\n{self.output()}")
+        assert_nothing_left(self.marker, self.output())
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -223,3 +229,105 @@ def test_preflight_with_a_blackholed_host(
         accepted.close()
     assert took < EXIT_BOUND  # not the 30 s connect timeout
     run.assert_nothing_left()
+
+
+# -- the core without the plugin: what the signal handler's stop does ---------------------
+
+
+def core_settings(target: Target, **kw: object) -> Settings:
+    return Settings(
+        known_hosts=str(target.known_hosts),
+        ssh_identity_file=str(target.user.key_path),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_abort_ends_a_blackholed_handshake_at_once(sshd: Target, blackhole: socket.socket) -> None:
+    port = blackhole.getsockname()[1]
+    (spec,) = resolve_hosts(f"fptest@127.0.0.1:{port}")
+    connector = Connector(core_settings(sshd, connect_timeout=30.0))
+    raised: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            connector.open(spec)
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=connect)
+    thread.start()
+    accepted, _ = blackhole.accept()  # the handshake waits for the banner now
+    try:
+        connector.abort()
+        thread.join(EXIT_BOUND)
+    finally:
+        accepted.close()
+    assert not thread.is_alive(), "the handshake still waits for its 30 s connect timeout"
+    assert len(raised) == 1, raised
+    assert isinstance(raised[0], RunInterrupted), raised
+    with pytest.raises(RunInterrupted):  # and no new one starts
+        connector.open(spec)
+
+
+@pytest.mark.parametrize("shell", ["exec", "persistent"])
+def test_registry_interrupt_kills_commands_other_threads_run(sshd: Target, shell: str) -> None:
+    marker = f"MARKER-{uuid.uuid4().hex}"
+    (spec,) = resolve_hosts(sshd.address)
+    registry = ConnectionRegistry(Connector(core_settings(sshd, remote_shell=shell)))
+    conn = registry.get(spec)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            conn.run(remote_command(marker), hide=True)
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + PHASE_BOUND
+        while not marked(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marked(marker)
+        registry.interrupt()
+        thread.join(EXIT_BOUND)
+        assert not thread.is_alive()
+        assert len(raised) == 1, raised
+        assert_nothing_left(marker)
+        with pytest.raises(RunInterrupted):  # no new command, no reconnection
+            conn.run("true", hide=True)
+        with pytest.raises(RunInterrupted):
+            registry.get(spec)
+    finally:
+        registry.close_all()
+        for pid in marked(marker):
+            with_pid(pid, signal.SIGKILL)
+
+
+# -- Docker targets: interrupted while the containers start ------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_docker_start_up(start: object, require_docker: None, sig: int) -> None:
+    import docker
+
+    from pytest_fabricplus.integrations.docker.targets import LABEL_OWNER_PID
+
+    client = docker.from_env(timeout=30)
+    run = start(COMMAND_TEST, "--docker-targets=ubuntu")  # type: ignore[operator]
+    owned = {"label": f"{LABEL_OWNER_PID}={run.process.pid}"}
+    try:
+        deadline = time.monotonic() + PHASE_BOUND * 3  # an image build on a first run
+        while not client.containers.list(all=True, filters=owned):
+            if run.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"no container started:\n{run.output()}")
+            time.sleep(0.05)
+        run.interrupt(sig)  # while the container starts (sshd, host keys) or just after
+        left = client.containers.list(all=True, filters=owned)
+        assert left == [], run.output()
+    finally:
+        for container in client.containers.list(all=True, filters=owned):
+            container.remove(force=True)
+        client.close()
