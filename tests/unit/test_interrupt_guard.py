@@ -39,9 +39,7 @@ def deliver(signum: int) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signal_starts_the_stop_then_raises_keyboard_interrupt(
-    handlers: None, signum: int
-) -> None:
+def test_signal_starts_the_stop_then_raises_keyboard_interrupt(handlers: None, signum: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     stopped: list[tuple[int, str]] = []
     guard = InterruptGuard(lambda s: stopped.append((s, threading.current_thread().name)))
