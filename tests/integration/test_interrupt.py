@@ -85,6 +85,8 @@ class Run:
             self.process.wait(EXIT_BOUND)
         except subprocess.TimeoutExpired:
             pytest.fail(f"pytest still running {EXIT_BOUND}s after the signal:\n{self.output()}")
+        # pytest's own report of the interruption: it ran its teardown, it did not just die
+        assert "KeyboardInterrupt" in self.output(), self.output()
         return time.monotonic() - start
 
     def assert_nothing_left(self) -> None:
@@ -141,7 +143,7 @@ def test_sleeps(connection):
 
 INVOKE_RUNNER_TEST = f"""
 def test_sleeps(connection):
-    connection.run({remote_command("@MARKER@")!r}, pty=True)
+    connection.run({remote_command("@MARKER@")!r}, env={{"FP_VIA": "invoke"}})
 """
 
 POOL_TEST = f"""
@@ -166,7 +168,7 @@ def test_running_command(start: object, sshd: Target, sig: int, shell: str) -> N
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_running_command_invoke_runner(start: object, sshd: Target, sig: int) -> None:
-    """A keyword the direct path does not serve (``pty``): invoke's runner waits."""
+    """A keyword the direct path does not serve (``env``): invoke's runner waits."""
     run = start(INVOKE_RUNNER_TEST, *sshd.args())  # type: ignore[operator]
     run.wait_for_commands(1)
     run.interrupt(sig)
