@@ -17,6 +17,19 @@ not a daemon, and it is bounded (:data:`STOP_BOUND`). A second signal within
 its xdist workers, and the controller passes it on too: a worker would be interrupted again
 in its teardown); a later one takes the usual course again, to stop a teardown that hangs.
 
+Limits (what the stop cannot do):
+
+* OpenSSH older than 7.9 (RHEL/CentOS 7 ship 7.4) ignores the ``signal`` request: a command
+  on the exec path keeps running there after an interruption, as after a timeout. The
+  persistent shell (``--remote-shell=persistent``) kills by process group over exec, which
+  works on any sshd.
+* A connection cut without a signal to us (the process SIGKILLed, the network gone) leaves
+  its commands running, as ``ssh host cmd`` without ``-t`` does: sshd signals nothing to a
+  command without a pty. We do not wrap every command in a watchdog (a cost on every
+  command); xdist SIGKILLs a worker only 10 s after its interruption, long after the stop.
+* A host name still being resolved (``getaddrinfo``) cannot be abandoned: exit waits for
+  the resolver's answer (its own timeout).
+
 Upstream behaviour worked around here:
 
 * pytest installs no SIGTERM handler: a SIGTERM (CI time limits, ``timeout``, ``docker
