@@ -229,6 +229,20 @@ class FabricPlusSession:
         restore_host_user(item)  # before the fixtures' finalizers
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        result = yield
+        guard = self._guard
+        if guard is not None and guard.signalled:
+            # The signal's KeyboardInterrupt can be lost: Python runs the handler wherever
+            # the main thread is, also in a __del__ (paramiko's Channel closes itself there),
+            # whose exceptions are only printed. The test then ended on its killed command;
+            # the run stops here instead of going on with the next one.
+            raise KeyboardInterrupt("the run was interrupted (SIGINT/SIGTERM)")
+        return result
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:

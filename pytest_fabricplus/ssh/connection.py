@@ -97,6 +97,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     def raise_if_lost(self, command: str, exc: BaseException) -> None:
         """An I/O error on a dead transport is a lost connection; on a live one, the caller
         re-raises it as it is."""
+        if self._interrupted:  # we killed the command and closed the connection
+            raise RunInterrupted(self.spec.describe(), f"running {command!r}") from None
         if not self._transport_alive():
             raise ConnectionLost(
                 self.spec.describe(), command, f"{type(exc).__name__}: {exc}"
@@ -108,6 +110,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     def check_alive(self, command: str, result: Any) -> None:
         # A channel cut by a dying connection ends with exit status -1: that is no answer
+        if getattr(result, "exited", None) == -1 and self._interrupted:
+            raise RunInterrupted(self.spec.describe(), f"running {command!r}")
         if getattr(result, "exited", None) == -1 and not self._transport_alive():
             raise ConnectionLost(self.spec.describe(), command, "the SSH connection closed")
 

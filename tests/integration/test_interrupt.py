@@ -190,10 +190,12 @@ def test_running_commands_under_xdist(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("shell", ["exec", "persistent"])
 def test_host_pool_fan_out(
-    start: object, sshd: Target, sshd2: Target, both_known_hosts: Path, sig: int
+    start: object, sshd: Target, sshd2: Target, both_known_hosts: Path, sig: int, shell: str
 ) -> None:
-    run = start(POOL_TEST, *two_hosts(sshd, sshd2, both_known_hosts))  # type: ignore[operator]
+    args = [*two_hosts(sshd, sshd2, both_known_hosts), f"--remote-shell={shell}"]
+    run = start(POOL_TEST, *args)  # type: ignore[operator]
     run.wait_for_commands(2)
     run.interrupt(sig)
     run.assert_nothing_left()
