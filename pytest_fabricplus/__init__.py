@@ -25,6 +25,7 @@ from .errors import (
     HostUnreachable,
     InventoryError,
     PrivilegeError,
+    RunInterrupted,
 )
 from .fleet.pool import HostOutcome, HostPool, PoolError, PoolResult
 from .fleet.preflight import preflight
@@ -84,6 +85,7 @@ __all__ = [
     "PrivilegeError",
     "PrivilegeRunner",
     "RunAs",
+    "RunInterrupted",
     "Secret",
     "Settings",
     "__version__",

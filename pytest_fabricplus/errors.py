@@ -102,3 +102,17 @@ class ShellLost(FabricPlusError):
         self.command = command
         self.detail = detail
         super().__init__(f"the remote shell on {host} was lost while running {command!r}: {detail}")
+
+
+class RunInterrupted(FabricPlusError):
+    """The run was interrupted (SIGINT, SIGTERM, Ctrl-C) while this host was in use: its
+    running commands were killed on the host and the connection closed; no new command
+    starts on it."""
+
+    def __init__(self, host: str, what: str) -> None:
+        self.host = host
+        self.what = what
+        super().__init__(
+            f"{what} on {host}: the run was interrupted (SIGINT/SIGTERM); commands still "
+            "running there were killed"
+        )

@@ -1,5 +1,8 @@
 """``HostPool``: act on many hosts at once, with each host's result or error kept.
 
+Interrupted (``KeyboardInterrupt`` while :meth:`HostPool.map` waits), the registry is
+interrupted: every host's running command is killed on the host, the connections closed.
+
 Usable without pytest::
 
     pool = HostPool(registry, specs, max_workers=16)
@@ -15,7 +18,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -28,8 +31,28 @@ if TYPE_CHECKING:
     from ..ssh.connection import FabricPlusConnection
 
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 #: name prefix of the threads that run pool work
 POOL_THREAD_PREFIX = "fabricplus-pool"
+#: the longest the calling thread waits for pool threads without waking up (s)
+WAIT_STEP = 0.2
+
+
+def map_in_steps(executor: Executor, func: Callable[[_A], _T], args: Sequence[_A]) -> list[_T]:
+    """``list(executor.map(func, args))``, waiting in steps of :data:`WAIT_STEP`: Python
+    runs a signal's handler (Ctrl-C's ``KeyboardInterrupt``) in the main thread only when
+    that thread wakes, and the OS may deliver the signal to one of the other threads; a
+    wait without a timeout would not wake until every host is done."""
+    futures = [executor.submit(func, arg) for arg in args]
+    try:
+        pending: set[Future[_T]] = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=WAIT_STEP)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return [future.result() for future in futures]
 
 
 class ConnectionSource(Protocol):
@@ -60,12 +83,15 @@ class PoolThreads:
                 self._executors[workers] = executor
             return executor
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Shut the threads down; ``wait=False`` (an interrupted run) does not wait for busy
+        ones (their connections are closed: they end on their own) and cancels queued work."""
         with self._lock:
             executors = list(self._executors.values())
             self._executors.clear()
         for executor in executors:
-            executor.shutdown(wait=True)  # idle threads end at once; a busy one finishes
+            # idle threads end at once; a busy one finishes
+            executor.shutdown(wait=wait, cancel_futures=not wait)
 
 
 class HostRaised(AttributeError):
@@ -269,14 +295,32 @@ class HostPool:
             return PoolResult(label, [self._one(s, func) for s in self.hosts])
         # the session's threads, unless called from one of them (a nested map could wait
         # for threads that are all busy waiting for it)
-        if self._threads is not None and not threading.current_thread().name.startswith(
-            POOL_THREAD_PREFIX
-        ):
-            shared = self._threads.executor(workers)
-            outcomes = list(shared.map(lambda s: self._one(s, func), self.hosts))
-        else:
-            with ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX) as ex:
-                outcomes = list(ex.map(lambda s: self._one(s, func), self.hosts))
+        own: ThreadPoolExecutor | None = None
+        try:
+            if self._threads is not None and not threading.current_thread().name.startswith(
+                POOL_THREAD_PREFIX
+            ):
+                shared = self._threads.executor(workers)
+                outcomes = map_in_steps(shared, lambda s: self._one(s, func), self.hosts)
+            else:
+                own = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
+                outcomes = map_in_steps(own, lambda s: self._one(s, func), self.hosts)
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C, SIGTERM: the other hosts' commands run in threads this did not reach;
+            # the registry kills them on their hosts and closes, the threads then end
+            interrupt = getattr(self.registry, "interrupt", None)
+            if callable(interrupt):
+                interrupt()
+            else:
+                for conn in list(self._used.values()):
+                    conn.interrupt()
+            if own is not None:
+                own.shutdown(wait=False, cancel_futures=True)
+                own = None
+            raise
+        finally:
+            if own is not None:
+                own.shutdown(wait=True)
         return PoolResult(label, outcomes)
 
     def run(self, command: str, **kwargs: Any) -> PoolResult[Any]:

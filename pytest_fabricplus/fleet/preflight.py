@@ -2,6 +2,10 @@
 
 A host that cannot be reached costs one connect timeout for the whole session: the registry
 remembers the failure and every later use re-raises it at once.
+
+Interrupted (``KeyboardInterrupt`` in the thread that called :func:`preflight`), it does not
+wait for its threads: the registry is interrupted (handshakes under way are abandoned, their
+sockets shut down), so they end at once, and the interruption goes on.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from ..errors import HostUnreachable
+from ..errors import HostUnreachable, RunInterrupted
 from ..hosts.spec import HostSpec
 from ..text import one_line
-from .pool import ConnectionSource
+from .pool import ConnectionSource, map_in_steps
 
 
 @dataclass
@@ -81,6 +85,8 @@ def preflight(
         nonlocal done
         try:
             get(spec).prepare()  # e.g. the persistent shell, started ahead of the first test
+        except RunInterrupted:
+            pass  # the run is stopping
         except HostUnreachable as exc:
             with lock:
                 report.unreachable[spec.name] = exc
@@ -95,11 +101,21 @@ def preflight(
 
     workers = min(max(1, max_workers), len(hosts))
     limit = workers if fresh is None else max(1, min(fresh, workers))
-    with ThreadPoolExecutor(workers, thread_name_prefix="fabricplus-preflight") as ex:
+    ex = ThreadPoolExecutor(workers, thread_name_prefix="fabricplus-preflight")
+    wait_for_threads = True
+    try:
         if limit >= workers:
-            list(ex.map(one, hosts))
+            map_in_steps(ex, one, hosts)
         else:
             _paced(ex, one, list(hosts), workers, limit)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: no wait for hosts still opening
+        wait_for_threads = False
+        interrupt = getattr(registry, "interrupt", None)
+        if callable(interrupt):
+            interrupt()  # their sockets shut down: the threads end at once
+        raise
+    finally:
+        ex.shutdown(wait=wait_for_threads, cancel_futures=not wait_for_threads)
     report.seconds = time.monotonic() - started
     return report
 

@@ -50,6 +50,8 @@ class RunState:
     warnings: list[str] = field(default_factory=list)
     _registry: ConnectionRegistry | None = None
     _threads: PoolThreads | None = None
+    #: :meth:`interrupt` was called (SIGINT/SIGTERM)
+    interrupted: bool = False
 
     @classmethod
     def build(
@@ -146,13 +148,26 @@ class RunState:
             self._threads = PoolThreads()
         return self._threads
 
+    def interrupt(self) -> None:
+        """The run is stopping (SIGINT/SIGTERM; from any thread): handshakes under way are
+        abandoned, every running command is killed on its host, connections close. Bounded
+        (a few seconds at most); :meth:`close` still follows."""
+        self.interrupted = True
+        registry = self._registry  # never opened: nothing to stop (and nothing to load)
+        if registry is not None:
+            registry.interrupt()
+
     def close(self) -> None:
-        if self._threads is not None:
-            self._threads.close()
-            self._threads = None
-        if self._registry is not None:
-            self._registry.close_all()
-            self._registry = None
+        """Close the connections (a command still running is killed on its host first),
+        then the pool threads: after an interruption without waiting for busy ones."""
+        registry, self._registry = self._registry, None
+        threads, self._threads = self._threads, None
+        try:
+            if registry is not None:
+                registry.close_all()
+        finally:
+            if threads is not None:
+                threads.close(wait=not self.interrupted)
 
     def header(self) -> str:
         s = self.settings

@@ -2,7 +2,8 @@
 
 The controller process (the only process without xdist, the xdist controller with it) builds
 images if missing, starts one container per kind, verifies host keys into a known_hosts file
-of the run, and removes the containers at the end — also after Ctrl-C or SIGTERM; a crashed
+of the run, and removes the containers at the end — also after Ctrl-C or SIGTERM (the
+session's :class:`~pytest_fabricplus.fleet.interrupt.InterruptGuard`); a crashed
 run's leftovers (label ``pytest-fabricplus``) are removed by the next run. xdist workers
 receive the targets (addresses, verified keys and generated passwords) through
 ``workerinput`` and never start containers. The passwords never go into ``os.environ``
@@ -15,10 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sys
 import time
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -73,7 +72,6 @@ class DockerTargetsPlugin:
         self.keep = keep
         self.owner: DockerTargets | None = None
         self.targets: dict[str, DockerTarget] = {}
-        self._old_sigterm: Any = None
 
     # -- start / attach ----------------------------------------------------------------
     def start(self) -> None:
@@ -98,14 +96,18 @@ class DockerTargetsPlugin:
                 self._say(
                     f"built target images {', '.join(built)} in {time.monotonic() - started:.0f}s"
                 )
-            self.owner = targets
-            self._install_sigterm()
+            self.owner = targets  # removed in close(), also after Ctrl-C/SIGTERM in start()
             self.targets = targets.start(self.kinds)
         except DockerError as exc:
             with contextlib.suppress(Exception):
                 targets.close()
             self.owner = None
             raise pytest.UsageError(f"--docker-targets: {exc}") from None
+        except BaseException:  # Ctrl-C, SIGTERM: close() (unconfigure) removes what started
+            if self.owner is None:
+                with contextlib.suppress(Exception):
+                    targets.close()
+            raise
 
     def _say(self, text: str) -> None:
         # no terminal reporter with -p no:terminal (or before it is registered): stderr
@@ -115,17 +117,6 @@ class DockerTargetsPlugin:
         else:
             sys.stderr.write(f"fabricplus: {text}\n")
             sys.stderr.flush()
-
-    def _install_sigterm(self) -> None:
-        # pytest handles Ctrl-C (KeyboardInterrupt) and still runs unconfigure; SIGTERM would
-        # kill the run without it, leaving containers behind: turn it into the same path.
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-
-            def on_term(signum: int, frame: FrameType | None) -> None:
-                raise KeyboardInterrupt(f"signal {signum}")
-
-            with contextlib.suppress(ValueError):  # not the main thread
-                self._old_sigterm = signal.signal(signal.SIGTERM, on_term)
 
     # -- what the rest of the plugin needs ----------------------------------------------
     def host_specs(self) -> list[HostSpec]:
@@ -192,10 +183,6 @@ class DockerTargetsPlugin:
                 owner.close()
             except DockerError as exc:
                 sys.stderr.write(f"fabricplus: {exc}\n")
-        if self._old_sigterm is not None:
-            with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGTERM, self._old_sigterm)
-            self._old_sigterm = None
 
 
 @pytest.fixture(scope="session")

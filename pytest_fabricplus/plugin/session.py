@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import tempfile
 import threading
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Literal
@@ -22,6 +24,7 @@ from typing import Literal
 import pytest
 
 from ..errors import FabricPlusError
+from ..fleet.interrupt import STOP_BOUND, InterruptGuard
 from ..fleet.preflight import WORKER_PREFLIGHT_THREADS, preflight
 from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
@@ -62,12 +65,19 @@ class FabricPlusSession:
         self.state: RunState | None = None
         self._log_filter: RedactingFilter | None = None
         self.testinfra = TestinfraHosts()
+        self._guard: InterruptGuard | None = None
 
     # -- session start: every side effect of the plugin begins here ------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = self.config
         settings = options.read_settings(config)
+        if (
+            settings.hosts or settings.ansible_inventory or settings.docker_targets
+        ) and not _only_listing(config):
+            # before the containers start: Ctrl-C/SIGTERM from here on stop cleanly
+            self._guard = InterruptGuard(self._on_signal)
+            self._guard.install()
         extra: list[HostSpec] = []
         extra_env: dict[str, str] = {}
         source = ""
@@ -105,6 +115,16 @@ class FabricPlusSession:
         xdist_hooks = config.pluginmanager.get_plugin(XDIST_PLUGIN)
         if isinstance(xdist_hooks, XdistHooks) and state.has_hosts:
             xdist_hooks.set_hosts([h.id for h in state.selected])
+
+    def _on_signal(self, signum: int) -> None:
+        """SIGINT/SIGTERM (in the guard's thread): xdist workers first -- they kill their own
+        commands -- then this process's commands and connections."""
+        xdist_hooks = self.config.pluginmanager.get_plugin(XDIST_PLUGIN)
+        if isinstance(xdist_hooks, XdistHooks):
+            xdist_hooks.signal_workers(signal.SIGINT)
+        state = self.state
+        if state is not None:
+            state.interrupt()
 
     def _docker(self, settings: Settings) -> tuple[Settings, list[HostSpec], dict[str, str], str]:
         # the Docker side (docker SDK, image builds) loads only when asked for
@@ -211,6 +231,20 @@ class FabricPlusSession:
         restore_host_user(item)  # before the fixtures' finalizers
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        result = yield
+        guard = self._guard
+        if guard is not None and guard.signalled:
+            # The signal's KeyboardInterrupt can be lost: Python runs the handler wherever
+            # the main thread is, also in a __del__ (paramiko's Channel closes itself there),
+            # whose exceptions are only printed. The test then ended on its killed command;
+            # the run stops here instead of going on with the next one.
+            raise KeyboardInterrupt("the run was interrupted (SIGINT/SIGTERM)")
+        return result
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -245,10 +279,17 @@ class FabricPlusSession:
                 name="fabricplus-preflight",
             )
             worker.start()
+            bound = state.settings.connect_timeout + 5
             try:
                 return (yield)
+            except (KeyboardInterrupt, SystemExit):
+                state.interrupt()  # handshakes under way end now (the guard did it already)
+                bound = STOP_BOUND
+                raise
             finally:  # every host was used by now; bounded anyway
-                worker.join(state.settings.connect_timeout + 5)
+                until = time.monotonic() + bound
+                while worker.is_alive() and time.monotonic() < until:
+                    worker.join(0.2)  # in steps: a signal's handler runs when this thread wakes
         writer = session.config.get_terminal_writer()
 
         def progress(done: int, total: int) -> None:
@@ -294,9 +335,18 @@ class FabricPlusSession:
 
     # -- the end ------------------------------------------------------------------------
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        state = config.stash.get(STATE_KEY, None)
-        if state is not None:
-            state.close()
-        docker = config.pluginmanager.get_plugin(DOCKER_PLUGIN)
-        if docker is not None:
-            docker.close()
+        # each step runs even when the one before it failed: containers are removed even
+        # when closing the connections or the pool raised
+        try:
+            state = config.stash.get(STATE_KEY, None)
+            if state is not None:
+                state.close()
+        finally:
+            try:
+                docker = config.pluginmanager.get_plugin(DOCKER_PLUGIN)
+                if docker is not None:
+                    docker.close()
+            finally:
+                if self._guard is not None:
+                    self._guard.uninstall()  # the previous SIGINT/SIGTERM handlers back
+                    self._guard = None

@@ -5,10 +5,20 @@
 imported only by the controller, when it schedules. Each worker computes the same
 :func:`plan` from the same collection, so it knows its hosts at start and pre-flights them.
 The plan itself (:mod:`pytest_fabricplus.fleet.affinity`) is pure and unit-tested.
+
+Upstream behaviour worked around here:
+
+* A signal to the controller alone (``kill -INT``, ``kill -TERM``) reaches the workers late
+  or not at all: xdist closes their gateways, execnet waits 5 s before it SIGINTs a busy
+  worker, and xdist SIGKILLs workers still up after 10 s -- too late, or too hard, for them
+  to kill their commands on the hosts. :meth:`XdistHooks.signal_workers` passes the signal
+  on at once. xdist tells no worker pid; execnet's popen gateway keeps its ``Popen`` in
+  ``gateway._io.popen`` (read with ``getattr``; without it, nothing is passed on).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -46,6 +56,7 @@ class XdistHooks:
         self.config = config
         self.host_ids: list[str] = []
         self.active = False
+        self.nodes: list[Any] = []  # the controller's worker nodes
 
     def set_hosts(self, host_ids: list[str]) -> None:
         self.host_ids = host_ids
@@ -55,6 +66,19 @@ class XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[AFFINITY_KEY] = self.active
+        self.nodes.append(node)
+
+    def signal_workers(self, signum: int) -> list[int]:
+        """Send ``signum`` to this controller's local worker processes still running (any
+        thread); the pids signalled."""
+        sent = []
+        for node in list(self.nodes):
+            pid = worker_pid(node)
+            if pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+                    sent.append(pid)
+        return sent
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
@@ -100,6 +124,19 @@ class XdistHooks:
         from .xdist_scheduler import HostAffinityScheduling
 
         return HostAffinityScheduling(config, log, self.host_ids)
+
+
+def worker_pid(node: Any) -> int | None:
+    """The pid of an xdist worker started on this machine (a ``popen`` gateway) and still
+    running; None for a remote one (``ssh=``, ``socket=``) or when execnet keeps it elsewhere."""
+    gateway = getattr(node, "gateway", None)
+    if not getattr(getattr(gateway, "spec", None), "popen", False):
+        return None
+    popen = getattr(getattr(gateway, "_io", None), "popen", None)
+    pid = getattr(popen, "pid", None)
+    if not isinstance(pid, int) or getattr(popen, "returncode", None) is not None:
+        return None
+    return pid
 
 
 def auto_workers(config: pytest.Config) -> int | None:

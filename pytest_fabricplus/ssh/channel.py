@@ -44,6 +44,10 @@ Upstream behaviour worked around here:
 * invoke's ``in_stream=False`` means "do not forward stdin", not end-of-file: a command
   that reads stdin (``cat``, ``read x``) waited for the timeout. :func:`start_exec` and
   :class:`KillingRemote` send EOF after the exec request, as ``ssh -n`` does.
+* invoke's runner answers Ctrl-C by forwarding it (``\x03`` on a pty) and waiting on, and
+  closing a channel leaves a command without a pty running on the host:
+  :meth:`KillingRemote.send_interrupt` and :func:`run_direct` kill the command (the
+  ``signal`` request) before re-raising ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ from invoke.runners import default_encoding, normalize_hide
 from paramiko.common import MSG_REQUEST_FAILURE, MSG_REQUEST_SUCCESS
 from paramiko.message import Message
 
-from ..errors import CommandTimeout, ConnectionLost, ShellLost
+from ..errors import CommandTimeout, ConnectionLost, RunInterrupted, ShellLost
 
 
 class DirectConnection(Protocol):
@@ -89,6 +93,9 @@ class DirectConnection(Protocol):
     def open(self) -> Any: ...
 
     def create_session(self, deadline: float | None = None) -> Any: ...
+
+    @property
+    def interrupted(self) -> bool: ...
 
     def raise_if_lost(self, command: str, exc: BaseException) -> None: ...
 
@@ -437,8 +444,16 @@ def open_sftp(transport: Any, limit: float | None) -> paramiko.SFTPClient:
     return client
 
 
+def kill(channel: paramiko.Channel) -> None:
+    """Kill the command of ``channel`` on its host, never raising: a "signal" request for
+    ``KILL`` (OpenSSH >= 7.9 sends it to the session's process group)."""
+    with contextlib.suppress(Exception):  # the transport may be closing
+        send_signal(channel, "KILL")
+
+
 class KillingRemote(Remote):  # type: ignore[misc]
-    """Fabric's runner; on timeout the command is killed on the host, not just abandoned."""
+    """Fabric's runner; on timeout or interruption the command is killed on the host, not
+    just abandoned."""
 
     _killed = False
     _deadline: float | None = None
@@ -479,6 +494,12 @@ class KillingRemote(Remote):  # type: ignore[misc]
     def timed_out(self) -> bool:
         return self._killed or bool(super().timed_out)
 
+    def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
+        # invoke forwards Ctrl-C and keeps waiting (Fabric: "\x03" on a pty, else re-raise);
+        # a run being stopped must not leave the command running on the host: kill, re-raise
+        kill(self.channel)
+        raise interrupt
+
 
 class FastRemote(KillingRemote):
     """... and without invoke's polling delays and timer thread."""
@@ -503,6 +524,12 @@ class FastRemote(KillingRemote):
                 step = min(step, remaining)
             if status.wait(step) or self.has_dead_threads:
                 return
+            if getattr(self.context, "interrupted", False):  # the run is stopping
+                kill(self.channel)
+                spec = getattr(self.context, "spec", None)
+                host = spec.describe() if spec is not None else str(self.context.host)
+                command = getattr(self, "result_kwargs", {}).get("command", "")
+                raise RunInterrupted(host, f"running {command!r}")
 
 
 #: run() keywords the direct channel path handles; any other keyword goes through invoke
@@ -671,12 +698,14 @@ def run_direct(
                 flowing = err.read()
             if status.is_set():
                 break
+            if conn.interrupted:  # SIGINT/SIGTERM handled in another thread: as a timeout does
+                kill(channel)
+                raise RunInterrupted(conn.spec.describe(), f"running {command!r}")
             step = 0.002 if flowing else 0.05
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    with contextlib.suppress(Exception):
-                        send_signal(channel, "KILL")
+                    kill(channel)
                     raise expired(conn, command, limit or 0)
                 step = min(step, remaining)
             status.wait(step)
@@ -693,6 +722,9 @@ def run_direct(
         raise expired(conn, command, limit or 0) from None
     except (EOFError, OSError, paramiko.SSHException) as exc:
         conn.raise_if_lost(command, exc)
+        raise
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: killed on the host, as on timeout
+        kill(channel)
         raise
     finally:
         channel.close()

@@ -20,6 +20,9 @@ Upstream behaviour worked around here:
   class with both paths and the host.
 * Fabric's ``close()`` only acts after a *successful* connect and leaves ProxyJump gateways
   open: :meth:`FabricPlusConnection.close` closes every hop.
+* Closing a channel (or the connection) leaves a command without a pty running on the host,
+  and Fabric reopens a closed connection on the next command: :meth:`FabricPlusConnection.
+  interrupt` kills the running commands first and refuses new ones.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import dataclasses
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,7 +42,7 @@ from fabricplus.connection import ConnectionPlus
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 from paramiko.agent import AgentRequestHandler
 
-from ..errors import ConnectionLost
+from ..errors import ConnectionLost, RunInterrupted
 from ..hosts.spec import HostSpec
 from ..runas import RunAs
 from ..secrets import Secret, SecretStore
@@ -75,6 +79,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     _persistent: bool = False
     _shell: RemoteShell | None = None
     _shell_lock: threading.Lock  # the shell's and the spare channel's hand-over
+    _channels: Any = None  # WeakSet of the session channels handed out (commands running)
+    _interrupted: bool = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # fabricplus' __init__ ends by loading ~/.ssh/known_hosts with paramiko, which raises
@@ -110,6 +116,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     def raise_if_lost(self, command: str, exc: BaseException) -> None:
         """An I/O error on a dead transport is a lost connection; on a live one, the caller
         re-raises it as it is."""
+        if self._interrupted:  # we killed the command and closed the connection
+            raise RunInterrupted(self.spec.describe(), f"running {command!r}") from None
         if not self._transport_alive():
             reason = channel.lost_reason(self.transport) or f"{type(exc).__name__}: {exc}"
             raise ConnectionLost(self.spec.describe(), command, reason) from None
@@ -120,6 +128,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     def check_alive(self, command: str, result: Any) -> None:
         # A channel cut by a dying connection ends with exit status -1: that is no answer
+        if getattr(result, "exited", None) == -1 and self._interrupted:
+            raise RunInterrupted(self.spec.describe(), f"running {command!r}")
         if getattr(result, "exited", None) == -1 and not self._transport_alive():
             reason = channel.lost_reason(self.transport) or "the SSH connection closed"
             raise ConnectionLost(self.spec.describe(), command, reason)
@@ -346,6 +356,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             _fast=fast,
             _persistent=persistent_shell and fast,
             _shell_lock=threading.Lock(),
+            _channels=weakref.WeakSet(),
         )
 
     def remember_state(self) -> None:
@@ -371,16 +382,19 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
         ``deadline`` (``time.monotonic()``; default: that of the command invoke's runner is
         starting): the open and the channel's requests wait until then at most, then raise
-        :class:`.channel.Unanswered`."""
+        :class:`.channel.Unanswered`. After :meth:`interrupt`: :class:`RunInterrupted`."""
+        if self._interrupted:
+            raise RunInterrupted(self.spec.describe(), "opening a channel")
         if deadline is None:
             deadline = channel.pending_deadline()
         if self.forward_agent or not self._fast:
             if deadline is None:
-                return super().create_session()  # Fabric wires agent forwarding per channel
+                # Fabric wires agent forwarding per channel
+                return self._track(super().create_session())
             session: Any = channel.open_session(self.transport, deadline)
             if self.forward_agent:
                 self._set(_agent_handler=AgentRequestHandler(session))
-            return session
+            return self._track(session)
         with self._shell_lock:  # pre-flight's prepare() may be requesting one meanwhile
             spare = self._spare
             self._set(_spare=None)
@@ -392,7 +406,58 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             session = taken
             channel.bound_requests(session, deadline)
         self._prefetch()
+        return self._track(session)
+
+    def _track(self, session: Any) -> Any:
+        """Remember a channel handed out for a command: :meth:`interrupt` kills what runs."""
+        channels = self._channels
+        if channels is not None:
+            with self._shell_lock:
+                channels.add(session)
         return session
+
+    # -- interruption (SIGINT/SIGTERM): nothing of the run keeps running on the host ----------
+    @property
+    def interrupted(self) -> bool:
+        """:meth:`interrupt` was called: no new command starts on this connection."""
+        return self._interrupted
+
+    def open(self) -> Any:
+        if self._interrupted:  # Fabric reopens a closed connection on the next command
+            raise RunInterrupted(self.spec.describe(), "opening the connection")
+        return super().open()
+
+    def running_channels(self) -> list[Any]:
+        """Channels of commands still running (no exit status yet, not closed)."""
+        channels = self._channels
+        if channels is None:
+            return []
+        with self._shell_lock:
+            handed = list(channels)
+        return [c for c in handed if not c.closed and not c.exit_status_ready()]
+
+    @property
+    def busy(self) -> bool:
+        """A command runs on this connection now (an exec channel, or the shell's)."""
+        shell = self._shell
+        return bool(self.running_channels()) or (shell is not None and shell.busy)
+
+    def interrupt(self, timeout: float = 2.0) -> None:
+        """The run is stopping: kill every command running on this connection on the host
+        (exec channels by the SSH ``signal`` request, the persistent shell's command over
+        exec), as a timeout does, and refuse new commands. Waits at most ``timeout`` s for
+        the host to report them ended; the connection stays open (close it next). Callable
+        from any thread, also while other threads run commands on the connection."""
+        self._set(_interrupted=True)
+        running = self.running_channels()
+        for session in running:
+            channel.kill(session)
+        deadline = time.monotonic() + timeout
+        shell = self._shell
+        if shell is not None:
+            shell.interrupt(timeout)
+        for session in running:  # exit-signal KILL (or the close) comes back in one round trip
+            session.status_event.wait(max(0.0, deadline - time.monotonic()))
 
     # -- SFTP (put/get): every wait bounded by the command timeout ----------------------------
     def sftp(self) -> Any:

@@ -28,6 +28,10 @@ Upstream behaviour worked around here:
 * paramiko sends no keepalive unless asked, and its own never notices a dead peer: every
   connection gets :func:`~.channel.keep_alive` (ServerAliveInterval/ServerAliveCountMax
   semantics, default 15 s x 3: :func:`keepalive_for`).
+* A handshake waits (up to the connect timeout) in a blocking socket call or paramiko's
+  event loop, which nothing can interrupt from another thread: :class:`InFlight` keeps the
+  sockets and ProxyCommands of handshakes under way, and :meth:`Connector.abort` shuts them
+  down when the run is interrupted, so pre-flight threads end at once and do not hold exit.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import paramiko
 from fabric import Config
 from paramiko.config import SSHConfig
 
-from ..errors import ConfigError, HostKeyError, HostUnreachable
+from ..errors import ConfigError, HostKeyError, HostUnreachable, RunInterrupted
 from ..hosts.spec import Address, HostSpec
 from ..runas import RunAs
 from ..secrets import KINDS, SecretStore, password_variable
@@ -73,6 +77,48 @@ STRICT_TO_POLICY = {"yes": "reject", "no": "accept", "accept-new": "warn"}
 # last-resort handler. A NullHandler keeps them to configured logging (pytest captures them).
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 log = logging.getLogger("pytest_fabricplus")
+
+
+class InFlight:
+    """The sockets (and ProxyCommands) of handshakes under way: :meth:`abort` ends them all,
+    and refuses new ones, when the run is interrupted."""
+
+    def __init__(self) -> None:
+        self._items: set[Any] = set()
+        self._lock = threading.Lock()
+        self.aborted = False
+
+    def add(self, name: str, sock: Any) -> None:
+        with self._lock:
+            if not self.aborted:
+                self._items.add(sock)
+                return
+        _abort_socket(sock)
+        raise RunInterrupted(name, "connecting")
+
+    def discard(self, sock: Any) -> None:
+        with self._lock:
+            self._items.discard(sock)
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            items, self._items = list(self._items), set()
+        for sock in items:
+            _abort_socket(sock)
+
+
+def _abort_socket(sock: Any) -> None:
+    """Wake whatever waits on ``sock`` (connect, recv) in another thread, and close it."""
+    process = getattr(sock, "process", None)  # a ProxyCommand: kill it, its pipes close
+    if process is not None:
+        with contextlib.suppress(OSError):
+            process.kill()
+        return  # the thread that opened it closes (and reaps) it
+    if isinstance(sock, socket.socket):
+        # shutdown() wakes a connect() in progress and a blocked recv(); close() alone does not
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class Connector:
@@ -108,6 +154,12 @@ class Connector:
         self._cert_warnings: set[str] = set()
         self._user_keys: dict[tuple[tuple[str, ...], tuple[str, ...]], UserKeys] = {}
         self.known_hosts = KnownHostsCache()
+        self.in_flight = InFlight()
+
+    def abort(self) -> None:
+        """The run is interrupted: abandon every handshake under way (pre-flight's threads
+        end at once instead of after their connect timeout) and refuse new ones."""
+        self.in_flight.abort()
 
     def run_as_for(
         self,
@@ -273,14 +325,19 @@ class Connector:
         try:
             if jump is None and resolved.proxy_command:
                 sock = proxy_command(name, resolved.proxy_command, timeout)
+                self.in_flight.add(name, sock)
                 conn.connect_kwargs["sock"] = sock
             elif jump is None:
-                sock = tcp_connect(name, conn.host, int(conn.port), timeout)
+                sock = tcp_connect(name, conn.host, int(conn.port), timeout, self.in_flight)
                 conn.connect_kwargs["sock"] = sock
             try:
                 conn.open()
             finally:
                 conn.connect_kwargs.pop("sock", None)
+                self.in_flight.discard(sock)
+        except RunInterrupted:
+            close_quietly(conn, sock)
+            raise
         except HostUnreachable as exc:
             close_quietly(conn, sock)
             if exc.host == name:
@@ -295,6 +352,8 @@ class Connector:
             transport = conn.client.get_transport() if conn.client is not None else None
             saved = getattr(transport, "saved_exception", None)
             close_quietly(conn, sock)
+            if self.in_flight.aborted:  # we cut it short: the run is stopping
+                raise RunInterrupted(name, "connecting") from None
             if isinstance(saved, Exception) and not isinstance(saved, CONNECT_ERRORS):
                 raise internal_error(saved, name) from exc  # a bug in the transport thread
             cause = saved if isinstance(saved, Exception) else exc
@@ -306,6 +365,8 @@ class Connector:
             # not the host's fault: a bug of ours or of a dependency (a TypeError after an
             # upgrade). It propagates with its traceback, and is not "unreachable".
             close_quietly(conn, sock)
+            if self.in_flight.aborted:  # we cut it short: the run is stopping
+                raise RunInterrupted(name, "connecting") from None
             internal_error(exc, name)
             raise
         transport = conn.client.get_transport() if conn.client is not None else None
@@ -331,14 +392,47 @@ def keepalive_for(resolved: ResolvedConfig) -> tuple[int, int]:
     )
 
 
+def _connect(
+    name: str, host: str, port: int, timeout: float, in_flight: InFlight | None
+) -> socket.socket:
+    """``socket.create_connection``, with each socket known to ``in_flight`` while it
+    connects (so that an interruption can wake it); on success it stays there until
+    :meth:`Connector.open` has finished the handshake."""
+    error: OSError | None = None
+    for family, kind, proto, _name, address in socket.getaddrinfo(
+        host, port, 0, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if in_flight is not None:
+                in_flight.add(name, sock)
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except BaseException as exc:
+            if in_flight is not None:
+                in_flight.discard(sock)
+            sock.close()
+            if in_flight is not None and in_flight.aborted:
+                raise RunInterrupted(name, "connecting") from None
+            if not isinstance(exc, OSError):
+                raise
+            error = exc
+    raise error or OSError(f"getaddrinfo returned nothing for {host!r}")
+
+
 def set_nodelay(sock: Any) -> None:
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def tcp_connect(name: str, host: str, port: int, timeout: float) -> socket.socket:
+def tcp_connect(
+    name: str, host: str, port: int, timeout: float, in_flight: InFlight | None = None
+) -> socket.socket:
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = _connect(name, host, port, timeout, in_flight)
+    except RunInterrupted:
+        raise
     except socket.gaierror as exc:
         raise HostUnreachable(
             name, "dns", f"name {host!r} does not resolve ({exc.strerror})"

@@ -10,10 +10,12 @@ known_hosts of *its* config. Opened hops are shared by every host behind the sam
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 
-from ..errors import HostUnreachable
+from ..errors import FabricPlusError, HostUnreachable, RunInterrupted
 from ..hosts.spec import Address, HostSpec
 from ..settings import Settings
 from .connection import FabricPlusConnection
@@ -21,6 +23,10 @@ from .connector import Connector, close_quietly
 
 #: hops in one ProxyJump chain, own ProxyJumps of first hops included (a loop guard)
 MAX_JUMP_DEPTH = 8
+#: on interruption: how long the hosts get to report their killed commands ended (s)
+KILL_WAIT = 2.0
+#: the longest a thread waits for another's opening of the same host without looking up (s)
+WAIT_STEP = 0.2
 
 
 class ConnectionRegistry:
@@ -40,14 +46,34 @@ class ConnectionRegistry:
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.opened_count = 0
+        self._closed = False
+        self._interrupted = False
+        self._closed_all = threading.Event()
 
-    def _host_lock(self, key: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _host_lock(self, key: str, spec: HostSpec) -> Iterator[None]:
+        """The lock of one host's (or jump chain's) opening. Waited for in steps: Python runs
+        a signal's handler in the main thread only when that thread wakes, and the OS may
+        deliver the signal to another thread (a lock wait without a timeout never wakes)."""
         with self._lock:
-            return self._locks.setdefault(key, threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
+        while not lock.acquire(timeout=WAIT_STEP):
+            self._refuse_if_closed(spec)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _refuse_if_closed(self, spec: HostSpec) -> None:
+        if self._interrupted:
+            raise RunInterrupted(spec.describe(), "connecting")
+        if self._closed:
+            raise FabricPlusError(f"no new connection to {spec.describe()}: the registry is closed")
 
     def get(self, spec: HostSpec) -> FabricPlusConnection:
         key = spec.name
-        with self._host_lock(key):
+        self._refuse_if_closed(spec)
+        with self._host_lock(key, spec):
             failed = self._failed.get(key)
             if failed is not None:
                 raise HostUnreachable(failed.host, failed.cause, failed.detail)
@@ -69,8 +95,14 @@ class ConnectionRegistry:
             except HostUnreachable as exc:
                 self._failed[key] = exc
                 raise
-            self.opened_count += 1
-            self._open[key] = conn
+            with self._lock:
+                late = self._closed  # closed (or interrupted) while this host was opening
+                if not late:
+                    self.opened_count += 1
+                    self._open[key] = conn
+            if late:
+                close_quietly(conn, None)
+                self._refuse_if_closed(spec)
             return conn
 
     def _jump_for(
@@ -107,7 +139,7 @@ class ConnectionRegistry:
             hop_spec = self._hop_spec(spec, hop, inherit_user=bool(explicit))
             # the path there: a first hop's own chain is keyed under that hop
             key = f"jump:{under}>{','.join(chain)}"
-            with self._host_lock(key):
+            with self._host_lock(key, spec):
                 opened = self._jumps.get(key)
                 if opened is not None and opened.is_connected:
                     conn = opened
@@ -127,7 +159,13 @@ class ConnectionRegistry:
                     raise HostUnreachable(
                         spec.describe(), "jump", f"jump host {hop}: {detail}"
                     ) from None
-                self._jumps[key] = conn
+                with self._lock:
+                    late = self._closed
+                    if not late:
+                        self._jumps[key] = conn
+                if late:
+                    close_quietly(conn, None)
+                    self._refuse_if_closed(spec)
         return conn
 
     def _hop_spec(self, spec: HostSpec, hop: str, inherit_user: bool) -> HostSpec:
@@ -147,11 +185,58 @@ class ConnectionRegistry:
         user = addr.user or (spec.user if inherit_user else None)
         return HostSpec(host=addr.host, port=addr.port, user=user, id=f"jump {hop}")
 
-    def close_all(self) -> None:
-        for conn in [*self._open.values(), *self._jumps.values()]:
+    def interrupt(self, timeout: float = KILL_WAIT) -> None:
+        """The run is stopping (SIGINT/SIGTERM): handshakes under way are abandoned (their
+        sockets shut down, ProxyCommands killed), every command running on an open connection
+        is killed on its host (as a timeout does; the hosts get ``timeout`` s to report it
+        ended), then every connection is closed. No new connection or command starts after
+        it. Callable from any thread, more than once; bounded."""
+        with self._lock:
+            self._interrupted = True
+        self.connector.abort()
+        self.close_all(timeout)
+
+    def close_all(self, timeout: float = KILL_WAIT) -> None:
+        """Close every connection (the hosts' and the jump hosts'); a command still running
+        on one (a thread the test left, an interrupted run) is killed on its host first."""
+        with self._lock:
+            closing = self._closed  # another thread may still be killing and closing
+            self._closed = True
+            conns = [*self._open.values()]
+            jumps = [*self._jumps.values()]
+            self._open.clear()
+            self._jumps.clear()
+        if closing and not conns and not jumps:
+            self._closed_all.wait(timeout + 1.0)  # return when it is done (bounded)
+            return
+        try:
+            self._close(conns, jumps, timeout)
+        finally:
+            self._closed_all.set()
+
+    def _close(
+        self, conns: list[FabricPlusConnection], jumps: list[FabricPlusConnection], timeout: float
+    ) -> None:
+        busy = [c for c in conns if c.busy]
+        if self._interrupted:  # the others too: no thread may reopen one and start a command
+            for conn in conns:
+                if conn not in busy:
+                    conn.interrupt(0)
+        if busy:
+            # in parallel: a persistent shell's command is killed over exec (a round trip)
+            threads = [
+                threading.Thread(
+                    target=c.interrupt, args=(timeout,), name="fabricplus-kill", daemon=True
+                )
+                for c in busy
+            ]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + timeout + 0.5
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        for conn in [*conns, *jumps]:
             close_quietly(conn, None)
-        self._open.clear()
-        self._jumps.clear()
 
 
 def parse_hop(text: str) -> Address:

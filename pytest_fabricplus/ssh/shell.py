@@ -42,6 +42,9 @@ API::
   starts a new shell (on a live transport). sshd reports nothing while an orphaned command
   still holds the pipes, so a command running longer than 1 s is checked on with
   ``kill -0 PID`` over exec (after 1, 2, 4, 8, 8... s); the orphan's group is killed.
+* Interrupted (``KeyboardInterrupt`` in the thread running a command, or :meth:`interrupt`
+  from another thread): the command's process group is killed over exec, as on timeout,
+  within :data:`_INTERRUPT_KILL` s, and the shell refuses further commands.
 * One command at a time per shell: :meth:`RemoteShell.run` holds a lock; a second thread
   waits for the first command to finish (so does :meth:`RemoteShell.close`).
 
@@ -89,6 +92,9 @@ _POLL = 1.0
 #: nor exit status for a dead shell while its orphaned command keeps the pipes open.
 _CHECK_FIRST = 1.0
 _CHECK_MAX = 8.0
+#: when the run is interrupted: how long learning the command's process group and killing it
+#: over exec may take (s)
+_INTERRUPT_KILL = 2.0
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,8 @@ class RemoteShell:
         self._job_control = False  # set -m works (else setsid)
         self.pid: int | None = None  # the shell's pid on the target
         self.starts = 0  # shells started so far (tests, benchmarks)
+        self._job: _Framer | None = None  # the running command's stdout (its pgid on it)
+        self._interrupted = False
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -190,6 +198,11 @@ class RemoteShell:
             and not channel.exit_status_ready()
             and bool(self.transport.is_active())
         )
+
+    @property
+    def busy(self) -> bool:
+        """A command runs in the shell now."""
+        return self._job is not None
 
     @property
     def process_groups(self) -> str:
@@ -351,6 +364,8 @@ class RemoteShell:
     ) -> ShellResult:
         """Run ``command`` in the shell (started now if none runs); see the module doc."""
         with self._lock:
+            if self._interrupted:
+                raise ShellLost(self.describe, command, "the run was interrupted")
             channel = self._channel
             if channel is None or not self.alive:
                 self._drop()
@@ -359,6 +374,7 @@ class RemoteShell:
             out = _Framer(nonce.encode(), on_stdout)
             err = _Framer(nonce.encode(), on_stderr)
             deadline = None if timeout is None else time.monotonic() + timeout
+            self._job = out
             try:
                 channel.sendall(self._script(command, nonce).encode())
                 if not self._pump(channel, out, err, deadline):
@@ -371,6 +387,8 @@ class RemoteShell:
                         self._drop()  # out of step: the next command gets a new shell
                     raise CommandTimeout(self.describe, command, timeout or 0)
             except ShellLost as exc:
+                if self._interrupted:
+                    self._learn_pgid(channel, out, err)
                 self._drop()
                 if out.pgid is not None and not out.done:  # an orphan: end it (best effort)
                     with contextlib.suppress(ShellLost):
@@ -379,10 +397,50 @@ class RemoteShell:
             except (EOFError, OSError, paramiko.SSHException) as exc:
                 self._drop()
                 raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
+            except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: kill it, as on timeout
+                self._abandon(channel, out, err, command)
+                raise
+            finally:
+                self._job = None
             if out.status is None:
                 self._drop()
                 raise ShellLost(self.describe, command, "no exit status in the shell's answer")
             return ShellResult(out.data(), err.data(), out.status)
+
+    def interrupt(self, timeout: float = _INTERRUPT_KILL) -> None:
+        """The run is stopping (SIGINT/SIGTERM, from another thread): kill the running
+        command's process group now (over exec, within ``timeout``) and refuse new commands.
+        Does not wait for the command's lock."""
+        self._interrupted = True
+        job = self._job
+        if job is None:
+            return
+        deadline = time.monotonic() + timeout
+        while job.pgid is None and not job.done and time.monotonic() < deadline:
+            time.sleep(0.02)  # the thread running it reads the "P" marker
+        if job.pgid is not None and not job.done:
+            with contextlib.suppress(ShellLost):
+                self._exec(f"kill -KILL -- -{job.pgid}", "", max(time.monotonic() + 0.2, deadline))
+
+    def _learn_pgid(self, channel: paramiko.Channel, out: _Framer, err: _Framer) -> None:
+        """Read on (briefly) until the shell says the running command's process group."""
+        if out.pgid is None and not out.done and not channel.closed:
+            with contextlib.suppress(Exception):
+                deadline = time.monotonic() + _INTERRUPT_KILL / 2
+                self._pump(channel, out, err, deadline, out, stop_on_interrupt=False)
+
+    def _abandon(self, channel: paramiko.Channel, out: _Framer, err: _Framer, command: str) -> None:
+        """This thread was interrupted while ``command`` ran: kill its process group (bounded)
+        and drop the shell, whose output is now out of step."""
+        try:
+            self._learn_pgid(channel, out, err)
+            if out.pgid is not None and not out.done:
+                with contextlib.suppress(Exception):
+                    self._exec(
+                        f"kill -KILL -- -{out.pgid}", command, time.monotonic() + _INTERRUPT_KILL
+                    )
+        finally:
+            self._drop()
 
     def _pump(
         self,
@@ -391,14 +449,18 @@ class RemoteShell:
         err: _Framer,
         deadline: float | None,
         until_pgid: _Framer | None = None,
+        stop_on_interrupt: bool = True,
     ) -> bool:
         """Read both streams until both end markers came (True) or ``deadline`` (False);
-        with ``until_pgid``, only until the pgid is known."""
+        with ``until_pgid``, only until the pgid is known. :class:`ShellLost` when the run
+        is interrupted (:meth:`interrupt`)."""
         check_every = _CHECK_FIRST
         next_check = time.monotonic() + check_every
         while not (out.done and err.done):
             if until_pgid is not None and (until_pgid.pgid is not None or until_pgid.done):
                 return True
+            if stop_on_interrupt and self._interrupted:
+                raise ShellLost(self.describe, "", "the run was interrupted")
             read = False
             while channel.recv_ready():
                 out.feed(channel.recv(65536))
