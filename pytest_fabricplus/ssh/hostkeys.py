@@ -130,10 +130,18 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
     a changed key and a revoked key are refused under all three.
     """
 
-    def __init__(self, policy: str, known_hosts: list[str], check: HostCheck | None = None) -> None:
+    def __init__(
+        self,
+        policy: str,
+        known_hosts: list[str],
+        check: HostCheck | None = None,
+        add_to: str | None = None,
+    ) -> None:
         self.policy = policy
         self.known_hosts = known_hosts
         self.check = check
+        #: the file the fix adds a key to: --known-hosts when given, else ~/.ssh/known_hosts
+        self.add_to = add_to
         self.accepted: list[str] = []  # warnings given under "warn", shown in the summary
 
     def missing_host_key(
@@ -181,6 +189,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             return
         host, _, port = hostname.strip("[").partition("]:")
         scan = f"ssh-keyscan{' -p ' + port if port else ''} {host}"
+        target = self.add_to or "~/.ssh/known_hosts"
         searched = (
             f"not in {', '.join(self.known_hosts)}" if self.known_hosts else "no known_hosts file"
         )
@@ -193,7 +202,7 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
                 f"only {', '.join(types)} keys for it ({where}), and the server did not offer "
                 f"{'that type' if len(types) == 1 else 'those types'} (the key it sent: {text}). "
                 "If the host's keys were replaced, verify the new fingerprint and add it with "
-                f"`{scan} >> ~/.ssh/known_hosts`; --host-key-policy=accept skips the check "
+                f"`{scan} >> {target}`; --host-key-policy=accept skips the check "
                 "(not recommended)",
             )
         hint = ""
@@ -224,7 +233,9 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
         raise HostKeyError(
             hostname,
             f"unknown host key ({text}; {searched}){hint}. Verify the fingerprint, then add it "
-            f"with `{scan} >> ~/.ssh/known_hosts` or pass --known-hosts FILE; "
+            f"with `{scan} >> {target}`"
+            + ("" if self.add_to else " or pass --known-hosts FILE")
+            + "; "
             "--host-key-policy=accept skips the check (not recommended)",
         )
 
@@ -392,5 +403,7 @@ def apply_host_key_policy(
         check = HostCheck(name, tuple(views), principal, tuple(loaded))
         clear_host_keys(hop.client)
         install_key_order(hop.client, check.key_order)
-        hop.client.set_missing_host_key_policy(HostKeyPolicy(chosen, loaded, check))
+        hop.client.set_missing_host_key_policy(
+            HostKeyPolicy(chosen, loaded, check, settings.known_hosts or None)
+        )
     return skipped

@@ -39,6 +39,25 @@ def test_unknown_key_is_rejected_by_default_with_fingerprint_and_fix(
     )
 
 
+def test_unknown_key_fix_names_the_known_hosts_file_given(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    """With --known-hosts FILE, the fix adds the key to FILE (the file the run reads), not
+    to ~/.ssh/known_hosts."""
+    other = pytester.path / "fleet_known_hosts"
+    other.write_text("# no key of this host\n")
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest(*hosts_args(sshd, f"--known-hosts={other}"))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*unknown host key (ssh-ed25519 key SHA256:* of [[]127.0.0.1]:{sshd.port}; "
+            f"not in {other}). Verify the fingerprint, then add it with "
+            f"`ssh-keyscan -p {sshd.port} 127.0.0.1 >> {other}`; --host-key-policy=accept*",
+        ]
+    )
+
+
 def test_known_hosts_file_accepts_the_key(pytester: pytest.Pytester, sshd: Target) -> None:
     pytester.makepyfile(TEST)
     result = pytester.runpytest(*hosts_args(sshd, f"--known-hosts={sshd.known_hosts}"))
