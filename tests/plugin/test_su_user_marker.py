@@ -405,8 +405,9 @@ def test_service_account_with_nologin_shell(
     result.stdout.fnmatch_lines(["*fptestsvc via sudo*"])
     # su to a locked nologin account: with a password or without, the message names the
     # account's shell and the fix (not "authentication failed", not "needs the password")
+    # (the "E" lines of the two failures; the short summary repeats them, whole under CI=true)
     nologin = (
-        "*PrivilegeError: su as fptestsvc on *: fptestsvc's login shell is /usr/sbin/nologin, "
+        "E *PrivilegeError: su as fptestsvc on *: fptestsvc's login shell is /usr/sbin/nologin, "
         'so su cannot run commands as it (a service account); use method="sudo" (or "auto")*'
     )
     assert len(fnmatch.filter(result.stdout.lines, nologin)) == 2
