@@ -27,6 +27,10 @@ Upstream behaviour worked around here (one place each):
   records the user instead, and :meth:`FabricPlusBackend.run` runs the command through our
   ``Sudo`` strategy: the login user's configured sudo password, the ``requiretty`` retry,
   errors naming host and user -- exactly like ``su_user(..., method="sudo", login=False)``.
+  Where sudo refuses (no password, wrong password, user or target not allowed, unknown
+  user), testinfra gives the command's result with the sudo process's exit status 1 and
+  sudo's stderr, so tests assert ``rc != 0``: :meth:`FabricPlusBackend.sudo_refused` gives
+  the same (sudo's words, then our named cause, on stderr), not our ``PrivilegeError``.
 * ``testinfra.get_host()`` keeps every ``Host`` in class-level dicts for the life of the
   process; we build ``Host`` objects ourselves and keep them on the connection they use.
 """
@@ -36,6 +40,8 @@ from __future__ import annotations
 import codecs
 import threading
 from typing import TYPE_CHECKING, Any
+
+from ..errors import PrivilegeError
 
 if TYPE_CHECKING:  # the connection module never imports this one: no cycle
     from ..ssh.connection import FabricPlusConnection
@@ -52,6 +58,9 @@ except ImportError as exc:  # the optional extra is not installed
         f"testinfra_host needs pytest-testinfra, which cannot be imported ({exc}): {INSTALL_HINT}",
         name=exc.name,
     ) from exc
+
+#: the exit status of a sudo that refuses or fails before running the command (sudo(8))
+SUDO_FAILED = 1
 
 __all__ = ["INSTALL_HINT", "RAW_ENCODING", "FabricPlusBackend", "backend_host", "testinfra_host"]
 
@@ -136,14 +145,25 @@ class FabricPlusBackend(BaseBackend):  # type: ignore[misc]  # testinfra ships n
         if chain:
             # nested host.sudo(): the innermost user is who the command finally runs as;
             # the login user asks sudo for it, as with connection.sudo()
-            with conn.as_user(chain[0] or "root", method="sudo", login=False):
-                result = conn.run(text, **options)
+            try:
+                with conn.as_user(chain[0] or "root", method="sudo", login=False):
+                    result = conn.run(text, **options)
+            except PrivilegeError as exc:
+                return self.sudo_refused(text, exc)
         else:
             result = conn.run(text, **options)
         exit_status = -1 if result.exited is None else int(result.exited)
         return self.result(
             exit_status, self.encode(text), raw_bytes(result.stdout), raw_bytes(result.stderr)
         )
+
+    def sudo_refused(self, command: str, exc: PrivilegeError) -> CommandResult:
+        """testinfra's result for a sudo that did not run the command: the exit status of
+        the sudo process (1), no stdout, sudo's own stderr and then our cause, one line."""
+        said = exc.output.rstrip("\n")
+        stderr = f"{said}\n" if said else ""
+        stderr += f"pytest-fabricplus: {exc}\n"
+        return self.result(SUDO_FAILED, self.encode(command), b"", stderr.encode())
 
 
 # ---------------------------------------------------------------------------------------
