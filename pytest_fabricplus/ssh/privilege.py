@@ -377,7 +377,9 @@ class Sudo:
                 continue
             # sudo's own words (on the pty's stdout when sudoers say requiretty)
             said = outcome.result.stderr if outcome.result.stderr.strip() else outcome.result.stdout
-            said = redact(said.replace(prompt, ""), run_as.secrets())
+            # sudo quotes the command it refused: show the user's, not our wrapper around it
+            inner = inner_command(command, marker, _stdin_eof(kwargs))
+            said = redact(said.replace(prompt, "").replace(inner, command), run_as.secrets())
             raise PrivilegeError(self.why(conn, run_as, host, text), output=said)
         raise PrivilegeError(f"sudo as {run_as.user} on {host} failed")  # pragma: no cover
 

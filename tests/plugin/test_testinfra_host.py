@@ -301,7 +301,10 @@ def test_host_sudo_runs_through_our_sudo(pytester: pytest.Pytester, sshd: Target
             with testinfra_host.sudo():
                 result = testinfra_host.run("id -un")
             assert (result.rc, result.stdout) == (1, "")
-            assert "is not allowed to execute" in result.stderr  # sudo's own words
+            # sudo's own words, quoting the command as it was asked (not our wrapper)
+            assert "is not allowed to execute '" in result.stderr
+            assert "sh -c id -un' as root on " in result.stderr
+            assert "__fabricplus_" not in result.stderr
             assert result.stderr.endswith(
                 "pytest-fabricplus: sudo: sudoers on 127.0.0.1 (fptest@127.0.0.1:{sshd.port}) "
                 "do not allow fptest to run commands as root\\n"
