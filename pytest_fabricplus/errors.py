@@ -74,7 +74,16 @@ class CommandTimeout(FabricPlusError):
 
 
 class PrivilegeError(FabricPlusError):
-    """Running a command as another user failed (su/sudo)."""
+    """Running a command as another user failed (su/sudo).
+
+    ``output``: what su/sudo themselves printed (redacted, our wrapper's prompts removed),
+    for callers that report the failure as the command's result -- testinfra's
+    ``host.sudo()`` gives the sudo process's exit status 1 and its stderr, not an exception.
+    """
+
+    def __init__(self, message: str, output: str = "") -> None:
+        self.output = output
+        super().__init__(message)
 
 
 class DockerError(FabricPlusError):

@@ -49,6 +49,8 @@ SCHEMES = SSH_SCHEMES + OTHER_SCHEMES
 SUDO_VAR = "testinfra_sudo"
 SUDO_USER_VAR = "testinfra_sudo_user"
 SPEC_VAR = "testinfra_spec"
+#: the inventory an ``ansible://PATTERN?ansible_inventory=FILE`` spec named its hosts from
+ANSIBLE_INVENTORY_VAR = "testinfra_ansible_inventory"
 IGNORED_VAR = "testinfra_ignored"
 
 _TRUE_KEYS = ("sudo", "ssl", "no_ssl", "no_verify_ssl", "force_ansible")
@@ -208,8 +210,33 @@ def parse_spec(
             raise InventoryError(
                 f"{pattern!r} names no host of {inventory}", source=source, text=text
             )
+        chosen = [replace(s, vars={**s.vars, ANSIBLE_INVENTORY_VAR: inventory}) for s in chosen]
         return apply_sudo(chosen, parsed.query)
     return [_backend_spec(parsed, text, source)]
+
+
+@dataclass(frozen=True)
+class AnsibleName:
+    """How testinfra's ansible backend names a host: its inventory source (``None``:
+    Ansible's default inventory) and its name there."""
+
+    inventory: str | None
+    name: str
+
+
+def ansible_name(spec: HostSpec, ansible_mode: bool, inventory: str | None) -> AnsibleName | None:
+    """The Ansible name of an SSH host where testinfra would run it through its ansible
+    backend (``host.ansible(...)``, ``host.ansible.get_variables()``), else ``None``.
+
+    testinfra uses that backend for ``ansible://`` specs and under ``--connection=ansible``
+    (Molecule): ``ansible_mode``. ``inventory``: the run's inventory (``--ansible-inventory``,
+    else an inventory file given as ``--hosts``; ``None``: Ansible's default); an
+    ``ansible://PATTERN?ansible_inventory=FILE`` spec's own FILE wins.
+    """
+    own = spec.vars.get(ANSIBLE_INVENTORY_VAR)
+    if spec.transport != "ssh" or not (own or ansible_mode):
+        return None
+    return AnsibleName(own or inventory, spec.alias or spec.host)
 
 
 def _sudo_vars(query: dict[str, str]) -> dict[str, str]:

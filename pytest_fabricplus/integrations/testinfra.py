@@ -27,6 +27,15 @@ Upstream behaviour worked around here (one place each):
   records the user instead, and :meth:`FabricPlusBackend.run` runs the command through our
   ``Sudo`` strategy: the login user's configured sudo password, the ``requiretty`` retry,
   errors naming host and user -- exactly like ``su_user(..., method="sudo", login=False)``.
+  Where sudo refuses (no password, wrong password, user or target not allowed, unknown
+  user), testinfra gives the command's result with the sudo process's exit status 1 and
+  sudo's stderr, so tests assert ``rc != 0``: :meth:`FabricPlusBackend.sudo_refused` gives
+  the same (sudo's words, then our named cause, on stderr), not our ``PrivilegeError``.
+* testinfra's ``Ansible`` module (``host.ansible``) works only on a backend whose
+  ``HAS_RUN_ANSIBLE`` is true and which has ``run_ansible``/``get_variables``: its ansible
+  backend. Ours sets it where testinfra would use that backend (``--connection=ansible``,
+  ``ansible://``) and answers both through testinfra's own ``AnsibleRunner`` (Ansible's
+  ``ansible`` and ``ansible-inventory`` commands), one runner per inventory per run.
 * ``testinfra.get_host()`` keeps every ``Host`` in class-level dicts for the life of the
   process; we build ``Host`` objects ourselves and keep them on the connection they use.
 """
@@ -34,8 +43,13 @@ Upstream behaviour worked around here (one place each):
 from __future__ import annotations
 
 import codecs
+import shutil
 import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, PrivilegeError
+from ..hosts.urls import AnsibleName
 
 if TYPE_CHECKING:  # the connection module never imports this one: no cycle
     from ..ssh.connection import FabricPlusConnection
@@ -53,7 +67,18 @@ except ImportError as exc:  # the optional extra is not installed
         name=exc.name,
     ) from exc
 
-__all__ = ["INSTALL_HINT", "RAW_ENCODING", "FabricPlusBackend", "backend_host", "testinfra_host"]
+#: the exit status of a sudo that refuses or fails before running the command (sudo(8))
+SUDO_FAILED = 1
+
+__all__ = [
+    "INSTALL_HINT",
+    "RAW_ENCODING",
+    "AnsibleHost",
+    "AnsibleRunners",
+    "FabricPlusBackend",
+    "backend_host",
+    "testinfra_host",
+]
 
 # ---------------------------------------------------------------------------------------
 # lossless output: UTF-8 with surrogateescape, whatever error handler invoke passes
@@ -96,8 +121,18 @@ class FabricPlusBackend(BaseBackend):  # type: ignore[misc]  # testinfra ships n
 
     NAME = "fabricplus"
 
-    def __init__(self, connection: FabricPlusConnection, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        connection: FabricPlusConnection,
+        *args: Any,
+        ansible: AnsibleHost | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.connection = connection
+        #: testinfra's ``Ansible`` module works where testinfra's ansible backend would run
+        #: this host (``--connection=ansible``, ``ansible://``): ``host.ansible(...)``
+        self.ansible = ansible
+        self.HAS_RUN_ANSIBLE = ansible is not None
         # users host.sudo() asked for while the current command was being built (per thread)
         self._sudo_chain = threading.local()
         super().__init__(connection.spec.host, *args, **kwargs)
@@ -136,14 +171,88 @@ class FabricPlusBackend(BaseBackend):  # type: ignore[misc]  # testinfra ships n
         if chain:
             # nested host.sudo(): the innermost user is who the command finally runs as;
             # the login user asks sudo for it, as with connection.sudo()
-            with conn.as_user(chain[0] or "root", method="sudo", login=False):
-                result = conn.run(text, **options)
+            try:
+                with conn.as_user(chain[0] or "root", method="sudo", login=False):
+                    result = conn.run(text, **options)
+            except PrivilegeError as exc:
+                return self.sudo_refused(text, exc)
         else:
             result = conn.run(text, **options)
         exit_status = -1 if result.exited is None else int(result.exited)
         return self.result(
             exit_status, self.encode(text), raw_bytes(result.stdout), raw_bytes(result.stderr)
         )
+
+    def run_ansible(self, module_name: str, module_args: str | None = None, **kwargs: Any) -> Any:
+        """``host.ansible(MODULE, ARGS, ...)``: Ansible's ``ansible`` command on this host's
+        inventory name, through testinfra's own ``AnsibleRunner`` (as its ansible backend:
+        Ansible connects on its own, as the inventory says)."""
+        target = self._ansible_target("host.ansible(...)", "ansible")
+        return target.runner().run_module(
+            target.name.name, module_name, module_args, get_encoding=lambda: self.encoding, **kwargs
+        )
+
+    def get_variables(self) -> dict[str, Any]:
+        """``host.ansible.get_variables()``: the host's variables as ``ansible-inventory``
+        gives them, with ``inventory_hostname``, ``group_names`` and ``groups`` (testinfra's
+        ``AnsibleRunner.get_variables``)."""
+        target = self._ansible_target("host.ansible.get_variables()", "ansible-inventory")
+        return dict(target.runner().get_variables(target.name.name))
+
+    def _ansible_target(self, what: str, command: str) -> AnsibleHost:
+        target = self.ansible
+        if target is None:  # testinfra's need_ansible checks HAS_RUN_ANSIBLE first
+            raise RuntimeError("Ansible module is only available with ansible connection backend")
+        if shutil.which(command) is None:
+            raise ConfigError(
+                f"{what} on {self.connection.spec.describe()} runs Ansible's {command} "
+                f"command, which is not on PATH: pip install ansible-core (in the environment "
+                f"whose bin directory is on PATH)"
+            )
+        return target
+
+    def sudo_refused(self, command: str, exc: PrivilegeError) -> CommandResult:
+        """testinfra's result for a sudo that did not run the command: the exit status of
+        the sudo process (1), no stdout, sudo's own stderr and then our cause, one line."""
+        said = exc.output.rstrip("\n")
+        stderr = f"{said}\n" if said else ""
+        stderr += f"pytest-fabricplus: {exc}\n"
+        return self.result(SUDO_FAILED, self.encode(command), b"", stderr.encode())
+
+
+# ---------------------------------------------------------------------------------------
+# testinfra's ansible module over our backend
+# ---------------------------------------------------------------------------------------
+
+
+class AnsibleRunners:
+    """testinfra's ``AnsibleRunner`` per inventory, for one run (testinfra keeps them in a
+    class-level dict for the life of the process; the run owns these)."""
+
+    def __init__(self) -> None:
+        self._runners: dict[str | None, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, inventory: str | None) -> Any:
+        from testinfra.utils.ansible_runner import AnsibleRunner
+
+        with self._lock:
+            runner = self._runners.get(inventory)
+            if runner is None:
+                runner = self._runners[inventory] = AnsibleRunner(inventory)
+            return runner
+
+
+@dataclass(frozen=True)
+class AnsibleHost:
+    """A host testinfra would run through its ansible backend: its Ansible name, and the
+    run's runners (one ``ansible-inventory --list`` per inventory)."""
+
+    name: AnsibleName
+    runners: AnsibleRunners = field(compare=False, hash=False, repr=False)
+
+    def runner(self) -> Any:
+        return self.runners.get(self.name.inventory)
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,6 +276,7 @@ def testinfra_host(
     connection: FabricPlusConnection,
     sudo: bool = False,  # noqa: PT028  # not a test: the name starts with test
     sudo_user: str | None = None,  # noqa: PT028
+    ansible: AnsibleHost | None = None,  # noqa: PT028
 ) -> Any:
     """The ``testinfra.host.Host`` over ``connection``, for the user active now.
 
@@ -179,17 +289,19 @@ def testinfra_host(
 
     ``sudo=True`` (testinfra's ``--sudo``; ``sudo_user`` its ``--sudo-user``, default root)
     runs every command of this Host through our ``Sudo`` strategy, as ``host.sudo()`` does.
+    ``ansible``: the host's Ansible name where testinfra would use its ansible backend
+    (``--connection=ansible``): then ``host.ansible(...)`` and its ``get_variables()`` work.
     """
-    hosts: dict[tuple[IdentityKey, bool, str | None], Any] | None = getattr(
+    hosts: dict[tuple[IdentityKey, bool, str | None, AnsibleHost | None], Any] | None = getattr(
         connection, _HOSTS_ATTR, None
     )
     if hosts is None:
         hosts = {}
         connection._set(_HOSTS_ATTR, hosts)
-    key = (identity_key(connection), sudo, sudo_user if sudo else None)
+    key = (identity_key(connection), sudo, sudo_user if sudo else None, ansible)
     host = hosts.get(key)
     if host is None:
-        backend = FabricPlusBackend(connection, sudo=sudo, sudo_user=sudo_user)
+        backend = FabricPlusBackend(connection, sudo=sudo, sudo_user=sudo_user, ansible=ansible)
         host = testinfra.host.Host(backend)
         backend.set_host(host)
         hosts[key] = host

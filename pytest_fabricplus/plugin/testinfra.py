@@ -38,7 +38,7 @@ def _is_testinfra(exc: ImportError) -> bool:
 
 
 @pytest.fixture
-def testinfra_host(connection: FabricPlusConnection) -> Any:
+def testinfra_host(request: pytest.FixtureRequest, connection: FabricPlusConnection) -> Any:
     """A ``testinfra.host.Host`` whose commands run on this item's ``connection``.
 
     Parametrized exactly like ``connection`` (one item per host), on the same SSH
@@ -54,8 +54,33 @@ def testinfra_host(connection: FabricPlusConnection) -> Any:
             raise
         missing = f"{MISSING_TESTINFRA} ({exc.__cause__ or exc})"
     else:
-        return host_for(connection)
+        return host_for(connection, ansible=ansible_host(request.config, connection.spec))
     pytest.fail(missing, pytrace=False)  # outside the except: no chained ImportError shown
+
+
+#: the run's testinfra ``AnsibleRunner`` per inventory (``host.ansible``)
+RUNNERS_KEY = pytest.StashKey[Any]()
+
+
+def ansible_host(config: pytest.Config, spec: HostSpec) -> Any:
+    """The host's Ansible name (an ``AnsibleHost``) where testinfra would run it through its
+    ansible backend -- ``--connection=ansible`` (Molecule), ``ansible://`` hosts -- else
+    ``None``. Only called once testinfra imported."""
+    from ..integrations.testinfra import AnsibleHost, AnsibleRunners
+
+    settings = run_state(config).settings
+    hosts = settings.hosts
+    names_ansible = hosts is not None and "ansible://" in hosts
+    inventory = settings.ansible_inventory
+    if inventory is None and hosts is not None and looks_like_path(hosts):
+        inventory = hosts
+    name = urls.ansible_name(spec, settings.connection == "ansible" or names_ansible, inventory)
+    if name is None:
+        return None
+    runners = config.stash.get(RUNNERS_KEY, None)
+    if runners is None:
+        runners = config.stash[RUNNERS_KEY] = AnsibleRunners()
+    return AnsibleHost(name, runners)
 
 
 # ---------------------------------------------------------------------------------------
@@ -107,7 +132,12 @@ def host(
         if settings.skip_unreachable:
             pytest.skip(f"{exc} (--skip-unreachable)")
         pytest.fail(str(exc), pytrace=False)
-    return host_for(conn, sudo=sudo, sudo_user=sudo_user if sudo else None)
+    return host_for(
+        conn,
+        sudo=sudo,
+        sudo_user=sudo_user if sudo else None,
+        ansible=ansible_host(request.config, host_spec),
+    )
 
 
 #: the connection whose user :func:`switch_host_user` set for an item (reset at its teardown)

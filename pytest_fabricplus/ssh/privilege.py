@@ -360,9 +360,12 @@ class Sudo:
                 )
             except Failure as failure:
                 if isinstance(failure.reason, ResponseNotAccepted):
+                    said = getattr(failure.result, "stderr", "") or ""
+                    said = said.split(prompt, 1)[-1].replace(prompt, "")  # no lecture, prompts
                     raise PrivilegeError(
                         f"sudo authentication failed for {conn.user} (to run as {run_as.user}) "
-                        f"on {host}: wrong sudo password"
+                        f"on {host}: wrong sudo password",
+                        output=redact(said, run_as.secrets()),
                     ) from None
                 raise
             if outcome.started:
@@ -372,7 +375,12 @@ class Sudo:
                 self.requiretty.add(host)  # sudoers "Defaults requiretty": retry with a pty
                 pty = True
                 continue
-            raise PrivilegeError(self.why(conn, run_as, host, text))
+            # sudo's own words (on the pty's stdout when sudoers say requiretty)
+            said = outcome.result.stderr if outcome.result.stderr.strip() else outcome.result.stdout
+            # sudo quotes the command it refused: show the user's, not our wrapper around it
+            inner = inner_command(command, marker, _stdin_eof(kwargs))
+            said = redact(said.replace(prompt, "").replace(inner, command), run_as.secrets())
+            raise PrivilegeError(self.why(conn, run_as, host, text), output=said)
         raise PrivilegeError(f"sudo as {run_as.user} on {host} failed")  # pragma: no cover
 
     def why(self, conn: SwitchingConnection, run_as: RunAs, host: str, text: str) -> str:
@@ -486,4 +494,5 @@ class PrivilegeRunner:
         try:
             return self.strategies[method].run(conn, run_as, command, **kwargs)
         except PrivilegeError as exc:
-            raise PrivilegeError(redact(str(exc), run_as.secrets())) from None
+            output = redact(exc.output, run_as.secrets())
+            raise PrivilegeError(redact(str(exc), run_as.secrets()), output=output) from None

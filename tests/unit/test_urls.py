@@ -114,6 +114,20 @@ def test_ansible_scheme_reads_the_named_inventory(tmp_path: object) -> None:
     specs = resolve_hosts(f"ansible://web?ansible_inventory={inv}&sudo=true")
     assert [s.id for s in specs] == ["web1", "web2"]
     assert all(urls.sudo_of(s) == (True, None) for s in specs)
+    # testinfra's ansible backend would run them: host.ansible names the inventory and host
+    assert [urls.ansible_name(s, False, None) for s in specs] == [
+        urls.AnsibleName(str(inv), "web1"),
+        urls.AnsibleName(str(inv), "web2"),
+    ]
+
+
+def test_ansible_name_only_where_testinfra_uses_its_ansible_backend() -> None:
+    [web1] = parse_inventory("[web]\nweb1 ansible_host=10.0.0.1\n", "inv.ini")
+    assert urls.ansible_name(web1, False, "inv.ini") is None  # --connection=ssh: no Ansible
+    assert urls.ansible_name(web1, True, "inv.ini") == urls.AnsibleName("inv.ini", "web1")
+    assert urls.ansible_name(web1, True, None) == urls.AnsibleName(None, "web1")  # default
+    [docker] = urls.with_connection(resolve_hosts("c1"), "docker")
+    assert urls.ansible_name(docker, True, None) is None  # testinfra's own backend there
 
 
 def test_connection_option_for_hosts_without_scheme() -> None:
