@@ -23,7 +23,10 @@ Upstream behaviour worked around here:
 
 Secrets: the password variables the run uses for its selected hosts are read by the
 controller and sent to every worker in ``workerinput`` (:data:`SECRETS_KEY`; execnet's pipe,
-never ``os.environ``), so a remote worker (``--tx ssh=...``) needs no copy of them.
+never ``os.environ``), so a remote worker (``--tx ssh=...``) needs no copy of them. The
+controller collects no test, so the variables that ``su_user`` markers and ``run_as(...)``
+name are found in the source of the test files (and conftest.py files) the run was given:
+literal ``password_env="NAME"`` arguments (:func:`suite_password_variables`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +43,8 @@ import pytest
 from ..errors import FabricPlusError
 from ..fleet.affinity import host_of_nodeid, plan, worker_ids
 from ..fleet.state import RunState
+from ..secrets import password_env_arguments
+from .fixtures import STATE_KEY
 from .options import read_settings
 from .reporting import CRASH_WHEN, CRASHED_PROPERTY, HOST_PROPERTY
 
@@ -99,6 +105,7 @@ class XdistHooks:
         self.secrets: dict[str, str] = {}
         self.redact: Callable[[str], str] = str
         self._ready: set[int] = set()  # id() of the nodes whose session started
+        self._scanned = False
 
     def set_hosts(
         self,
@@ -115,6 +122,14 @@ class XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[AFFINITY_KEY] = self.active
+        if self.host_ids and not self._scanned:
+            self._scanned = True
+            state = self.config.stash.get(STATE_KEY, None)
+            if state is not None:
+                for name in sorted(suite_password_variables(self.config)):
+                    if name in state.env and name not in self.secrets:
+                        self.secrets[name] = state.env[name]
+                        state.secrets.add(state.env[name])  # redacted here too
         if self.secrets:  # over execnet's pipe, never the worker's environment
             node.workerinput[SECRETS_KEY] = dict(self.secrets)
         self.nodes.append(node)
@@ -131,7 +146,11 @@ class XdistHooks:
             return
         worker = getattr(getattr(node, "gateway", None), "id", "?")
         spec = getattr(getattr(node, "gateway", None), "spec", None)
-        where = "" if getattr(spec, "popen", True) else f" ({spec})"
+        where = ""
+        for kind in ("ssh", "socket", "vagrant_ssh"):  # execnet XSpec: where the worker ran
+            value = getattr(spec, kind, None)
+            if isinstance(value, str) and value:
+                where = f" ({kind}={value})"
         reason = self.redact(worker_failure(error))
         raise pytest.UsageError(
             f"xdist worker {worker}{where} could not start: {reason}\n"
@@ -196,6 +215,53 @@ class XdistHooks:
         from .xdist_scheduler import HostAffinityScheduling
 
         return HostAffinityScheduling(config, log, self.host_ids)
+
+
+#: directories never searched for test sources
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
+#: at most this many .py files are read for ``password_env=`` (a huge tree is not walked)
+MAX_SCANNED_FILES = 5000
+
+
+def suite_password_variables(config: pytest.Config) -> set[str]:
+    """The variables named by literal ``password_env="NAME"`` in the ``.py`` files of the
+    paths the run was given (``testpaths`` or the current directory without any), and in the
+    ``conftest.py`` files above them up to the rootdir."""
+    base = config.invocation_params.dir
+    args = [a.split("::", 1)[0] for a in config.args if not a.startswith("-")]
+    roots = [(base / a).resolve() for a in args] or [base.resolve()]
+    files: list[Path] = []
+    rootdir = Path(config.rootpath).resolve()
+    for root in roots:
+        for parent in [root, *root.parents]:
+            conftest = parent / "conftest.py"
+            if conftest.is_file():
+                files.append(conftest)
+            if parent == rootdir or rootdir not in parent.parents:
+                break
+        if root.is_file():
+            files.append(root)
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".")
+                and d not in _SKIP_DIRS
+                and not (Path(dirpath) / d / "pyvenv.cfg").exists()
+            )
+            files.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".py"))
+            if len(files) > MAX_SCANNED_FILES:
+                break
+    names: set[str] = set()
+    for path in dict.fromkeys(files[:MAX_SCANNED_FILES]):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "password_env" in text:
+            names |= password_env_arguments(text)
+    return names
 
 
 def worker_pid(node: Any) -> int | None:
