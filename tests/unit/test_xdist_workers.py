@@ -27,7 +27,7 @@ def node(worker: str, popen: bool = True) -> Any:
 
 
 def hooks(host_ids: list[str], secrets: dict[str, str] | None = None) -> XdistHooks:
-    config: Any = SimpleNamespace(getvalue=lambda name: "load")
+    config: Any = SimpleNamespace(getvalue=lambda name: "load", stash=pytest.Stash())
     result = XdistHooks(config)
     result.set_hosts(host_ids, secrets, lambda text: text.replace("s3cret", "********"))
     result._scanned = True  # no source scan: no pytest config here
@@ -65,6 +65,13 @@ def test_failure_reason_is_redacted() -> None:
         xdist.pytest_testnodedown(node("gw0"), "ValueError: bad password s3cret")
     assert "s3cret" not in str(raised.value)
     assert "********" in str(raised.value)
+
+
+def test_worker_stopped_on_purpose_is_no_start_up_failure() -> None:
+    xdist = hooks(["web1"])
+    stopping = node("gw0")
+    stopping.shutting_down = True  # the run ends (or -x) while it was starting
+    xdist.pytest_testnodedown(stopping, "KeyboardInterrupt")  # nothing raised
 
 
 def test_runs_without_hosts_keep_xdist_behaviour() -> None:
