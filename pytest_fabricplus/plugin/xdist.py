@@ -144,9 +144,8 @@ class XdistHooks:
         here, once: the next one would fail the same way (xdist would replace it forever)."""
         if error is None or not self.host_ids or id(node) in self._ready:
             return
-        state = self.config.stash.get(STATE_KEY, None)
-        if getattr(node, "shutting_down", False) or getattr(state, "interrupted", False):
-            return  # stopped on purpose (the run ends, Ctrl-C): not a start-up failure
+        if getattr(self.config.stash.get(STATE_KEY, None), "interrupted", False):
+            return  # Ctrl-C / SIGTERM while it was starting: the run says interrupted
         worker = getattr(getattr(node, "gateway", None), "id", "?")
         spec = getattr(getattr(node, "gateway", None), "spec", None)
         where = ""

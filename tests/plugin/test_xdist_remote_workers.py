@@ -35,12 +35,13 @@ def test_password_is_masked(connection):
 """
 
 
-def wrapper(path: Path, *unset: str) -> Path:
+def wrapper(path: Path, *unset: str, setup: str = "") -> Path:
     """A ``python`` for execnet's popen gateway that starts without the ``unset`` variables
-    (as a worker on another machine would)."""
+    (as a worker on another machine would), after the shell lines ``setup``."""
     script = path / "python-without-secrets"
     script.write_text(
-        f'#!/bin/sh\nunset {" ".join(unset)}\nexec {sys.executable} "$@"\n', encoding="utf-8"
+        f'#!/bin/sh\nunset {" ".join(unset)}\n{setup}\nexec {sys.executable} "$@"\n',
+        encoding="utf-8",
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script
@@ -91,3 +92,24 @@ def test_worker_that_cannot_start_stops_the_run_once(
     assert output.count("could not start") == 1, output
     assert "replacing crashed worker" not in output
     result.stderr.fnmatch_lines(["ERROR: xdist worker gw? could not start: *inv.txt*"])
+
+
+def test_worker_without_the_plugin_stops_the_run_once(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    """As a remote machine where the plugin is not installed: the worker's pytest does not
+    know ``--hosts``; one usage error says so, no worker is replaced."""
+    pytester.makepyfile("def test_one(connection): connection.run('true')")
+    python = wrapper(
+        pytester.path,
+        "NOTHING",
+        setup="export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 PYTEST_PLUGINS=xdist",
+    )
+    result = pytester.runpytest_subprocess(
+        *sshd.args("--tx", f"2*popen//python={python}", "--dist=load"), timeout=90
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("could not start") == 1, output
+    assert "replacing crashed worker" not in output
+    result.stderr.fnmatch_lines(["ERROR: xdist worker gw? could not start: *--hosts*"])

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_fabricplus.fleet.state import RunState
+from pytest_fabricplus.plugin.fixtures import STATE_KEY
 from pytest_fabricplus.plugin.xdist import SECRETS_KEY, XdistHooks, worker_failure
 from pytest_fabricplus.secrets import password_env_arguments
 from pytest_fabricplus.settings import Settings
@@ -67,11 +68,12 @@ def test_failure_reason_is_redacted() -> None:
     assert "********" in str(raised.value)
 
 
-def test_worker_stopped_on_purpose_is_no_start_up_failure() -> None:
+def test_worker_interrupted_while_starting_is_no_start_up_failure() -> None:
     xdist = hooks(["web1"])
-    stopping = node("gw0")
-    stopping.shutting_down = True  # the run ends (or -x) while it was starting
-    xdist.pytest_testnodedown(stopping, "KeyboardInterrupt")  # nothing raised
+    state = RunState(settings=Settings())
+    state.interrupted = True  # Ctrl-C while the worker was starting
+    xdist.config.stash[STATE_KEY] = state
+    xdist.pytest_testnodedown(node("gw0"), "KeyboardInterrupt")  # nothing raised
 
 
 def test_runs_without_hosts_keep_xdist_behaviour() -> None:
