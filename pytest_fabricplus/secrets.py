@@ -251,6 +251,18 @@ def variables_named(settings: Settings, specs: Iterable[HostSpec]) -> set[str]:
     return names
 
 
+#: ``password_env="NAME"`` as test code writes it (``su_user`` markers, ``run_as(...)``)
+_PASSWORD_ENV_ARG = re.compile(
+    r"""\bpassword_env\s*=\s*(?:[rRuU])?(['"])([A-Za-z_][A-Za-z0-9_]*)\1"""
+)
+
+
+def password_env_arguments(source: str) -> set[str]:
+    """The variables a Python source names as ``password_env="NAME"`` (literal strings only):
+    what the xdist controller forwards for markers and ``run_as`` it never collects."""
+    return {m.group(2) for m in _PASSWORD_ENV_ARG.finditer(source)}
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts the store's secrets from each record's message."""
 

@@ -117,6 +117,13 @@ class RunState:
         state.secrets.add_variables(variables_named(settings, state.inventory))
         return state
 
+    def worker_secrets(self) -> dict[str, str]:
+        """``{variable: value}`` of the password variables named for the selected hosts
+        (login, su, sudo; options, ini, inventory) that are set: what an xdist worker is
+        sent so that it needs no copy of this environment. Values already in the store."""
+        names = variables_named(self.settings, self.selected)
+        return {name: self.env[name] for name in sorted(names) if name in self.env}
+
     def header_lines(self) -> list[str]:
         """The header, then one line per warning about the inventory."""
         return [self.header(), *(f"fabricplus: warning: {w}" for w in self.warnings)]

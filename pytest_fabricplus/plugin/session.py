@@ -42,7 +42,7 @@ from .testinfra import (
     restore_host_user,
     switch_host_user,
 )
-from .xdist import AFFINITY_KEY, XdistHooks, plan, worker_ids
+from .xdist import AFFINITY_KEY, XdistHooks, forwarded_secrets, plan, worker_ids
 
 PLUGIN_NAME = "fabricplus-session"
 XDIST_PLUGIN = "fabricplus-xdist"
@@ -79,10 +79,13 @@ class FabricPlusSession:
             self._guard = InterruptGuard(self._on_signal)
             self._guard.install()
         extra: list[HostSpec] = []
-        extra_env: dict[str, str] = {}
+        # an xdist worker: the password variables the controller read for it (not in this
+        # process's environment on a remote worker, and never put there)
+        extra_env: dict[str, str] = forwarded_secrets(config)
         source = ""
         if settings.docker_targets:
-            settings, extra, extra_env, source = self._docker(settings)
+            settings, extra, docker_env, source = self._docker(settings)
+            extra_env.update(docker_env)
         try:
             if not hasattr(config, "workerinput"):  # reports are written by the controller
                 check_output_paths(settings)
@@ -114,7 +117,9 @@ class FabricPlusSession:
             )
         xdist_hooks = config.pluginmanager.get_plugin(XDIST_PLUGIN)
         if isinstance(xdist_hooks, XdistHooks) and state.has_hosts:
-            xdist_hooks.set_hosts([h.id for h in state.selected])
+            xdist_hooks.set_hosts(
+                [h.id for h in state.selected], state.worker_secrets(), state.secrets.redact
+            )
 
     def _on_signal(self, signum: int) -> None:
         """SIGINT/SIGTERM (in the guard's thread): xdist workers first -- they kill their own

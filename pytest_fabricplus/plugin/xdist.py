@@ -14,12 +14,28 @@ Upstream behaviour worked around here:
   to kill their commands on the hosts. :meth:`XdistHooks.signal_workers` passes the signal
   on at once. xdist tells no worker pid; execnet's popen gateway keeps its ``Popen`` in
   ``gateway._io.popen`` (read with ``getattr``; without it, nothing is passed on).
+* A worker that dies before it is ready (its session never started: a password it cannot
+  read, the plugin missing on a remote machine, a path it cannot see) is replaced by xdist
+  again and again -- without ``-n`` (``--tx`` alone) there is no restart limit at all. In a
+  run with hosts, :meth:`XdistHooks.pytest_testnodedown` stops the run at the first such
+  worker with a usage error naming it and its reason (crashes during tests are left to
+  xdist's ``--max-worker-restart``).
+
+Secrets: the password variables the run uses for its selected hosts are read by the
+controller and sent to every worker in ``workerinput`` (:data:`SECRETS_KEY`; execnet's pipe,
+never ``os.environ``), so a remote worker (``--tx ssh=...``) needs no copy of them. The
+controller collects no test, so the variables that ``su_user`` markers and ``run_as(...)``
+name are found in the source of the test files (and conftest.py files) the run was given:
+literal ``password_env="NAME"`` arguments (:func:`suite_password_variables`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,11 +43,14 @@ import pytest
 from ..errors import FabricPlusError
 from ..fleet.affinity import host_of_nodeid, plan, worker_ids
 from ..fleet.state import RunState
+from ..secrets import password_env_arguments
+from .fixtures import STATE_KEY
 from .options import read_settings
 from .reporting import CRASH_WHEN, CRASHED_PROPERTY, HOST_PROPERTY
 
 __all__ = [
     "AFFINITY_KEY",
+    "SECRETS_KEY",
     "WORKERS_PER_CORE",
     "XdistHooks",
     "auto_workers",
@@ -47,6 +66,32 @@ WORKERS_PER_CORE = 4
 #: workerinput key telling workers that hosts are planned per worker (they pre-flight theirs)
 AFFINITY_KEY = "fabricplus_host_affinity"
 
+#: workerinput key holding ``{variable: value}`` of the password variables the run uses
+SECRETS_KEY = "fabricplus_secrets"
+
+
+def forwarded_secrets(config: pytest.Config) -> dict[str, str]:
+    """What the controller sent this worker under :data:`SECRETS_KEY` (empty elsewhere)."""
+    workerinput = getattr(config, "workerinput", None)
+    data = workerinput.get(SECRETS_KEY) if workerinput is not None else None
+    if not isinstance(data, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def worker_failure(error: object) -> str:
+    """The reason a worker gave when it died: the last exception line (and what follows it)
+    of its remote traceback, or the text xdist has."""
+    text = str(getattr(error, "formatted", None) or error or "").strip()
+    lines = text.splitlines()
+    for index in range(len(lines) - 1, -1, -1):
+        match = re.match(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Exit)): ?(.*)$", lines[index])
+        if match:
+            rest = [match.group(2), *lines[index + 1 :]]
+            reason = " ".join(line.strip() for line in rest if line.strip())
+            return f"{match.group(1)}: {reason}" if match.group(1) != "UsageError" else reason
+    return lines[-1].strip() if lines else "it exited without saying why"
+
 
 class XdistHooks:
     """Registered at configure time when xdist is installed; the hosts are known from
@@ -57,16 +102,64 @@ class XdistHooks:
         self.host_ids: list[str] = []
         self.active = False
         self.nodes: list[Any] = []  # the controller's worker nodes
+        self.secrets: dict[str, str] = {}
+        self.redact: Callable[[str], str] = str
+        self._ready: set[int] = set()  # id() of the nodes whose session started
+        self._scanned = False
 
-    def set_hosts(self, host_ids: list[str]) -> None:
+    def set_hosts(
+        self,
+        host_ids: list[str],
+        secrets: Mapping[str, str] | None = None,
+        redact: Callable[[str], str] = str,
+    ) -> None:
         self.host_ids = host_ids
+        self.secrets = dict(secrets or {})
+        self.redact = redact
         # workers see dist="no": decide here, on the controller, and tell them
         self.active = bool(host_ids) and self.config.getvalue("dist") == "load"
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[AFFINITY_KEY] = self.active
+        if self.host_ids and not self._scanned:
+            self._scanned = True
+            state = self.config.stash.get(STATE_KEY, None)
+            if state is not None:
+                for name in sorted(suite_password_variables(self.config)):
+                    if name in state.env and name not in self.secrets:
+                        self.secrets[name] = state.env[name]
+                        state.secrets.add(state.env[name])  # redacted here too
+        if self.secrets:  # over execnet's pipe, never the worker's environment
+            node.workerinput[SECRETS_KEY] = dict(self.secrets)
         self.nodes.append(node)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node: Any) -> None:
+        self._ready.add(id(node))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker of a run with hosts that died before its session started fails the run
+        here, once: the next one would fail the same way (xdist would replace it forever)."""
+        if error is None or not self.host_ids or id(node) in self._ready:
+            return
+        if getattr(self.config.stash.get(STATE_KEY, None), "interrupted", False):
+            return  # Ctrl-C / SIGTERM while it was starting: the run says interrupted
+        worker = getattr(getattr(node, "gateway", None), "id", "?")
+        spec = getattr(getattr(node, "gateway", None), "spec", None)
+        where = ""
+        for kind in ("ssh", "socket", "vagrant_ssh"):  # execnet XSpec: where the worker ran
+            value = getattr(spec, kind, None)
+            if isinstance(value, str) and value:
+                where = f" ({kind}={value})"
+        reason = self.redact(worker_failure(error))
+        raise pytest.UsageError(
+            f"xdist worker {worker}{where} could not start: {reason}\n"
+            "(the run stops here: a new worker would fail the same way; a remote worker "
+            "needs the plugin installed and the run's files at the same paths -- see "
+            "README, 'Remote xdist workers')"
+        )
 
     def signal_workers(self, signum: int) -> list[int]:
         """Send ``signum`` to this controller's local worker processes still running (any
@@ -124,6 +217,53 @@ class XdistHooks:
         from .xdist_scheduler import HostAffinityScheduling
 
         return HostAffinityScheduling(config, log, self.host_ids)
+
+
+#: directories never searched for test sources
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
+#: at most this many .py files are read for ``password_env=`` (a huge tree is not walked)
+MAX_SCANNED_FILES = 5000
+
+
+def suite_password_variables(config: pytest.Config) -> set[str]:
+    """The variables named by literal ``password_env="NAME"`` in the ``.py`` files of the
+    paths the run was given (``testpaths`` or the current directory without any), and in the
+    ``conftest.py`` files above them up to the rootdir."""
+    base = config.invocation_params.dir
+    args = [a.split("::", 1)[0] for a in config.args if not a.startswith("-")]
+    roots = [(base / a).resolve() for a in args] or [base.resolve()]
+    files: list[Path] = []
+    rootdir = Path(config.rootpath).resolve()
+    for root in roots:
+        for parent in [root, *root.parents]:
+            conftest = parent / "conftest.py"
+            if conftest.is_file():
+                files.append(conftest)
+            if parent == rootdir or rootdir not in parent.parents:
+                break
+        if root.is_file():
+            files.append(root)
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".")
+                and d not in _SKIP_DIRS
+                and not (Path(dirpath) / d / "pyvenv.cfg").exists()
+            )
+            files.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(".py"))
+            if len(files) > MAX_SCANNED_FILES:
+                break
+    names: set[str] = set()
+    for path in dict.fromkeys(files[:MAX_SCANNED_FILES]):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "password_env" in text:
+            names |= password_env_arguments(text)
+    return names
 
 
 def worker_pid(node: Any) -> int | None:
