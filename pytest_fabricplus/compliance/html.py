@@ -29,6 +29,7 @@ from html import escape
 from typing import Any
 
 from . import scores as scores_mod
+from .charts import render_glance
 from .waivers import describe_status
 
 __all__ = ["STATUS_LETTERS", "render_html", "write_html"]
@@ -301,6 +302,21 @@ padding:10px 14px;overflow:auto;z-index:10}#panel[hidden]{display:none}#panel pr
 white-space:pre-wrap;word-break:break-word;background:#f5f5f5;padding:6px;border:1px solid #ddd;
 max-height:40vh;overflow:auto}#panel .close{float:right}#panel dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 10px}#panel dt{font-weight:600}#panel dd{margin:0;word-break:break-word}#panel table{width:100%;table-layout:fixed}#panel td{word-break:break-word}.legend span{display:inline-block;
 padding:0 5px;margin-right:4px;font:bold 11px/16px ui-monospace,monospace}
+#glance .gl-grid{display:flex;flex-wrap:wrap;gap:8px 24px}#glance figure{margin:0;padding:6px 8px;
+border:1px solid #ddd;border-radius:3px;break-inside:avoid}#glance figcaption{font-weight:600;
+margin-bottom:4px}#glance svg{display:block;max-width:100%;height:auto}
+#glance .gl-l{font:12px system-ui,sans-serif;fill:#1a1a1a}#glance .gl-n{font:bold 12px
+ui-monospace,Menlo,Consolas,monospace;fill:#1a1a1a}.print-only{display:none}
+.legend span.hint{font:inherit;padding:0;display:inline}
+@page{size:A4 landscape;margin:12mm}
+@media print{body{font-size:10px;color:#000}header{background:none;color:#000;padding:0 0 4px;
+border-bottom:2px solid #000}.print-only{display:block}#filters,#panel,noscript,.legend .hint{
+display:none!important}#wrap{overflow:visible;max-height:none;border:0}
+#m thead th{position:static}#m th.h,#m td.h,#m td.sc{position:static}
+.matrix.wide{display:none}#print-findings{break-before:page}h2,h3{break-after:avoid}
+tr,figure,#print-header{break-inside:avoid}table.list{width:100%}table.list td{
+word-break:break-word}table.pf td:nth-child(4){white-space:pre-wrap}table.pf td:first-child{white-space:nowrap}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """  # noqa: E501
 
 _JS = r"""
@@ -483,7 +499,8 @@ def _legend() -> str:
             for s in (*STATUSES, "absent")
         )
         + "&nbsp; <span style='box-shadow:inset 0 0 0 2px #000;padding:0 5px'>&nbsp;</span>"
-        " new since the baseline &nbsp; click a cell for its details, a control for its text</p>"
+        ' new since the baseline &nbsp; <span class="hint">click a cell for its details, a control'
+        " for its text</span></p>"
     )
 
 
@@ -511,11 +528,109 @@ def _host_scores(document: dict[str, Any]) -> str:
     return f'<table class="list" id="scores"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
+#: the widest matrix that is printed (16 px a column on a landscape A4/Letter page); a wider
+#: one is left out of the print, whose findings per host carry every cell that is not "passed"
+PRINT_MATRIX_MAX_CONTROLS = 60
+
+
+def _print_header(document: dict[str, Any]) -> str:
+    """Run metadata and a place to sign, on the printed page only."""
+    threshold = document.get("threshold")
+    hosts = document.get("hosts", {})
+    exit_status = document.get("exit_status")
+    gate = (
+        "none (any unwaived failure fails the run)"
+        if threshold is None
+        else f"every host >= {float(threshold):.1f}%"
+    )
+    return (
+        '<div class="print-only" id="print-header"><p>'
+        f"<b>Run</b> {_e(document.get('started'))} to {_e(document.get('finished'))} &nbsp; "
+        f"<b>Hosts</b> {len(hosts)} &nbsp; <b>Controls</b> {len(document.get('controls', {}))} "
+        f"&nbsp; <b>Gate</b> {_e(gate)} &nbsp; <b>Threshold</b> "
+        f"{'none' if threshold is None else _e(f'{float(threshold):.1f}%')} &nbsp; "
+        f"<b>Result</b> {'PASS' if exit_status == 0 else 'FAIL'} (exit status {_e(exit_status)})"
+        '</p><p class="sign">Reviewed by ______________________ &nbsp; '
+        "Date ____________ &nbsp; Signature ______________________</p></div>"
+    )
+
+
+def _print_findings(document: dict[str, Any]) -> str:
+    """What the click panel shows, for print: every cell that did not pass, per host, with its
+    message and waiver; and every control's text."""
+    controls: dict[str, Any] = document.get("controls", {})
+    parts = ['<section class="print-only" id="print-findings"><h2>Findings per host</h2>']
+    for hid, host in document.get("hosts", {}).items():
+        entries: dict[str, Any] = host.get("controls", {})
+        rows = []
+        for cid, meta in controls.items():
+            entry = entries.get(cid)
+            status = "absent" if entry is None else str(entry.get("status", ""))
+            if status == "passed":
+                continue
+            text = "" if entry is None else str(entry.get("message") or "")
+            waiver = None if entry is None else entry.get("waiver")
+            if waiver:
+                text += (
+                    f"{chr(10) if text else ''}waiver ({waiver.get('source') or ''}, expires "
+                    f"{waiver.get('expires') or 'never'}"
+                    f"{', EXPIRED: not applied' if waiver.get('expired') else ''}"
+                    f"{', not run' if waiver.get('run') is False else ''}): "
+                    f"{waiver.get('justification') or ''}"
+                )
+            per_test = (
+                None
+                if entry is None
+                else _compact_results(str(hid), [str(t) for t in meta.get("tests", [])], entry)
+            )
+            if per_test:
+                message = "" if entry is None else str(entry.get("message") or "")
+                text += "".join(
+                    f"\ntest {r[0]}: {r[1]}" + (f": {r[3]}" if r[3] and r[3] != message else "")
+                    for r in per_test
+                )
+            rows.append(
+                f"<tr><td>{_e(cid)}</td>"
+                f"<td>{_e(meta.get('severity') or 'none')}</td><td>{_e(status)}</td>"
+                f"<td>{_e(text)}</td></tr>"
+            )
+        passed = int((host.get("counts") or {}).get("passed", 0))
+        head = (
+            f'<h3 data-host="{_e(hid)}">{_e(hid)} &nbsp; {_e(host.get("address"))} &nbsp; '
+            f"score {_score_text(host.get('score'))} &nbsp; {passed} passed"
+            + (f" &nbsp; unreachable: {_e(host['unreachable'])}" if host.get("unreachable") else "")
+            + "</h3>"
+        )
+        parts.append(
+            head
+            + (
+                '<table class="list pf"><tr><th>Control</th><th>Severity</th><th>Status</th>'
+                f"<th>Message / waiver</th></tr>{''.join(rows)}</table>"
+                if rows
+                else "<p>Every control passed.</p>"
+            )
+        )
+    parts.append(
+        '<h2>Controls</h2><table class="list pf"><tr><th>Control</th><th>Severity</th>'
+        "<th>Title and description</th><th>Tests</th></tr>"
+    )
+    for cid, meta in controls.items():
+        parts.append(
+            f"<tr><td>{_e(cid)}</td><td>{_e(meta.get('severity') or 'none')}</td>"
+            f"<td><b>{_e(meta.get('title'))}</b> {_e(meta.get('description'))} "
+            f"{_e(' '.join(map(str, meta.get('refs') or [])))}</td>"
+            f"<td>{_e(' '.join(map(str, meta.get('tests') or [])))}</td></tr>"
+        )
+    parts.append("</table></section>")
+    return "".join(parts)
+
+
 def render_html(document: dict[str, Any]) -> str:
     """The report page for ``document`` (a ``--compliance-json`` document, version 1)."""
     inventory = document.get("inventory") or "hosts"
     title = f"Compliance report - {inventory} - {document.get('started', '')}"
     n_hosts = len(document.get("hosts", {}))
+    n_controls = len(document.get("controls", {}))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -523,11 +638,22 @@ def render_html(document: dict[str, Any]) -> str:
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{_e(title)}</h1></header><main>"
+        f"{_print_header(document)}"
+        f"{render_glance(document)}"
         f"<h2>Run</h2>{_metadata(document)}"
-        f"<h2>Matrix: {n_hosts} hosts x {len(document.get('controls', {}))} controls</h2>"
+        f'<div class="{"matrix" if n_controls <= PRINT_MATRIX_MAX_CONTROLS else "matrix wide"}">'
+        f"<h2>Matrix: {n_hosts} hosts x {n_controls} controls</h2>"
         f"{_legend()}{_filters(document)}"
         "<noscript><p>The matrix needs JavaScript; the tables below do not.</p></noscript>"
-        '<div id="wrap"><table id="m"></table></div>'
+        '<div id="wrap"><table id="m"></table></div></div>'
+        + (
+            ""
+            if n_controls <= PRINT_MATRIX_MAX_CONTROLS
+            else f'<p class="print-only">The matrix ({n_hosts} hosts x {n_controls} controls) is'
+            " too wide to print; the findings per host below list every cell that did not"
+            " pass.</p>"
+        )
+        + f"{_print_findings(document)}"
         f"{_baseline(document)}"
         f"<h2>Waivers</h2>{_waivers(document)}"
         f"<h2>Scores per host</h2>{_host_scores(document)}"
