@@ -17,6 +17,12 @@ opens that cell's details (clicking a cell puts it there: a link to a finding ca
 ``<body data-ready="1" data-render-ms=... data-filter-ms=...>`` once the matrix is built (for
 tests and the benchmark).
 
+At the top, the fleet at a glance (:mod:`.charts`, inline SVG from the same document). A print
+stylesheet (``@media print``) hides the filters and the panel and shows what only the panel
+shows on screen: a header with the run's metadata and a place to sign, the findings per host
+(every cell that did not pass, with message, waiver and per-test results) and every control's
+text; a matrix wider than ``PRINT_MATRIX_MAX_CONTROLS`` is left out of the print, with a note.
+
 Everything else (run metadata, per-host scores, the waivers with their expiry and status, the
 baseline's new failures and fixed) is rendered here with every text HTML-escaped.
 """
@@ -559,6 +565,10 @@ def _print_findings(document: dict[str, Any]) -> str:
     """What the click panel shows, for print: every cell that did not pass, per host, with its
     message and waiver; and every control's text."""
     controls: dict[str, Any] = document.get("controls", {})
+    new = {
+        (str(i.get("host")), str(i.get("control")))
+        for i in (document.get("baseline") or {}).get("new_failures") or []
+    }
     parts = ['<section class="print-only" id="print-findings"><h2>Findings per host</h2>']
     for hid, host in document.get("hosts", {}).items():
         entries: dict[str, Any] = host.get("controls", {})
@@ -591,7 +601,8 @@ def _print_findings(document: dict[str, Any]) -> str:
                 )
             rows.append(
                 f"<tr><td>{_e(cid)}</td>"
-                f"<td>{_e(meta.get('severity') or 'none')}</td><td>{_e(status)}</td>"
+                f"<td>{_e(meta.get('severity') or 'none')}</td><td>{_e(status)}"
+                f"{' (new since the baseline)' if (str(hid), str(cid)) in new else ''}</td>"
                 f"<td>{_e(text)}</td></tr>"
             )
         passed = int((host.get("counts") or {}).get("passed", 0))
