@@ -320,7 +320,7 @@ border-bottom:2px solid #000}.print-only{display:block}#filters,#panel,noscript,
 display:none!important}#wrap{overflow:visible;max-height:none;border:0}
 #m thead th{position:static}#m th.h,#m td.h,#m td.sc{position:static}
 .matrix.wide{display:none}#print-findings{break-before:page}h2,h3{break-after:avoid}
-tr,figure,#print-header{break-inside:avoid}table.list{width:100%}table.list td{
+tr,figure,#print-header,#meta{break-inside:avoid}table.list{width:100%}table.list td{
 word-break:break-word}table.pf td:nth-child(4){white-space:pre-wrap}table.pf td:first-child{white-space:nowrap}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """  # noqa: E501
@@ -615,8 +615,9 @@ def _print_findings(document: dict[str, Any]) -> str:
         parts.append(
             head
             + (
-                '<table class="list pf"><tr><th>Control</th><th>Severity</th><th>Status</th>'
-                f"<th>Message / waiver</th></tr>{''.join(rows)}</table>"
+                '<table class="list pf"><thead><tr><th>Control</th><th>Severity</th>'
+                "<th>Status</th><th>Message / waiver</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>"
                 if rows
                 else "<p>Every control passed.</p>"
             )
