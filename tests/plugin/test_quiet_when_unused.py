@@ -53,7 +53,9 @@ def test_no_compliance_plugin_or_header_in_an_unused_run(pytester: pytest.Pytest
 
 def test_a_compliance_option_alone_makes_the_plugin_speak(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(PLAIN)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--trace-config", "--fabricplus-report=r.json")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--trace-config", "--fabricplus-report=r.json"
+    )
     assert any("fabricplus-compliance" in line for line in result.stdout.lines)
     result.stdout.fnmatch_lines(["fabricplus: no hosts (pass --hosts)"])
 
