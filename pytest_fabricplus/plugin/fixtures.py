@@ -44,9 +44,10 @@ def host_spec() -> HostSpec:
     """The inventory entry of the host this test item runs against.
 
     Parametrized by the plugin (one item per selected host); this body only runs when no
-    hosts were given, and skips the test saying how to give them.
+    hosts were given: the test errors saying how to give them (a test that needs a host
+    does not pass silently in a run that has none).
     """
-    pytest.skip(NO_HOSTS_REASON)
+    pytest.fail(NO_HOSTS_REASON, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -164,7 +165,7 @@ def host_pool(
     """
     state = run_state(request.config)
     if not state.has_hosts:
-        pytest.skip(NO_HOSTS_REASON)
+        pytest.fail(NO_HOSTS_REASON, pytrace=False)
     hosts = [h for h in hosts_for(request.node, state) if h.transport == "ssh"]
     if not hosts:
         pytest.skip("no selected host matches this test's @pytest.mark.hosts")

@@ -29,7 +29,7 @@ from ..fleet.preflight import WORKER_PREFLIGHT_THREADS, preflight
 from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
 from ..secrets import RedactingFilter
-from ..settings import Settings, check_output_paths
+from ..settings import OUTPUT_OPTIONS, Settings, check_output_paths
 from . import markers, options
 from .compliance import PLUGIN_NAME as COMPLIANCE_PLUGIN
 from .compliance import CompliancePlugin
@@ -59,6 +59,22 @@ def _only_listing(config: pytest.Config) -> bool:
     )
 
 
+def in_use(state: RunState) -> bool:
+    """The run configures something of ours: hosts (``--hosts``, ``--ansible-inventory``,
+    ini, environment), ``--docker-targets``, a report or a compliance option. Otherwise the
+    plugin stays quiet: no header line, no compliance plugin, nothing written -- the output
+    is the output without the plugin. (A test that asks for ``connection``, ``host_spec``
+    or ``host_pool`` in such a run errors saying how to pass hosts.)"""
+    s = state.settings
+    asked = (s.waivers, s.compliance_baseline, s.compliance_fail_under)
+    return (
+        state.has_hosts
+        or bool(s.docker_targets)
+        or any(getattr(s, name) for name in OUTPUT_OPTIONS)
+        or any(a is not None for a in asked)
+    )
+
+
 class FabricPlusSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -66,6 +82,8 @@ class FabricPlusSession:
         self._log_filter: RedactingFilter | None = None
         self.testinfra = TestinfraHosts()
         self._guard: InterruptGuard | None = None
+        #: the run configures hosts, Docker targets or a compliance/report option
+        self.in_use = False
 
     # -- session start: every side effect of the plugin begins here ------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -96,7 +114,9 @@ class FabricPlusSession:
             raise pytest.UsageError(str(exc)) from None
         self.state = config.stash[STATE_KEY] = state
         self._redact_logs(state)
-        config.pluginmanager.register(CompliancePlugin(config, state), COMPLIANCE_PLUGIN)
+        self.in_use = in_use(state)
+        if self.in_use:  # a run that configures nothing of ours: no compliance hook work
+            config.pluginmanager.register(CompliancePlugin(config, state), COMPLIANCE_PLUGIN)
         if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
             for warning in state.warnings:  # said once; never silent, even under -q
                 try:
@@ -166,7 +186,9 @@ class FabricPlusSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         if self.state is None:
             return []
-        lines = [*self.state.header_lines(), *self.testinfra.header(self.state)]
+        lines = [*self.testinfra.header(self.state)]
+        if self.in_use:  # quiet in a run that configures nothing of ours
+            lines[:0] = self.state.header_lines()
         from ..ssh.sshconfig import fallback_note
 
         note = fallback_note(None, self.state.settings.ssh_config)

@@ -133,6 +133,26 @@ def test_wheel_holds_every_module_and_the_whole_build_context(
     assert mode & 0o111
 
 
+def test_wheel_metadata_licence_and_version(wheel: Path) -> None:
+    """The licence file rides in the wheel; the version is ``__version__`` (its one source)."""
+    import email.parser
+
+    import pytest_fabricplus
+
+    archive = zipfile.ZipFile(wheel)
+    info = f"pytest_fabricplus-{pytest_fabricplus.__version__}.dist-info"
+    assert archive.read(f"{info}/licenses/LICENSE").startswith(b"MIT License")
+    meta = email.parser.Parser().parsestr(archive.read(f"{info}/METADATA").decode())
+    assert meta["Version"] == pytest_fabricplus.__version__
+    assert meta["License-Expression"] == "MIT"
+    classifiers = meta.get_all("Classifier")
+    for minor in (10, 11, 12, 13):
+        assert f"Programming Language :: Python :: 3.{minor}" in classifiers
+    assert "Framework :: Pytest" in classifiers
+    assert "Operating System :: POSIX :: Linux" in classifiers
+    assert [c for c in classifiers if c.startswith("Development Status ::")]
+
+
 def test_helper_commands_run_from_the_installed_package(venv: Path, tmp_path: Path) -> None:
     python = str(venv / "bin" / "python")
     help_ = subprocess.run(

@@ -111,10 +111,11 @@ def test_marker_limits_the_pool(
     result.assert_outcomes(passed=1)
 
 
-def test_without_hosts_the_pool_test_skips(pytester: pytest.Pytester) -> None:
+def test_without_hosts_the_pool_test_errors(pytester: pytest.Pytester) -> None:
+    # an error, not a skip: a run without hosts must not pass a test that needs them
     pytester.makepyfile("def test_p(host_pool): pass")
-    result = pytester.runpytest("-rs")
-    result.assert_outcomes(skipped=1)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*no hosts to test: pass --hosts*"])
 
 

@@ -29,10 +29,11 @@ def collected(result: pytest.RunResult) -> list[str]:
     return [line.split("::", 1)[1] for line in result.stdout.lines if "::" in line]
 
 
-def test_without_hosts_host_tests_skip_saying_how_to_pass_hosts(pytester: pytest.Pytester) -> None:
+def test_without_hosts_host_tests_error_saying_how_to_pass_hosts(pytester: pytest.Pytester) -> None:
+    # an error, not a skip: a run without hosts must not pass (exit 0) tests that need them
     pytester.makepyfile(TESTS)
-    result = pytester.runpytest("-rs", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, skipped=2)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=2)
     result.stdout.fnmatch_lines(["*no hosts to test: pass --hosts=INVENTORY_FILE*"])
 
 
