@@ -39,7 +39,8 @@ def test_get_variables(host):
     assert v["http_port"] == 8080 and v["enabled"] is True and v["app_ports"] == [1, 2]
     assert v["ntp"] == "pool.example"  # from [web:vars]: a string, as Ansible reads it
     assert v["role_id"] == {"instance-1": 1, "instance-2": 2}[name]
-    assert v["group_names"] == ["all", "web"]
+    # testinfra 10 adds "all" to group_names, 9.0 (our floor) does not: both hold "web"
+    assert "web" in v["group_names"]
     assert v["groups"]["web"] == ["instance-1", "instance-2"]
     out = os.path.join(os.environ["VARS_OUT"], name + ".json")
     with open(out, "w") as handle:
