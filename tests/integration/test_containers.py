@@ -492,14 +492,20 @@ def test_remove_leftovers_removes_crashed_runs_only(session: DockerTargets) -> N
     try:
         session.remove_leftovers()
         remaining = {
-            c.id for c in client.containers.list(all=True, filters={"label": LABEL_COMMON})
+            c.id
+            for c in client.containers.list(
+                ignore_removed=True, all=True, filters={"label": LABEL_COMMON}
+            )
         }
         assert crashed.id not in remaining
         assert kept.id in remaining  # kept on purpose (--docker-targets-keep)
         assert {t.container_id for t in session.targets.values()} <= remaining  # ours survive
         session.remove_leftovers(include_kept=True)
         remaining = {
-            c.id for c in client.containers.list(all=True, filters={"label": LABEL_COMMON})
+            c.id
+            for c in client.containers.list(
+                ignore_removed=True, all=True, filters={"label": LABEL_COMMON}
+            )
         }
         assert kept.id not in remaining
     finally:
@@ -521,7 +527,7 @@ def test_close_removes_everything(require_docker: None) -> None:
         raise
     assert run.close() is None
     left = client.containers.list(
-        all=True, filters={"label": f"{LABEL_SESSION}={run.config.session_id}"}
+        ignore_removed=True, all=True, filters={"label": f"{LABEL_SESSION}={run.config.session_id}"}
     )
     client.close()
     assert left == []
@@ -541,7 +547,7 @@ def test_keep_leaves_containers_and_says_how_to_connect(require_docker: None) ->
         for password in run.credentials.passwords.values():
             assert password not in message
         remaining = run.client.containers.list(
-            filters={"label": f"{LABEL_SESSION}={run.config.session_id}"}
+            ignore_removed=True, filters={"label": f"{LABEL_SESSION}={run.config.session_id}"}
         )
         assert len(remaining) == 1
     finally:

@@ -324,14 +324,14 @@ def test_docker_start_up(start: object, require_docker: None, sig: int) -> None:
     owned = {"label": f"{LABEL_OWNER_PID}={run.process.pid}"}
     try:
         deadline = time.monotonic() + PHASE_BOUND * 3  # an image build on a first run
-        while not client.containers.list(all=True, filters=owned):
+        while not client.containers.list(ignore_removed=True, all=True, filters=owned):
             if run.process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"no container started:\n{run.output()}")
             time.sleep(0.05)
         run.interrupt(sig)  # while the container starts (sshd, host keys) or just after
-        left = client.containers.list(all=True, filters=owned)
+        left = client.containers.list(ignore_removed=True, all=True, filters=owned)
         assert left == [], run.output()
     finally:
-        for container in client.containers.list(all=True, filters=owned):
+        for container in client.containers.list(ignore_removed=True, all=True, filters=owned):
             container.remove(force=True)
         client.close()

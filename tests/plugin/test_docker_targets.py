@@ -39,7 +39,9 @@ def client() -> object:
 
 
 def containers_named(client: object, names: set[str]) -> list[str]:
-    found = client.containers.list(all=True, filters={"label": "pytest-fabricplus"})  # type: ignore[attr-defined]
+    found = client.containers.list(
+        ignore_removed=True, all=True, filters={"label": "pytest-fabricplus"}
+    )  # type: ignore[attr-defined]
     return [c.name for c in found if c.name in names]
 
 
@@ -95,7 +97,9 @@ def test_keep_leaves_them_and_says_how_to_connect(
         ["*fabricplus: docker targets kept*", "*ubuntu: ubuntu*", "*ssh -p * fpuser@127.0.0.1"]
     )
     assert "fp-" not in result.stdout.str()  # generated passwords are not printed
-    kept = client.containers.list(all=True, filters={"label": "pytest-fabricplus.keep=1"})  # type: ignore[attr-defined]
+    kept = client.containers.list(
+        ignore_removed=True, all=True, filters={"label": "pytest-fabricplus.keep=1"}
+    )  # type: ignore[attr-defined]
     assert kept
     for container in kept:
         container.remove(force=True)

@@ -498,7 +498,9 @@ class DockerTargets:
         errors: list[str] = []
         try:
             containers = self.client.containers.list(
-                all=True, filters={"label": f"{LABEL_SESSION}={self.config.session_id}"}
+                ignore_removed=True,
+                all=True,
+                filters={"label": f"{LABEL_SESSION}={self.config.session_id}"},
             )
         except Exception as exc:
             containers = []
@@ -560,7 +562,9 @@ class DockerTargets:
         Returns the names of the removed containers.
         """
         with docker_call(f"listing containers labelled {LABEL_COMMON}"):
-            containers = self.client.containers.list(all=True, filters={"label": LABEL_COMMON})
+            containers = self.client.containers.list(
+                ignore_removed=True, all=True, filters={"label": LABEL_COMMON}
+            )
         removed: list[str] = []
         errors: list[str] = []
         this_host = socket.gethostname()
