@@ -20,6 +20,8 @@ log "ruff"
 "$PY" -m ruff format --check .
 log "mypy --strict"
 "$PY" -m mypy --strict pytest_fabricplus
+log "docs: sphinx-build -W (any warning, a broken cross-reference included, fails)"
+"$PY" -m sphinx -W --keep-going -q -b html docs docs/_build/html
 log "pytest"
 # pytest's own exit code is the result: 5 (no tests collected) fails this command too
 "$PY" -m pytest "$@"

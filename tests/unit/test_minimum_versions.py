@@ -27,7 +27,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 CONSTRAINTS = ROOT / "constraints" / "minimum.txt"
 
 #: extras holding only development tools: their packages need no floor pin
-DEV_EXTRAS = {"dev"}
+DEV_EXTRAS = {"dev", "docs"}
 #: libraries whose private internals we use: capped below their floor's next major version
 CAPPED = {"paramiko", "invoke", "fabric", "fabricplus"}
 
