@@ -29,7 +29,7 @@ extensions = [
 source_suffix = {".md": "markdown"}
 root_doc = "index"
 # DEVELOPING.md is read on GitHub too; the site shows it through explanation/architecture.md
-exclude_patterns = ["_build", "DEVELOPING.md", "examples/README.md"]
+exclude_patterns = ["_build", "DEVELOPING.md"]
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 # `[text](page.md#a-heading)` links are checked: a heading that is not there is a warning

@@ -158,7 +158,7 @@ class XdistHooks:
             f"xdist worker {worker}{where} could not start: {reason}\n"
             "(the run stops here: a new worker would fail the same way; a remote worker "
             "needs the plugin installed and the run's files at the same paths -- see "
-            "README, 'Remote xdist workers')"
+            "the docs' how-to 'Fleets', 'Remote xdist workers')"
         )
 
     def signal_workers(self, signum: int) -> list[int]:
