@@ -13,8 +13,10 @@ Each directive renders Markdown and hands it to MyST (pages here are MyST docume
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from docutils import nodes
@@ -84,36 +86,82 @@ def default_text(spec: Any) -> str:
     return _code(str(default))
 
 
-def flags(spec: Any) -> list[str]:
-    """The spec's flag first, then every other spelling it declares (aliases)."""
+@dataclass
+class Registered:
+    """What the plugin registers with pytest, read from a parser it filled: the option strings
+    per ``dest``, every group's options, and the ini keys with their types."""
+
+    names: dict[str, list[str]] = field(default_factory=dict)
+    groups: dict[str, list[tuple[list[str], str]]] = field(default_factory=dict)
+    ini_types: dict[str, str] = field(default_factory=dict)
+
+
+def registered() -> Registered:
+    from _pytest.config import PytestPluginManager
+    from _pytest.config.argparsing import Parser
+
+    import pytest_fabricplus.plugin as plugin
+
+    parser = Parser(_ispytest=True)
+    hook = plugin.pytest_addoption
+    takes = inspect.signature(hook).parameters
+    given = {"parser": parser, "pluginmanager": PytestPluginManager()}
+    hook(**{k: v for k, v in given.items() if k in takes})
+    found = Registered()
+    for group in parser._groups:  # pytest keeps no public list of its option groups
+        for option in group.options:
+            names = option.names()
+            found.names[str(option.dest)] = names
+            text = str(option.attrs().get("help", ""))
+            found.groups.setdefault(group.name, []).append((names, text))
+    for key, (_help, kind, _default) in parser._inidict.items():  # nor of its ini keys
+        found.ini_types[key] = str(kind or "string")
+    return found
+
+
+def flags(spec: Any, known: Registered) -> list[str]:
+    """The spec's flag first, then every other spelling pytest was given for it (aliases)."""
     spelled = [spec.flag]
-    for attr in ("flags", "aliases", "old_flags"):
-        for flag in getattr(spec, attr, ()) or ():
-            if isinstance(flag, str) and flag not in spelled:
-                spelled.append(flag)
+    for flag in known.names.get(f"fabricplus_{spec.name}", []):
+        if flag not in spelled:
+            spelled.append(flag)
     return spelled
 
 
 def options_markdown() -> list[str]:
     from pytest_fabricplus.settings import OPTIONS
 
+    known = registered()
     out = []
+    documented: set[str] = set()
     for spec in OPTIONS:
         metavar = getattr(spec, "metavar", None) or (
             None if getattr(spec, "switch", False) else spec.name.upper()
         )
-        first, *others = flags(spec)
+        first, *others = flags(spec, known)
+        documented.update([first, *others])
         heading = first if metavar is None else f"{first} {metavar}"
         out += [f"(option-{spec.name.replace('_', '-')})=", f"### `{heading}`", ""]
         out += [_md_escape(spec.help[0].upper() + spec.help[1:]) + ".", ""]
-        rows = [("command line", ", ".join(_code(f) for f in [first, *others]))]
-        rows += [
-            ("ini key", _code(spec.ini)),
+        ini = known.ini_types.get(spec.ini)
+        rows = [
+            ("command line", ", ".join(_code(f) for f in [first, *others])),
+            ("ini key", _code(spec.ini) + (f" (pytest ini type `{ini}`)" if ini else "")),
             ("environment", _code(spec.env)),
             ("type", value_type(spec)),
             ("default", default_text(spec)),
         ]
         out += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""]
+    others = [
+        (group, names, text)
+        for group, options in known.groups.items()
+        for names, text in options
+        if not documented.intersection(names)
+    ]
+    if others:  # registered by the plugin outside the OPTIONS table
+        out += ["## Other options", ""]
+        for group, names, text in others:
+            out += [f"### `{', '.join(names)}`", "", f"{_md_escape(text)} (group `{group}`)", ""]
     return out
 
 
