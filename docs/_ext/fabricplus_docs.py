@@ -55,12 +55,8 @@ def _md_escape(text: str) -> str:
 
 
 def value_type(spec: Any) -> str:
-    """The option's value type: the spec's own ini type when it declares one, else its
-    validator's (``one_of`` closures list their choices from the metavar)."""
-    for attr in ("ini_type", "type"):
-        declared = getattr(spec, attr, None)
-        if isinstance(declared, str) and declared:
-            return declared
+    """The option's value type, from its validator (``one_of`` closures list their choices
+    from the metavar); the ini key's pytest type is shown beside the key."""
     if getattr(spec, "switch", False):
         return "bool (a switch on the command line)"
     parse = getattr(spec, "parse", None)

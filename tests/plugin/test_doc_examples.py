@@ -61,11 +61,14 @@ def folder(
     return pytester.path
 
 
-def pytest_args(example: Example) -> list[str]:
-    args = ["--known-hosts=known_hosts", "-p", "no:cacheprovider", "-p", "no:randomly"]
+def pytest_args(example: Example, folder: Path) -> list[str]:
+    """The inner run's command line; the hosts and known_hosts go into its ini file (``tox.ini``
+    in pytester's folder: ini keys are one spelling, whichever flag spellings are registered)."""
+    ini = ["[pytest]", "fabricplus_known_hosts = known_hosts"]
     if not any(a.startswith(("--hosts", "--ansible-inventory")) for a in example.args):
-        args.append("--hosts=inventory.ini")
-    return [*args, *example.args]
+        ini.append("fabricplus_hosts = inventory.ini")
+    (folder / "tox.ini").write_text("\n".join(ini) + "\n")
+    return ["-p", "no:cacheprovider", *example.args]
 
 
 def test_every_python_block_is_described() -> None:
@@ -102,7 +105,7 @@ def test_pytest_examples(examples: list[Example], folder: Path, pytester: pytest
     default: only passes)."""
     for example in examples:
         pytester.makepyfile(**{file_name(example): example.source()})
-    recorder = pytester.inline_run(*pytest_args(examples[0]))
+    recorder = pytester.inline_run(*pytest_args(examples[0], folder))
     assert not recorder.getfailedcollections(), recorder.getfailedcollections()
     counts: dict[str, Counter[str]] = {f"{file_name(e)}.py": Counter() for e in examples}
     failures = []
@@ -163,7 +166,7 @@ def test_fleet_example_names_an_unreachable_host(
     inventory.write_text(inventory.read_text() + dead)
     pytester.makepyfile(test_fleet=example.source())
     result = pytester.runpytest_subprocess(
-        *pytest_args(example), "-k", "test_kernels", timeout=TIMEOUT
+        *pytest_args(example, folder), "-k", "test_kernels", timeout=TIMEOUT
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*PoolError: 1 of 3 hosts failed `uname -r`:*", "*dead*refused*"])
