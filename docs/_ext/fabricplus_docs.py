@@ -116,10 +116,12 @@ def registered() -> Registered:
 
 
 def flags(spec: Any, known: Registered) -> list[str]:
-    """The spec's flag first, then every other spelling pytest was given for it (aliases)."""
+    """The spec's flag first, then every other spelling: those the spec declares (``flags``,
+    ``alias``) and those pytest was given for its ``dest``."""
     spelled = [spec.flag]
-    for flag in known.names.get(f"fabricplus_{spec.name}", []):
-        if flag not in spelled:
+    declared = [*(getattr(spec, "flags", None) or ()), getattr(spec, "alias", None)]
+    for flag in [*declared, *known.names.get(f"fabricplus_{spec.name}", [])]:
+        if isinstance(flag, str) and flag not in spelled:
             spelled.append(flag)
     return spelled
 
