@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from conftest import Target
 from testing.doc_examples import Example, all_examples
 
 EXAMPLES = all_examples()
@@ -34,8 +33,8 @@ def _by_kind(*kinds: str) -> list[Any]:
 @pytest.fixture
 def folder(
     pytester: pytest.Pytester,
-    sshd: Target,
-    sshd2: Target,
+    sshd: Any,
+    sshd2: Any,
     both_known_hosts: Path,
     sudoers: Path,
     login_password: str,
@@ -155,9 +154,7 @@ def test_docker_example(example: Example, require_docker: None, tmp_path: Path) 
     assert "ssh -p" in done.stdout, done.stdout
 
 
-def test_fleet_example_names_an_unreachable_host(
-    folder: Path, pytester: pytest.Pytester, sshd: Target
-) -> None:
+def test_fleet_example_names_an_unreachable_host(folder: Path, pytester: pytest.Pytester) -> None:
     """The fleets page's kernel check on a fleet with a dead host: one PoolError naming it
     (the example used to fail with AttributeError on ``o.value.stdout``)."""
     example = next(e for e in EXAMPLES if "def test_kernels" in e.code)
