@@ -7,7 +7,7 @@ what it is -- GitHub, PyPI and Sphinx (MyST) all leave such comments out of the 
 
 Kinds: ``pytest`` (a test file, run against real sshd targets), ``script`` (run as a Python
 script), ``docker`` (a script that starts the shipped container targets), ``fragment`` (part of a
-larger whole: compiled only). tests/plugin/test_doc_examples.py runs them; how they are run is in
+larger whole: compiled only). tests/docs/test_examples.py runs them; how they are run is in
 docs/explanation/docs-tooling.md.
 """
 
