@@ -152,3 +152,25 @@ def test_options_page_lists_every_spelling() -> None:
     assert fabricplus_docs.flags(spec, known)[:2] == ["--fabricplus-hosts", "--hosts"]
     known.names["fabricplus_hosts"] = ["--an-alias"]
     assert fabricplus_docs.flags(spec, known) == ["--fabricplus-hosts", "--hosts", "--an-alias"]
+
+
+def test_every_fixture_of_the_plugin_is_documented(site: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--fixtures", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    ours, names = False, []
+    for line in done.stdout.splitlines():
+        if line.startswith("-") and "fixtures defined from" in line:
+            ours = "pytest_fabricplus" in line
+        elif ours and (found := re.match(r"^(\w+)( \[[a-z ]+\])? -- ", line)):
+            names.append(found.group(1))
+    assert {"connection", "host_spec", "host_pool", "run_as", "docker_targets"} <= set(names)
+    fixtures = page_text(site / "reference/fixtures.html")
+    missing = [name for name in names if name not in fixtures]
+    assert not missing, f"fixtures of the plugin not on the fixtures page: {missing}"
