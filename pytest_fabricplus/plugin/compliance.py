@@ -371,7 +371,9 @@ class CompliancePlugin:
         if outcome is not None:
             pending.outcome = outcome
             pending.message = _message(report)
-            if report.when == CRASH_WHEN and CRASHED_PROPERTY in props:
+            if INTERRUPTED_PROPERTY in props:  # its own words, without xdist's header
+                pending.message = str(props[INTERRUPTED_PROPERTY])
+            elif report.when == CRASH_WHEN and CRASHED_PROPERTY in props:
                 # the words of every other view: "crashed (worker gw1)", then xdist's
                 pending.message = f"crashed ({props[CRASHED_PROPERTY]}): {pending.message}"
         if report.when == "teardown":

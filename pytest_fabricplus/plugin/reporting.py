@@ -339,9 +339,12 @@ def interrupted_reports(last: pytest.TestReport, host: str) -> list[pytest.TestR
     was interrupted (``last``: its setup report): a failed call naming host and test,
     carrying the host's properties and :data:`INTERRUPTED_PROPERTY`, then the teardown that
     closes the test (``--junitxml`` writes a test's properties then)."""
+    node = getattr(last, "node", None)
+    gateway = getattr(getattr(node, "gateway", None), "id", None)
+    where = f"{host}, worker {gateway}" if gateway else host
     why = (
         f"interrupted: the run was stopped (KeyboardInterrupt) while {last.nodeid} "
-        f"was running on {host}; it was not checked"
+        f"was running on {where}; it was not checked"
     )
     props = [(k, v) for k, v in last.user_properties if k != INTERRUPTED_PROPERTY]
     props.append((INTERRUPTED_PROPERTY, why))
@@ -356,7 +359,6 @@ def interrupted_reports(last: pytest.TestReport, host: str) -> list[pytest.TestR
             when=when,  # type: ignore[arg-type]
             user_properties=list(props),
         )
-        node = getattr(last, "node", None)
         if node is not None:  # the xdist worker, as on its other reports (JUnit's key)
             report.node = node  # type: ignore[attr-defined]
         out.append(report)

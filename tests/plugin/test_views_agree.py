@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -374,6 +375,7 @@ def test_never(connection):
 """
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])
 def test_interrupted_run_every_view(
     pytester: pytest.Pytester,
     sshd: Target,
@@ -381,6 +383,7 @@ def test_interrupted_run_every_view(
     chromium: str,
     inspecjs: str,
     shots: Path,
+    workers: list[str],
 ) -> None:
     """A real SIGINT while web1's second test runs a remote command."""
     pytester.makepyfile(test_views=SLOW_SUITE)
@@ -388,7 +391,7 @@ def test_interrupted_run_every_view(
     inv.write_text(
         f"web1 ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_user={sshd.user.name}\n"
     )
-    args = sshd.args("-v", *REPORTS, hosts=inv, known_hosts=both_known_hosts)
+    args = sshd.args("-v", *workers, *REPORTS, hosts=inv, known_hosts=both_known_hosts)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", *args],
         cwd=pytester.path,
@@ -425,6 +428,16 @@ def test_interrupted_run_every_view(
     assert all(m == {("web1", slow): "interrupted"} for m in markers), markers
     assert by["compliance-json"].controls == {("web1", "S-01"): "passed", ("web1", "S-02"): "error"}
     assert by["compliance-json"].verdict is False
+    # JUnit's marker names the host and test (and the worker under xdist)
+    (case,) = [
+        c for c in ET.parse(out / "j.xml").getroot().iter("testcase") if "slow" in c.get("name", "")
+    ]
+    props = {p.get("name"): p.get("value") or "" for p in case.iter("property")}
+    marker = props["fabricplus_interrupted"]
+    assert f"{slow} was running on web1" in marker, marker
+    assert ("worker gw" in marker) == bool(workers), marker
+    assert case.find("failure") is not None
+    assert marker in str(case.find("failure").get("message"))
 
 
 @pytest.fixture(scope="module")
