@@ -126,7 +126,7 @@ class HostSummary:
         if report.when == CRASH_WHEN:
             outcome = "crashed"
             shown = f"crashed ({props.get(CRASHED_PROPERTY, 'worker ?')})"
-        elif INTERRUPTED_PROPERTY in props and report.when == "call":
+        elif INTERRUPTED_PROPERTY in props and report.when in ("setup", "call") and report.failed:
             outcome = "interrupted"
         elif report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             outcome = report.outcome
@@ -225,6 +225,8 @@ class HostReporter:
         self.running: dict[str, str | None] = {}
         #: the last report of each running test (its location, properties, xdist node)
         self._last: dict[str, pytest.TestReport] = {}
+        self._locations: dict[str, tuple[str, int | None, str]] = {}
+        self._items: dict[str, pytest.Item] = {}
         self.interrupted = False
         self._config: pytest.Config | None = None
 
@@ -234,12 +236,14 @@ class HostReporter:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._config = session.config
 
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self.running[nodeid] = host_of_nodeid(nodeid, self.hosts)
+        self._locations[nodeid] = location
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         self.running.pop(nodeid, None)
         self._last.pop(nodeid, None)
+        self._locations.pop(nodeid, None)
 
     def pytest_keyboard_interrupt(self) -> None:
         """Before the session finishes (and every report file is written): each test still
@@ -250,11 +254,27 @@ class HostReporter:
             return
         for nodeid, host in list(self.running.items()):
             last = self._last.get(nodeid)
-            if host is None or last is None or last.when != "setup" or not last.passed:
-                continue  # never set up here, or its setup already said what happened
-            for report in interrupted_reports(last, host):
+            if host is None or (last is not None and (last.when != "setup" or not last.passed)):
+                continue  # not a host's test, or its last report already said what happened
+            if last is None:  # stopped in its setup: what this process knows of the item
+                item = self._items.get(nodeid)
+                props = list(item.user_properties) if item is not None else []
+                if HOST_PROPERTY not in dict(props):
+                    props.append((HOST_PROPERTY, host))
+                start = self._locations.get(nodeid) or (nodeid.split("::")[0], None, nodeid)
+                reports = interrupted_reports(nodeid, start, host, props, None, "setup")
+            else:
+                props = list(last.user_properties)
+                node = getattr(last, "node", None)
+                reports = interrupted_reports(nodeid, last.location, host, props, node, "call")
+            for report in reports:
                 config.hook.pytest_runtest_logreport(report=report)
             self.running.pop(nodeid, None)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        """The item being run in this process (none on an xdist controller)."""
+        self._items = {item.nodeid: item}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.summary.add(report)
@@ -274,10 +294,10 @@ class HostReporter:
             return None
         if report.when == CRASH_WHEN and CRASHED_PROPERTY in props:
             return "failed", "C", ("CRASHED", {"red": True})
+        if INTERRUPTED_PROPERTY in props and report.when in ("setup", "call") and report.failed:
+            return "interrupted", "I", ("INTERRUPTED", {"red": True})
         if report.when != "call" and not (report.when == "setup" and report.skipped):
             return None
-        if INTERRUPTED_PROPERTY in props:
-            return "interrupted", "I", ("INTERRUPTED", {"red": True})
         if report.skipped and WAIVED_PROPERTY in props:
             category = "xfailed" if hasattr(report, "wasxfail") else "skipped"
             return category, "w", ("WAIVED", {"yellow": True})
@@ -334,32 +354,39 @@ class HostReporter:
         path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-def interrupted_reports(last: pytest.TestReport, host: str) -> list[pytest.TestReport]:
-    """The call and teardown reports of a test that was running on ``host`` when the run
-    was interrupted (``last``: its setup report): a failed call naming host and test,
-    carrying the host's properties and :data:`INTERRUPTED_PROPERTY`, then the teardown that
-    closes the test (``--junitxml`` writes a test's properties then)."""
-    node = getattr(last, "node", None)
+def interrupted_reports(
+    nodeid: str,
+    location: tuple[str, int | None, str],
+    host: str,
+    props: list[tuple[str, object]],
+    node: object,
+    when: str,
+) -> list[pytest.TestReport]:
+    """The reports of a test that was running on ``host`` when the run was interrupted: a
+    failed ``when`` (``call`` after a passed setup, else ``setup``) naming host, test and
+    xdist worker, carrying ``props`` (the host's properties) and :data:`INTERRUPTED_PROPERTY`,
+    then the teardown that closes the test (``--junitxml`` writes a test's properties then).
+    ``node``: the xdist worker of its earlier reports (JUnit's key), or None."""
     gateway = getattr(getattr(node, "gateway", None), "id", None)
     where = f"{host}, worker {gateway}" if gateway else host
     why = (
-        f"interrupted: the run was stopped (KeyboardInterrupt) while {last.nodeid} "
+        f"interrupted: the run was stopped (KeyboardInterrupt) while {nodeid} "
         f"was running on {where}; it was not checked"
     )
-    props = [(k, v) for k, v in last.user_properties if k != INTERRUPTED_PROPERTY]
-    props.append((INTERRUPTED_PROPERTY, why))
+    marked = [(k, v) for k, v in props if k != INTERRUPTED_PROPERTY]
+    marked.append((INTERRUPTED_PROPERTY, why))
     out = []
-    for when, outcome, longrepr in (("call", "failed", why), ("teardown", "passed", None)):
+    for phase, outcome, longrepr in ((when, "failed", why), ("teardown", "passed", None)):
         report = pytest.TestReport(
-            nodeid=last.nodeid,
-            location=last.location,
-            keywords=dict(last.keywords),
+            nodeid=nodeid,
+            location=location,
+            keywords={},
             outcome=outcome,  # type: ignore[arg-type]
             longrepr=longrepr,
-            when=when,  # type: ignore[arg-type]
-            user_properties=list(props),
+            when=phase,  # type: ignore[arg-type]
+            user_properties=list(marked),
         )
-        if node is not None:  # the xdist worker, as on its other reports (JUnit's key)
+        if node is not None:
             report.node = node  # type: ignore[attr-defined]
         out.append(report)
     return out

@@ -363,11 +363,16 @@ import pytest
 def test_first(connection):
     assert connection.run("true", hide=True).ok
 
-@pytest.mark.control("S-02")
-def test_slow(connection, host_spec):
-    if host_spec.id == "web1":
+@pytest.fixture
+def slow_setup(connection):
+    if {in_setup}:
         pathlib.Path("started").touch()
         connection.run("sleep 60")
+
+@pytest.mark.control("S-02")
+def test_slow(connection, slow_setup):
+    pathlib.Path("started").touch()
+    connection.run("sleep 60")
 
 @pytest.mark.control("S-03")
 def test_never(connection):
@@ -375,7 +380,11 @@ def test_never(connection):
 """
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])
+@pytest.mark.parametrize(
+    ("workers", "phase"),
+    [([], "call"), (["-n", "2"], "call"), ([], "setup"), (["-n", "2"], "setup")],
+    ids=["call", "call-xdist", "setup", "setup-xdist"],
+)
 def test_interrupted_run_every_view(
     pytester: pytest.Pytester,
     sshd: Target,
@@ -384,9 +393,11 @@ def test_interrupted_run_every_view(
     inspecjs: str,
     shots: Path,
     workers: list[str],
+    phase: str,
 ) -> None:
-    """A real SIGINT while web1's second test runs a remote command."""
-    pytester.makepyfile(test_views=SLOW_SUITE)
+    """A real SIGINT while web1's second test runs a remote command in its body or in a
+    fixture's setup."""
+    pytester.makepyfile(test_views=SLOW_SUITE.format(in_setup=phase == "setup"))
     inv = pytester.path / "inv.ini"
     inv.write_text(
         f"web1 ansible_host=127.0.0.1 ansible_port={sshd.port} ansible_user={sshd.user.name}\n"
@@ -425,8 +436,15 @@ def test_interrupted_run_every_view(
     }
     markers = [v.unfinished for v in got if v.unfinished is not None]
     assert len(markers) == 3
-    assert all(m == {("web1", slow): "interrupted"} for m in markers), markers
-    assert by["compliance-json"].controls == {("web1", "S-01"): "passed", ("web1", "S-02"): "error"}
+    # known gap: an xdist controller learns a test's control from its setup report, so a
+    # test stopped inside its setup on a worker is missing from the compliance reports
+    known = 2 if phase == "setup" and workers else 3
+    assert markers[known:] == [{}] * (3 - known)
+    assert all(m == {("web1", slow): "interrupted"} for m in markers[:known]), markers
+    controls = {("web1", "S-01"): "passed", ("web1", "S-02"): "error"}
+    if known == 2:
+        del controls[("web1", "S-02")]
+    assert by["compliance-json"].controls == controls
     assert by["compliance-json"].verdict is False
     # JUnit's marker names the host and test (and the worker under xdist)
     (case,) = [
@@ -435,9 +453,12 @@ def test_interrupted_run_every_view(
     props = {p.get("name"): p.get("value") or "" for p in case.iter("property")}
     marker = props["fabricplus_interrupted"]
     assert f"{slow} was running on web1" in marker, marker
-    assert ("worker gw" in marker) == bool(workers), marker
-    assert case.find("failure") is not None
-    assert marker in str(case.find("failure").get("message"))
+    # the worker, when one of its reports named it (a test stopped in its setup has none)
+    assert ("worker gw" in marker) == (bool(workers) and phase == "call"), marker
+    # JUnit's element: a failed call is a <failure>, a failed setup an <error>
+    element = case.find("failure" if phase == "call" else "error")
+    assert element is not None
+    assert marker in str(element.get("message"))
 
 
 @pytest.fixture(scope="module")
