@@ -102,6 +102,33 @@ install_inspecjs() {
   npm install --prefix "$NODE_DIR" --no-audit --no-fund --silent "inspecjs@$INSPECJS_VERSION" >&2
 }
 
+# MITRE Heimdall Lite (a static viewer, served on 127.0.0.1 and opened in Chromium) and the SAF
+# CLI (`saf summary`, `saf validate threshold`) read our InSpec JSON in
+# tests/plugin/test_mitre_tools.py; FABRICPLUS_NEED_HEIMDALL=1 / FABRICPLUS_NEED_SAF=1 install
+# them into $NODE_DIR/heimdall and $NODE_DIR/saf (each ~15 s / ~70 s from a cold npm cache;
+# both declare node >= 22 but run on Debian's node 18/20). Needs npm (FABRICPLUS_NEED_INSPECJS=1).
+HEIMDALL_VERSION=2.12.6
+SAF_VERSION=1.5.3
+install_mitre_tools() {
+  local dir spec name version
+  for dir in heimdall saf; do
+    if [ "$dir" = heimdall ]; then
+      [ "${FABRICPLUS_NEED_HEIMDALL:-0}" = 1 ] || continue
+      spec="@mitre/heimdall-lite@$HEIMDALL_VERSION"
+    else
+      [ "${FABRICPLUS_NEED_SAF:-0}" = 1 ] || continue
+      spec="@mitre/saf@$SAF_VERSION"
+    fi
+    name="${spec%@*}" version="${spec##*@}"
+    if grep -qs "\"version\": \"$version\"" "$NODE_DIR/$dir/node_modules/$name/package.json"; then
+      continue
+    fi
+    command -v npm >/dev/null 2>&1 || { echo "npm is missing: set FABRICPLUS_NEED_INSPECJS=1" >&2; return 1; }
+    log "installing $spec into $NODE_DIR/$dir"
+    npm install --prefix "$NODE_DIR/$dir" --no-audit --no-fund --silent --ignore-scripts "$spec" >&2
+  done
+}
+
 STARTED_DOCKERD=""
 ensure_docker() {
   if docker info >/dev/null 2>&1; then return 0; fi
@@ -136,6 +163,7 @@ setup_all() {
   if [ "${FABRICPLUS_NEED_INSPECJS:-0}" = 1 ]; then
     install_inspecjs
   fi
+  install_mitre_tools
   if [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ]; then
     ensure_docker
     if [ "$FABRICPLUS_DOCKER_PULL" = 0 ]; then

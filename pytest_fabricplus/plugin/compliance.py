@@ -46,7 +46,10 @@ from ..text import one_line
 from .reporting import (
     ADDRESS_PROPERTY,
     CRASH_WHEN,
+    CRASHED_PROPERTY,
     HOST_PROPERTY,
+    INTERRUPTED_PROPERTY,
+    NOT_APPLICABLE_PROPERTY,
     UNREACHABLE_PROPERTY,
     WAIVED_PROPERTY,
     item_host,
@@ -57,8 +60,6 @@ CONTROL_PROPERTY = "fabricplus_control"
 #: the waiver decision a process made for a report: "failed" (a waived failure, reported
 #: as xfail) or "not-run" (a ``run: false`` waiver skipped the check)
 START_PROPERTY = "fabricplus_start_time"
-#: the reason a test gave to :func:`not_applicable`
-NOT_APPLICABLE_PROPERTY = "fabricplus_not_applicable"
 #: the host's /etc/os-release as InSpec's platform {name, release} (JSON)
 PLATFORM_PROPERTY = "fabricplus_platform"
 MARKER = (
@@ -277,6 +278,8 @@ class CompliancePlugin:
         ):
             reason = str(getattr(call.excinfo.value, "msg", "") or "")
             report.user_properties = [*report.user_properties, (NOT_APPLICABLE_PROPERTY, reason)]
+            # on the item too: the teardown report carries it (JUnit writes properties then)
+            item.user_properties.append((NOT_APPLICABLE_PROPERTY, reason))
             if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
                 # pytest words a skip's subclass by its dotted name: say what a skip says
                 report.longrepr = (report.longrepr[0], report.longrepr[1], f"Skipped: {reason}")
@@ -300,6 +303,7 @@ class CompliancePlugin:
             return report
         # a waived failure does not fail the run: reported as pytest's xfail, with its reason
         report.user_properties = [*report.user_properties, (WAIVED_PROPERTY, "failed")]
+        item.user_properties.append((WAIVED_PROPERTY, "failed"))  # JUnit, as above
         report.outcome = "skipped"
         report.wasxfail = f"waived ({w.source}): {w.justification}"
         return report
@@ -350,7 +354,9 @@ class CompliancePlugin:
             elif report.skipped and NOT_APPLICABLE_PROPERTY in props:
                 outcome = "not-applicable"
         elif report.when == "call":
-            if report.skipped and NOT_APPLICABLE_PROPERTY in props:
+            if INTERRUPTED_PROPERTY in props:  # stopped while it ran: not checked
+                outcome = "error"
+            elif report.skipped and NOT_APPLICABLE_PROPERTY in props:
                 outcome = "not-applicable"
             elif waived == "failed":
                 outcome = "failed"
@@ -365,6 +371,11 @@ class CompliancePlugin:
         if outcome is not None:
             pending.outcome = outcome
             pending.message = _message(report)
+            if INTERRUPTED_PROPERTY in props:  # its own words, without xdist's header
+                pending.message = str(props[INTERRUPTED_PROPERTY])
+            elif report.when == CRASH_WHEN and CRASHED_PROPERTY in props:
+                # the words of every other view: "crashed (worker gw1)", then xdist's
+                pending.message = f"crashed ({props[CRASHED_PROPERTY]}): {pending.message}"
         if report.when == "teardown":
             del self._pending[report.nodeid]
             if not pending.control and not self.waivers:

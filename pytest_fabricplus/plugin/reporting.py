@@ -6,9 +6,17 @@ host as user properties (which ``--junitxml`` writes as ``<property>`` elements)
 Runs that did not finish say so. A test whose xdist worker died (xdist reports it with
 ``when="???"`` and no properties) gets its host and ``fabricplus_crashed: worker gwN`` from
 ``pytest_handlecrashitem`` (:mod:`.xdist`), is counted in the ``crashed`` column and reads
-``crashed (worker gwN)`` in the JSON report. After Ctrl-C the tests that had started and not
-finished are ``interrupted``, and the JSON report carries ``interrupted`` and
-``exit_status``.
+``crashed (worker gwN)`` in the JSON report. After Ctrl-C (or ``pytest.exit``) each test that
+had started and not finished gets a report of its own (:func:`interrupted_reports`: a failed
+call carrying its host and ``fabricplus_interrupted``, then the teardown that closes it), so
+every view hears of it as it hears of any test: the terminal's line (``INTERRUPTED``), the
+per-host table's ``interrupted`` column, JUnit (a ``<failure>`` with the property), the
+compliance results (``error``: the control was not checked) and the JSON report, which also
+carries ``interrupted`` and ``exit_status``.
+
+The terminal's word for a test says what the other views say: ``WAIVED`` for a waived failure
+(pytest's xfail) or a ``run: false`` check (a skip), ``NOT APPLICABLE`` for
+:func:`~pytest_fabricplus.not_applicable`; the summary line keeps pytest's categories.
 
 Upstream behaviour worked around here:
 
@@ -47,9 +55,13 @@ CRASHED_PROPERTY = "fabricplus_crashed"
 #: the ``when`` of pytest-xdist's report for a test whose worker crashed
 CRASH_WHEN = "???"
 #: outcome columns shown only when the run had them
-_RARE_OUTCOMES = ("waived", "crashed", "interrupted")
+_RARE_OUTCOMES = ("waived", "not-applicable", "crashed", "interrupted")
 #: a test whose failure a compliance waiver covers (or that a ``run: false`` waiver skipped)
 WAIVED_PROPERTY = "fabricplus_waived"
+#: the reason a test gave to :func:`~pytest_fabricplus.not_applicable`
+NOT_APPLICABLE_PROPERTY = "fabricplus_not_applicable"
+#: a test that was running when the run was interrupted; the value says so, with the host
+INTERRUPTED_PROPERTY = "fabricplus_interrupted"
 _MESSAGE_LIMIT = 4000
 
 
@@ -114,6 +126,8 @@ class HostSummary:
         if report.when == CRASH_WHEN:
             outcome = "crashed"
             shown = f"crashed ({props.get(CRASHED_PROPERTY, 'worker ?')})"
+        elif INTERRUPTED_PROPERTY in props and report.when in ("setup", "call") and report.failed:
+            outcome = "interrupted"
         elif report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             outcome = report.outcome
             if report.when == "setup" and outcome == "failed":
@@ -122,6 +136,8 @@ class HostSummary:
             outcome = "error"
         if outcome == "skipped" and WAIVED_PROPERTY in props:
             outcome = "waived"  # counted apart: a waived failure is neither a pass nor a skip
+        elif outcome == "skipped" and NOT_APPLICABLE_PROPERTY in props:
+            outcome = "not-applicable"  # not a skip: Heimdall leaves it out of the score
         entry = self.tests[host].setdefault(
             report.nodeid, {"nodeid": report.nodeid, "outcome": None, "duration": 0.0}
         )
@@ -138,7 +154,8 @@ class HostSummary:
 
     def interrupt(self, running: dict[str, str | None]) -> None:
         """The tests that had started and not finished when the run was interrupted
-        (``nodeid`` -> host, when known)."""
+        (``nodeid`` -> host, when known) and got no report of their own
+        (:func:`interrupted_reports` gives them one when pytest says it was interrupted)."""
         for nodeid, known in running.items():
             host = known or next((h for h, t in self.tests.items() if nodeid in t), None)
             if host is None:
@@ -161,13 +178,18 @@ class HostSummary:
             return []
         width = max(len(h) for h in self.counts)
         outcomes = self.outcomes
-        header = f"{'host':<{width}}  " + "  ".join(f"{o:>7}" for o in outcomes)
+        cols = [max(7, len(o)) for o in outcomes]
+        header = f"{'host':<{width}}  " + "  ".join(
+            f"{o:>{w}}" for o, w in zip(outcomes, cols, strict=True)
+        )
         if self.unreachable:
             header += "  unreachable"
         rows = [header]
         for host in sorted(self.counts):
             c = self.counts[host]
-            row = f"{host:<{width}}  " + "  ".join(f"{c[o]:>7}" for o in outcomes)
+            row = f"{host:<{width}}  " + "  ".join(
+                f"{c[o]:>{w}}" for o, w in zip(outcomes, cols, strict=True)
+            )
             if host in self.unreachable:
                 row += f"  {self.unreachable[host]}"
             rows.append(row)
@@ -201,21 +223,87 @@ class HostReporter:
         self.hosts: frozenset[str] = frozenset(self.meta.get("selected", ()))
         #: tests started and not finished (nodeid -> host), for an interrupted run
         self.running: dict[str, str | None] = {}
+        #: the last report of each running test (its location, properties, xdist node)
+        self._last: dict[str, pytest.TestReport] = {}
+        self._locations: dict[str, tuple[str, int | None, str]] = {}
+        self._items: dict[str, pytest.Item] = {}
         self.interrupted = False
+        self._config: pytest.Config | None = None
 
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._config = session.config
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self.running[nodeid] = host_of_nodeid(nodeid, self.hosts)
+        self._locations[nodeid] = location
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         self.running.pop(nodeid, None)
+        self._last.pop(nodeid, None)
+        self._locations.pop(nodeid, None)
 
     def pytest_keyboard_interrupt(self) -> None:
+        """Before the session finishes (and every report file is written): each test still
+        running gets its interrupted report, which every plugin hears as any other."""
         self.interrupted = True
+        config = self._config
+        if config is None:
+            return
+        for nodeid, host in list(self.running.items()):
+            last = self._last.get(nodeid)
+            if host is None or (last is not None and (last.when != "setup" or not last.passed)):
+                continue  # not a host's test, or its last report already said what happened
+            if last is None:  # stopped in its setup: what this process knows of the item
+                item = self._items.get(nodeid)
+                props = list(item.user_properties) if item is not None else []
+                if HOST_PROPERTY not in dict(props):
+                    props.append((HOST_PROPERTY, host))
+                start = self._locations.get(nodeid) or (nodeid.split("::")[0], None, nodeid)
+                reports = interrupted_reports(nodeid, start, host, props, None, "setup")
+            else:
+                props = list(last.user_properties)
+                node = getattr(last, "node", None)
+                reports = interrupted_reports(nodeid, last.location, host, props, node, "call")
+            for report in reports:
+                config.hook.pytest_runtest_logreport(report=report)
+            self.running.pop(nodeid, None)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        """The item being run in this process (none on an xdist controller)."""
+        self._items = {item.nodeid: item}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.summary.add(report)
         if report.when == CRASH_WHEN:
             self.running.pop(report.nodeid, None)
+        elif report.nodeid in self.running:
+            self._last[report.nodeid] = report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport
+    ) -> tuple[str, str, str | tuple[str, dict[str, bool]]] | None:
+        """The terminal's word for a waived, not applicable, crashed or interrupted test
+        (the category, which the summary line counts, stays pytest's)."""
+        props = dict(getattr(report, "user_properties", ()))  # a CollectReport has none
+        if HOST_PROPERTY not in props:
+            return None
+        if report.when == CRASH_WHEN and CRASHED_PROPERTY in props:
+            return "failed", "C", ("CRASHED", {"red": True})
+        if INTERRUPTED_PROPERTY in props and report.when in ("setup", "call") and report.failed:
+            return "interrupted", "I", ("INTERRUPTED", {"red": True})
+        if report.when != "call" and not (report.when == "setup" and report.skipped):
+            return None
+        if report.skipped and WAIVED_PROPERTY in props:
+            category = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+            return category, "w", ("WAIVED", {"yellow": True})
+        if report.skipped and NOT_APPLICABLE_PROPERTY in props:
+            return "skipped", "n", ("NOT APPLICABLE", {"yellow": True})
+        return None
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         lines = self.summary.lines()
@@ -264,6 +352,44 @@ class HostReporter:
         path.parent.mkdir(parents=True, exist_ok=True)
         document = redact_data(self.summary.document(meta), self.summary.redact)
         path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def interrupted_reports(
+    nodeid: str,
+    location: tuple[str, int | None, str],
+    host: str,
+    props: list[tuple[str, object]],
+    node: object,
+    when: str,
+) -> list[pytest.TestReport]:
+    """The reports of a test that was running on ``host`` when the run was interrupted: a
+    failed ``when`` (``call`` after a passed setup, else ``setup``) naming host, test and
+    xdist worker, carrying ``props`` (the host's properties) and :data:`INTERRUPTED_PROPERTY`,
+    then the teardown that closes the test (``--junitxml`` writes a test's properties then).
+    ``node``: the xdist worker of its earlier reports (JUnit's key), or None."""
+    gateway = getattr(getattr(node, "gateway", None), "id", None)
+    where = f"{host}, worker {gateway}" if gateway else host
+    why = (
+        f"interrupted: the run was stopped (KeyboardInterrupt) while {nodeid} "
+        f"was running on {where}; it was not checked"
+    )
+    marked = [(k, v) for k, v in props if k != INTERRUPTED_PROPERTY]
+    marked.append((INTERRUPTED_PROPERTY, why))
+    out = []
+    for phase, outcome, longrepr in ((when, "failed", why), ("teardown", "passed", None)):
+        report = pytest.TestReport(
+            nodeid=nodeid,
+            location=location,
+            keywords={},
+            outcome=outcome,  # type: ignore[arg-type]
+            longrepr=longrepr,
+            when=phase,  # type: ignore[arg-type]
+            user_properties=list(marked),
+        )
+        if node is not None:
+            report.node = node  # type: ignore[attr-defined]
+        out.append(report)
+    return out
 
 
 def item_host(item: pytest.Item) -> HostSpec | None:
