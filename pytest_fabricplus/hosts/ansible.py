@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import InventoryError
 from ..text import NotUtf8, read_utf8
-from .spec import Address
+from . import sshargs
 
 #: seconds ``ansible-inventory`` may take (a dynamic inventory script can hang)
 ANSIBLE_INVENTORY_TIMEOUT = 60.0
@@ -120,12 +120,6 @@ HONOURED_KEYS = frozenset(
         "ansible_connection",
     }
 )
-#: ssh options taking an argument that ``ansible_ssh_*_args`` may carry
-_SSH_ARG_OPTIONS = frozenset("oJiplFcmE")
-#: ssh flags without an argument that change nothing we resolve (accepted, passed on)
-_SSH_FLAGS = frozenset("46AaCqTtvxXYkKg")
-_SSH_OPTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_STRICT_VALUES = ("yes", "no", "ask", "accept-new", "off", "true", "false")
 _TRUE = ("1", "true", "yes", "on", "y", "t")
 _FALSE = ("0", "false", "no", "off", "n", "f", "")
 
@@ -644,64 +638,20 @@ class Connection:
 def split_ssh_args(key: str, value: str) -> tuple[str, ...]:
     """``ansible_ssh_common_args``/``_extra_args`` split as a shell would, and checked.
 
-    Accepted: ``-o Key=Value`` (or ``-oKey=Value``, ``-o "Key Value"``), ``-J``, ``-i``, ``-p``,
-    ``-l``, ``-F``, ``-c``, ``-m``, ``-E`` with their argument, and flags that change nothing we
-    resolve (``-4 -6 -A -C -q -T -v`` ...). Raises ``ValueError`` naming the bad token.
+    Checked by the one policy of ``hosts/sshargs.py`` (what ssh refuses is an error here, at
+    load, naming ``key``; what we cannot honour is kept and warned about per host when it
+    connects). Returns every argument, normalised (``-p2222`` -> ``-p 2222``). Raises
+    ``ValueError`` naming the bad token.
     """
     try:
         tokens = shlex.split(value)
     except ValueError as exc:
         raise ValueError(f"{key}: cannot split {value!r} ({exc})") from None
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if not token.startswith("-") or len(token) < 2:
-            raise ValueError(f"{key}: unexpected {token!r} (expected ssh options such as -o K=V)")
-        letter = token[1]
-        if letter in _SSH_ARG_OPTIONS:
-            argument = token[2:]
-            if not argument:
-                if i + 1 >= len(tokens):
-                    raise ValueError(f"{key}: {token} needs a value")
-                i += 1
-                argument = tokens[i]
-            _check_ssh_option(key, letter, argument)
-            out.extend((f"-{letter}", argument))
-        elif all(c in _SSH_FLAGS for c in token[1:]):
-            out.append(token)
-        else:
-            raise ValueError(
-                f"{key}: ssh option {token!r} is not supported here "
-                "(use -o Key=Value, -J, -i, -p, -l)"
-            )
-        i += 1
-    return tuple(out)
-
-
-def _check_ssh_option(key: str, letter: str, argument: str) -> None:
-    if letter == "o":
-        name, sep, value = argument.partition("=")
-        if not sep:
-            name, _, value = argument.strip().partition(" ")
-        name, value = name.strip(), value.strip()
-        if not _SSH_OPTION_NAME.match(name) or not value:
-            raise ValueError(f"{key}: -o {argument!r} is not Key=Value")
-        lowered = name.lower()
-        if lowered == "port" and not (value.isdigit() and 1 <= int(value) <= 65535):
-            raise ValueError(f"{key}: -o Port={value!r} is not a port")
-        if lowered == "stricthostkeychecking" and value.lower() not in _STRICT_VALUES:
-            raise ValueError(
-                f"{key}: StrictHostKeyChecking={value!r} (expected {', '.join(_STRICT_VALUES)})"
-            )
-    elif letter == "p" and not (argument.isdigit() and 1 <= int(argument) <= 65535):
-        raise ValueError(f"{key}: -p {argument!r} is not a port")
-    elif letter == "J":
-        for hop in argument.split(","):
-            try:
-                Address.parse(hop.removeprefix("ssh://"))
-            except ValueError as exc:
-                raise ValueError(f"{key}: -J {argument!r}: {exc}") from None
+    try:
+        parsed = sshargs.parse(tokens)
+    except sshargs.SshArgError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+    return tuple(token for arg in parsed for token in arg.tokens)
 
 
 def connection_for(values: Mapping[str, str]) -> Connection:

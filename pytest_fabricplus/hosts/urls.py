@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import InventoryError
+from . import sshargs
 from .spec import Address, HostSpec
 
 #: testinfra backends that are SSH: they all go through our connection
@@ -130,7 +131,9 @@ def _ssh_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
         ssh_args += ["-o", f"ConnectTimeout={timeout}"]
     if "ssh_extra_args" in query:
         try:
-            ssh_args += shlex.split(query["ssh_extra_args"])
+            extra = shlex.split(query["ssh_extra_args"])
+            sshargs.parse(extra)  # what ssh would refuse (hosts/sshargs.py)
+            ssh_args += extra
         except ValueError as exc:
             raise InventoryError(f"ssh_extra_args: {exc}", source=source, text=text) from None
     variables = _sudo_vars(query)
