@@ -46,7 +46,7 @@ from ..errors import ConnectionLost, RunInterrupted
 from ..hosts.spec import HostSpec
 from ..runas import RunAs
 from ..secrets import Secret, SecretStore
-from . import channel
+from . import channel, runner
 from .hostkeys import accepted_warnings, hops
 from .shell import RemoteShell, ShellUnavailable
 
@@ -150,14 +150,14 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             return self._privilege.run(self, run_as, command, **kwargs)
         if self._fast:
             run = channel.run_settings(self.config)
-            if channel.direct_ok(self, kwargs, run):
+            if runner.direct_ok(self, kwargs, run):
                 shell = self._start_shell() if self._persistent else None
                 if shell is not None:
                     try:
-                        return channel.run_in_shell(self, shell, command, run, **kwargs)
+                        return runner.run_in_shell(self, shell, command, run, **kwargs)
                     except ShellUnavailable as exc:  # raised before the command was sent
                         self._no_shell(exc)
-                return channel.run_direct(self, command, run, **kwargs)
+                return runner.run_direct(self, command, run, **kwargs)
         return self._timed(super().run, command, kwargs)
 
     # -- the persistent remote shell (--remote-shell=persistent) ----------------------------
