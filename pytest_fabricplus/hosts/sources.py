@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InventoryError
@@ -130,7 +131,7 @@ def parse_host_list(text: str, source: str = "--hosts") -> list[HostSpec]:
         if not item:
             continue
         if urls.is_spec(item):  # testinfra's ssh://user@host:port?..., local://, docker://...
-            specs.extend(urls.parse_spec(item, source, resolve_hosts, _select))
+            specs.extend(parse_testinfra_spec(item, source))
             continue
         try:
             address = Address.parse(item)
@@ -145,8 +146,18 @@ def parse_host_list(text: str, source: str = "--hosts") -> list[HostSpec]:
     return specs
 
 
-def _select(specs: Sequence[HostSpec], pattern: str) -> list[HostSpec]:
-    return apply_limit(list(specs), [pattern])
+def parse_testinfra_spec(text: str, source: str = "--hosts") -> list[HostSpec]:
+    """One testinfra host spec as host specs (``hosts/urls.py``); for
+    ``ansible://PATTERN?ansible_inventory=FILE``, the hosts of FILE that PATTERN names."""
+    parsed = urls.split_spec(text, source)
+    if parsed.scheme != "ansible":
+        return urls.parse_spec(text, source)
+    inventory, pattern = urls.ansible_source(parsed, text, source)
+    chosen = apply_limit(resolve_hosts(os.path.expanduser(inventory)), [pattern])
+    if not chosen:
+        raise InventoryError(f"{pattern!r} names no host of {inventory}", source=source, text=text)
+    chosen = [replace(s, vars={**s.vars, urls.ANSIBLE_INVENTORY_VAR: inventory}) for s in chosen]
+    return urls.apply_sudo(chosen, parsed.query)
 
 
 def looks_like_path(value: str) -> bool:
