@@ -23,7 +23,6 @@ import re
 import shlex
 from collections.abc import Iterable
 
-from .ansible import expand_range, value_text
 from .model import (
     GROUP_NAME,
     IMPLICIT_GROUPS,
@@ -34,6 +33,7 @@ from .model import (
     Group,
     InventoryModel,
 )
+from .raw import expand_range, value_text
 from .spec import Address, HostSpec, valid_alias
 
 _SECTION_RE = re.compile(r"^\[([^\]:]+)(?::(children|vars))?\]\s*(?:[#;].*)?$")

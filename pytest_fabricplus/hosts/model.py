@@ -20,18 +20,9 @@ from pathlib import Path
 
 from ..errors import InventoryError
 from ..text import ENV_NAME
-from .ansible import (
-    HONOURED_KEYS,
-    VAULTED,
-    AdjacentVars,
-    RawInventory,
-    adjacent_vars,
-    ansible_defaults,
-    connection_for,
-    read_vars_file,
-    split_ssh_args,
-    truthy,
-)
+from .ansible import HONOURED_KEYS, ansible_defaults, connection_for, split_ssh_args
+from .ansible_readers import VAULTED, AdjacentVars, adjacent_vars, read_vars_file
+from .raw import RawInventory, truthy
 from .spec import SU_METHODS, USER_NAME, Address, HostSpec, parse_port, valid_alias
 
 #: keys a host line (or a ``[group:vars]`` section) may carry, and the field each one sets

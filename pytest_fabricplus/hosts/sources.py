@@ -13,13 +13,9 @@ from pathlib import Path
 from ..errors import InventoryError
 from ..text import NotUtf8, read_utf8
 from . import urls
-from .ansible import (
-    ansible_inventory_command,
-    host_warnings,
-    parse_json_inventory,
-    parse_yaml_inventory,
-    run_ansible_inventory,
-)
+from .ansible import host_warnings
+from .ansible_readers import parse_json_inventory, parse_yaml_inventory
+from .ansible_runner import ansible_inventory_command, run_ansible_inventory
 from .ini import IniReader
 from .model import InventoryModel
 from .selection import apply_limit
