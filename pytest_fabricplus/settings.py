@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .hosts import sshargs
 from .hosts.spec import SU_METHODS, USER_NAME, Address, parse_port
 from .hosts.urls import SCHEMES as TESTINFRA_SCHEMES
 from .text import ENV_NAME
@@ -115,9 +116,11 @@ def existing_file(text: str) -> str:
 def ssh_args(text: str) -> tuple[str, ...]:
     """OpenSSH client arguments, split like a shell would (``shlex``)."""
     try:
-        return tuple(shlex.split(text))
+        args = tuple(shlex.split(text))
     except ValueError as exc:
         raise ValueError(f"{text!r} cannot be split into arguments: {exc}") from None
+    sshargs.parse(args)  # what ssh would refuse, refused now (hosts/sshargs.py)
+    return args
 
 
 def existing_path(text: str) -> str:

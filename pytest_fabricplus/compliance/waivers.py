@@ -35,9 +35,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 from ..errors import ConfigError
 from ..hosts.selection import apply_limit, split_patterns, terms
@@ -242,6 +243,8 @@ def _where(path: str, node: yaml.Node) -> str:
 
 
 def _text(path: str, key: str, node: yaml.Node) -> str:
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
         raise WaiverError(f"{_where(path, node)}: {key} must be a non-empty text")
     return str(node.value).strip()
@@ -249,6 +252,8 @@ def _text(path: str, key: str, node: yaml.Node) -> str:
 
 def parse(text: str, path: str) -> list[Waiver]:
     """Waivers from a file's text; ``path`` names it in errors."""
+    import yaml  # on first use: every pytest process imports this module (the plugin)
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

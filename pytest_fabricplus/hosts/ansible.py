@@ -1,35 +1,87 @@
-"""Ansible inventories as Ansible reads them: YAML, ``ansible-inventory --list`` JSON,
-``group_vars/`` and ``host_vars/``, any source through ``ansible-inventory``, and the
-meaning of Ansible's connection keys (``ansible_ssh_common_args``, ``ansible_become``, ...).
+"""The meaning of Ansible's connection keys in our terms: ``ansible_ssh_*_args`` (checked by
+``hosts/sshargs.py``), ``ansible_connection`` (our SSH or a testinfra backend),
+``ansible_become*`` (run as), ansible.cfg / ``ANSIBLE_*`` connection defaults, and the keys we
+do not honour (one warning per host).
 
-Readers here return a neutral :class:`RawInventory` (groups, hosts, their variables, each
-with the ``line`` it came from); ``hosts/inventory.py`` turns it into ``HostSpec`` the same
-way for every format, so an INI file and its YAML twin give the same hosts.
+Where the rest of Ansible's inventory handling lives (all re-exported here, the module's
+former contents):
 
-PyYAML is imported on first use (the plugin's import cost stays low).
+* ``hosts/raw.py``: :class:`RawInventory` (the model every reader returns), host ranges;
+* ``hosts/ansible_readers.py``: YAML and JSON readers, ``group_vars/`` and ``host_vars/``;
+* ``hosts/ansible_runner.py``: ``ansible-inventory --list`` for any source.
 """
 
 from __future__ import annotations
 
 import configparser
-import json
 import os
-import re
 import shlex
-import shutil
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import InventoryError
-from ..text import NotUtf8, read_utf8
-from .spec import Address
+from . import sshargs
+from .ansible_readers import (
+    VAULTED,
+    AdjacentVars,
+    adjacent_vars,
+    parse_json_inventory,
+    parse_yaml_inventory,
+    read_vars_file,
+)
+from .ansible_runner import (
+    ANSIBLE_INVENTORY_TIMEOUT,
+    DEFAULT_INVENTORY,
+    ansible_inventory_command,
+    run_ansible_inventory,
+)
+from .raw import (
+    MAX_RANGE,
+    RawGroup,
+    RawHost,
+    RawInventory,
+    expand_range,
+    split_name_port,
+    truthy,
+    value_text,
+)
 
-#: seconds ``ansible-inventory`` may take (a dynamic inventory script can hang)
-ANSIBLE_INVENTORY_TIMEOUT = 60.0
+__all__ = [
+    "ANSIBLE_INVENTORY_TIMEOUT",
+    "BECOME_METHODS",
+    "CONFIG_DEFAULTS",
+    "CONNECTIONS",
+    "CONNECTION_PREFIXES",
+    "DEFAULT_INVENTORY",
+    "HARMLESS_KEYS",
+    "HONOURED_KEYS",
+    "MAX_RANGE",
+    "UNHONOURED_KEYS",
+    "VAULTED",
+    "AdjacentVars",
+    "Connection",
+    "RawGroup",
+    "RawHost",
+    "RawInventory",
+    "adjacent_vars",
+    "ansible_config_file",
+    "ansible_defaults",
+    "ansible_inventory_command",
+    "connection_for",
+    "expand_range",
+    "host_warnings",
+    "parse_json_inventory",
+    "parse_yaml_inventory",
+    "read_vars_file",
+    "run_ansible_inventory",
+    "split_name_port",
+    "split_ssh_args",
+    "truthy",
+    "unhonoured_keys",
+    "value_text",
+]
+
 #: the ``ansible_connection`` values we run, and the transport each one means
 #: (``ssh``: our connection; others: the name of a testinfra backend)
 CONNECTIONS: Mapping[str, str] = {
@@ -120,458 +172,6 @@ HONOURED_KEYS = frozenset(
         "ansible_connection",
     }
 )
-#: ssh options taking an argument that ``ansible_ssh_*_args`` may carry
-_SSH_ARG_OPTIONS = frozenset("oJiplFcmE")
-#: ssh flags without an argument that change nothing we resolve (accepted, passed on)
-_SSH_FLAGS = frozenset("46AaCqTtvxXYkKg")
-_SSH_OPTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_STRICT_VALUES = ("yes", "no", "ask", "accept-new", "off", "true", "false")
-_TRUE = ("1", "true", "yes", "on", "y", "t")
-_FALSE = ("0", "false", "no", "off", "n", "f", "")
-
-
-@dataclass
-class RawGroup:
-    """A group as the source wrote it."""
-
-    hosts: list[str] = field(default_factory=list)
-    children: list[str] = field(default_factory=list)
-    vars: dict[str, str] = field(default_factory=dict)
-    #: line of each var (0 where unknown), and of the group itself
-    var_lines: dict[str, int] = field(default_factory=dict)
-    line: int = 0
-
-
-@dataclass
-class RawHost:
-    """A host as the source wrote it: its inventory name, vars, and the line defining it."""
-
-    vars: dict[str, str] = field(default_factory=dict)
-    var_lines: dict[str, int] = field(default_factory=dict)
-    line: int = 0
-
-
-@dataclass
-class RawInventory:
-    source: str
-    hosts: dict[str, RawHost] = field(default_factory=dict)
-    groups: dict[str, RawGroup] = field(default_factory=dict)
-
-
-def value_text(value: object) -> str:
-    """A YAML/JSON value as the text ``HostSpec.vars`` holds (booleans as ``true``/``false``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def truthy(value: str) -> bool | None:
-    """Ansible's boolean reading of a var's text; ``None`` when it is no boolean."""
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    return None
-
-
-# -- host names and ranges -------------------------------------------------------------------
-_RANGE = re.compile(r"\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]")
-MAX_RANGE = 10_000
-
-
-def expand_range(name: str) -> list[str]:
-    """Ansible's host ranges: ``web[01:20].lan``, ``db-[a:c]``, ``h[0:10:2]`` (several ok).
-
-    Raises ``ValueError`` for a range that goes backwards, mixes letters and digits or is huge.
-    """
-    match = _RANGE.search(name)
-    if match is None:
-        return [name]
-    head, tail = name[: match.start()], name[match.end() :]
-    lo, hi, step_text = match.groups()
-    step = int(step_text) if step_text else 1
-    if step < 1:
-        raise ValueError(f"bad range step in {name!r}")
-    if lo.isdigit() != hi.isdigit():
-        raise ValueError(f"range [{lo}:{hi}] mixes letters and digits in {name!r}")
-    if lo.isdigit():
-        first, last = int(lo), int(hi)
-        width = len(lo) if lo.startswith("0") and len(lo) > 1 else 0
-        items = [str(i).zfill(width) for i in range(first, last + 1, step)]
-    else:
-        first, last = ord(lo), ord(hi)
-        items = [chr(i) for i in range(first, last + 1, step)]
-    if last < first:
-        raise ValueError(f"range [{lo}:{hi}] goes backwards in {name!r}")
-    if len(items) > MAX_RANGE:
-        raise ValueError(f"range [{lo}:{hi}] in {name!r} is larger than {MAX_RANGE} hosts")
-    result: list[str] = []
-    for item in items:
-        result.extend(expand_range(f"{head}{item}{tail}"))
-        if len(result) > MAX_RANGE:
-            raise ValueError(f"{name!r} expands to more than {MAX_RANGE} hosts")
-    return result
-
-
-def split_name_port(name: str) -> tuple[str, str | None]:
-    """Ansible's ``host:port`` in a YAML host key: the name, and the port text if any.
-
-    ``[::1]:2222`` is an IPv6 host with a port; ``web[01:03]`` is a range, not a port.
-    """
-    match = re.match(r"^(.+):([0-9]+)$", name)
-    if match is None:
-        return name, None
-    host, port = match.groups()
-    if host.startswith("[") and host.endswith("]") and ":" in host:
-        return host[1:-1], port
-    if ":" in host or host.count("[") != host.count("]"):
-        return name, None
-    return host, port
-
-
-# -- YAML ------------------------------------------------------------------------------------
-#: what a ``!vault`` value reads as (we cannot decrypt it; Ansible can)
-VAULTED = "<vault-encrypted>"
-
-
-class _Lines(dict[str, Any]):
-    """A mapping that remembers the line of each key."""
-
-    lines: dict[str, int]
-
-
-def _yaml_load(text: str, source: str) -> Any:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Lines:
-        loader.flatten_mapping(node)
-        result = _Lines()
-        result.lines = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, (str, int, float)) or isinstance(key, bool):
-                raise InventoryError(f"a key must be a name, got {key!r}", source=source, line=line)
-            result[str(key)] = loader.construct_object(value_node, deep=True)
-            result.lines[str(key)] = line
-        return result
-
-    def vault(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-        # an Ansible Vault value: only Ansible can decrypt it (--force-ansible)
-        return VAULTED
-
-    def unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            return loader.construct_scalar(node)
-        return loader.construct_object(node, deep=True)
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    Loader.add_constructor("!vault", vault)
-    Loader.add_constructor("!unsafe", unsafe)
-    try:
-        return yaml.load(text, Loader=Loader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InventoryError(f"not valid YAML: {problem}", source=source, line=line) from None
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"not valid YAML: {exc}", source=source) from None
-
-
-def _line(mapping: object, key: str) -> int:
-    return mapping.lines.get(key, 0) if isinstance(mapping, _Lines) else 0
-
-
-def _vars(
-    data: object, source: str, where: int, what: str
-) -> tuple[dict[str, str], dict[str, int]]:
-    if data is None:
-        return {}, {}
-    if not isinstance(data, dict):
-        raise InventoryError(f"{what} must be a mapping of variables", source=source, line=where)
-    values = {str(k): value_text(v) for k, v in data.items()}
-    return values, {k: _line(data, k) or where for k in values}
-
-
-def parse_yaml_inventory(text: str, source: str) -> RawInventory:
-    """Ansible's YAML inventory: ``all:`` (or top groups) with ``hosts``/``children``/``vars``."""
-    data = _yaml_load(text, source)
-    raw = RawInventory(source)
-    if data is None:
-        return raw
-    if not isinstance(data, dict):
-        raise InventoryError("a YAML inventory is a mapping of groups (all: ...)", source=source)
-    if "plugin" in data:
-        raise InventoryError(
-            f"an inventory plugin configuration (plugin: {data['plugin']}); "
-            "it needs ansible-inventory (install ansible-core)",
-            source=source,
-            line=_line(data, "plugin"),
-        )
-    for name, body in data.items():
-        _yaml_group(raw, name, body, _line(data, name), ())
-    return raw
-
-
-def _yaml_group(
-    raw: RawInventory, name: str, body: object, line: int, path: tuple[str, ...]
-) -> None:
-    source = raw.source
-    if name in path:
-        raise InventoryError(f"group cycle: {' -> '.join((*path, name))}", source=source, line=line)
-    group = raw.groups.setdefault(name, RawGroup(line=line))
-    group.line = group.line or line
-    if body is None:
-        return
-    if not isinstance(body, dict):
-        raise InventoryError(
-            f"group {name!r} must be a mapping with hosts, children or vars",
-            source=source,
-            line=line,
-        )
-    for key in body:
-        if key not in ("hosts", "children", "vars"):
-            raise InventoryError(
-                f"group {name!r}: unknown section {key!r} (expected hosts, children or vars)",
-                source=source,
-                line=_line(body, key),
-            )
-    values, lines = _vars(body.get("vars"), source, _line(body, "vars"), f"{name}: vars")
-    group.vars.update(values)
-    group.var_lines.update(lines)
-    hosts = body.get("hosts")
-    if hosts is not None:
-        if not isinstance(hosts, dict):
-            raise InventoryError(
-                f"{name}: hosts must be a mapping of host names (add ':' after each)",
-                source=source,
-                line=_line(body, "hosts"),
-            )
-        for host_name, host_vars in hosts.items():
-            _yaml_host(raw, group, host_name, host_vars, _line(hosts, host_name))
-    children = body.get("children")
-    if children is not None:
-        if not isinstance(children, dict):
-            raise InventoryError(
-                f"{name}: children must be a mapping of groups",
-                source=source,
-                line=_line(body, "children"),
-            )
-        for child, child_body in children.items():
-            if child not in group.children:
-                group.children.append(child)
-            _yaml_group(raw, child, child_body, _line(children, child), (*path, name))
-
-
-def _yaml_host(raw: RawInventory, group: RawGroup, name: str, body: object, line: int) -> None:
-    values, lines = _vars(body, raw.source, line, f"host {name!r}")
-    base, port = split_name_port(name)
-    if port is not None:
-        values.setdefault("ansible_port", port)
-        lines.setdefault("ansible_port", line)
-    try:
-        names = expand_range(base)
-    except ValueError as exc:
-        raise InventoryError(str(exc), source=raw.source, line=line) from None
-    for host_name in names:
-        host = raw.hosts.setdefault(host_name, RawHost(line=line))
-        host.vars.update(values)  # Ansible: the later definition of a var wins
-        host.var_lines.update(lines)
-        if host_name not in group.hosts:
-            group.hosts.append(host_name)
-
-
-# -- ansible-inventory --list JSON (and dynamic inventory scripts' output) -------------------
-def _names(value: object, source: str, what: str) -> list[str]:
-    """A JSON list of names (hosts, children); a mapping's keys are accepted too."""
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        value = list(value)
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-        raise InventoryError(f"{what} must be a list of names", source=source)
-    return [str(v) for v in value]
-
-
-def parse_json_inventory(text: str, source: str) -> RawInventory:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InventoryError(f"not valid JSON: {exc.msg}", source=source, line=exc.lineno) from None
-    if not isinstance(data, dict):
-        raise InventoryError("an inventory in JSON is an object of groups", source=source)
-    raw = RawInventory(source)
-    meta = data.get("_meta") or {}
-    if not isinstance(meta, dict):
-        raise InventoryError("_meta must be an object", source=source)
-    hostvars = meta.get("hostvars") or {}
-    if not isinstance(hostvars, dict):
-        raise InventoryError("_meta.hostvars must be an object", source=source)
-    for name, body in data.items():
-        if name == "_meta":
-            continue
-        group = raw.groups.setdefault(name, RawGroup())
-        if isinstance(body, list):  # old script format: a group is a list of hosts
-            body = {"hosts": body}
-        if body is None:
-            continue
-        if not isinstance(body, dict):
-            raise InventoryError(f"group {name!r} must be an object or a list", source=source)
-        group.vars.update(_vars(body.get("vars"), source, 0, f"{name}: vars")[0])
-        for child in _names(body.get("children"), source, f"{name}: children"):
-            if child not in group.children:
-                group.children.append(child)
-        for host_name in _names(body.get("hosts"), source, f"{name}: hosts"):
-            raw.hosts.setdefault(host_name, RawHost())
-            if host_name not in group.hosts:
-                group.hosts.append(host_name)
-    for host_name, values in hostvars.items():
-        host = raw.hosts.setdefault(str(host_name), RawHost())
-        host.vars.update(_vars(values, source, 0, f"_meta.hostvars.{host_name}")[0])
-    for child_group in [c for g in raw.groups.values() for c in g.children]:
-        raw.groups.setdefault(child_group, RawGroup())
-    return raw
-
-
-# -- group_vars/ and host_vars/ --------------------------------------------------------------
-@dataclass
-class AdjacentVars:
-    """Variables from ``group_vars/`` and ``host_vars/`` next to an inventory."""
-
-    groups: dict[str, dict[str, str]] = field(default_factory=dict)
-    hosts: dict[str, dict[str, str]] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-
-
-_VARS_SUFFIXES = ("", ".yml", ".yaml", ".json")
-
-
-def _vars_files(directory: Path, name: str) -> list[Path]:
-    """Ansible's host_group_vars: ``NAME``, ``NAME.yml``/``.yaml``/``.json``, ``NAME/*``."""
-    found: list[Path] = []
-    for suffix in _VARS_SUFFIXES:
-        path = directory / f"{name}{suffix}"
-        if path.is_file():
-            found.append(path)
-        elif suffix == "" and path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix in _VARS_SUFFIXES and not p.name.startswith(".")
-            )
-    return found
-
-
-def read_vars_file(path: Path) -> dict[str, str]:
-    source = os.fspath(path)
-    try:
-        text = read_utf8(path)
-    except NotUtf8 as exc:
-        raise InventoryError(str(exc), source=source, line=exc.line) from None
-    except OSError as exc:
-        raise InventoryError(f"cannot read variables file ({exc})", source=source) from None
-    if text.lstrip().startswith("$ANSIBLE_VAULT"):
-        raise InventoryError(
-            "an Ansible Vault file: read the inventory through ansible-inventory "
-            "(--force-ansible) or keep secrets in environment variables",
-            source=source,
-        )
-    data = _yaml_load(text, source)
-    values, _ = _vars(data, source, 1, "a variables file")
-    return values
-
-
-def adjacent_vars(inventory: Path, groups: list[str], hosts: list[str]) -> AdjacentVars:
-    """``group_vars/`` and ``host_vars/`` in the inventory's directory (as Ansible reads them)."""
-    found = AdjacentVars()
-    base = inventory.parent if not inventory.is_dir() else inventory
-    for kind, names, target in (
-        ("group_vars", groups, found.groups),
-        ("host_vars", hosts, found.hosts),
-    ):
-        directory = base / kind
-        if not directory.is_dir():
-            continue
-        for name in names:
-            for path in _vars_files(directory, name):
-                target.setdefault(name, {}).update(read_vars_file(path))
-                found.files.append(os.fspath(path))
-    return found
-
-
-# -- any source, through ansible-inventory ---------------------------------------------------
-def ansible_inventory_command() -> str | None:
-    """``ansible-inventory`` on PATH, or next to this Python (a virtualenv not activated)."""
-    return shutil.which("ansible-inventory") or shutil.which(
-        "ansible-inventory", path=os.path.dirname(sys.executable)
-    )
-
-
-#: how the source reads in messages when Ansible's configured default inventory is used
-DEFAULT_INVENTORY = "Ansible's default inventory"
-
-
-def run_ansible_inventory(source: str, timeout: float = ANSIBLE_INVENTORY_TIMEOUT) -> RawInventory:
-    """Read any inventory source Ansible can (scripts, plugins, directories) as Ansible does.
-
-    ``source`` :data:`DEFAULT_INVENTORY`: no ``-i`` (ansible.cfg's ``inventory``,
-    ``$ANSIBLE_INVENTORY``, ``/etc/ansible/hosts``), as testinfra's ``ansible://`` without
-    ``--ansible-inventory``.
-    """
-    command = ansible_inventory_command()
-    if command is None:
-        raise InventoryError(
-            "reading this inventory needs ansible-inventory: pip install ansible-core",
-            source=source,
-        )
-    env = {
-        **os.environ,
-        "ANSIBLE_VERBOSITY": "0",  # testinfra does the same (ansible/ansible#59973)
-        # an unparsable source is only a warning to Ansible, and an empty inventory: fail
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1",
-        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "1",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
-    try:
-        done = subprocess.run(
-            [command, *(() if source == DEFAULT_INVENTORY else ("-i", source)), "--list"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise InventoryError(
-            f"ansible-inventory did not finish within {timeout:g}s", source=source
-        ) from None
-    except OSError as exc:
-        raise InventoryError(f"cannot run ansible-inventory ({exc})", source=source) from None
-    if done.returncode != 0:
-        raise InventoryError(
-            f"ansible-inventory failed (exit {done.returncode}): {_stderr_tail(done.stderr)}",
-            source=source,
-        )
-    raw = parse_json_inventory(done.stdout, f"{source} (ansible-inventory)")
-    raw.source = source
-    return raw
-
-
-def _stderr_tail(stderr: str, limit: int = 1500) -> str:
-    text = " ".join(line.strip() for line in stderr.splitlines() if line.strip())
-    return text[-limit:] if text else "(no error output)"
-
 
 # -- ansible.cfg and ANSIBLE_* defaults ------------------------------------------------------
 #: host var -> (ansible.cfg section, key, environment variable): Ansible's connection defaults
@@ -644,64 +244,20 @@ class Connection:
 def split_ssh_args(key: str, value: str) -> tuple[str, ...]:
     """``ansible_ssh_common_args``/``_extra_args`` split as a shell would, and checked.
 
-    Accepted: ``-o Key=Value`` (or ``-oKey=Value``, ``-o "Key Value"``), ``-J``, ``-i``, ``-p``,
-    ``-l``, ``-F``, ``-c``, ``-m``, ``-E`` with their argument, and flags that change nothing we
-    resolve (``-4 -6 -A -C -q -T -v`` ...). Raises ``ValueError`` naming the bad token.
+    Checked by the one policy of ``hosts/sshargs.py`` (what ssh refuses is an error here, at
+    load, naming ``key``; what we cannot honour is kept and warned about per host when it
+    connects). Returns every argument, normalised (``-p2222`` -> ``-p 2222``). Raises
+    ``ValueError`` naming the bad token.
     """
     try:
         tokens = shlex.split(value)
     except ValueError as exc:
         raise ValueError(f"{key}: cannot split {value!r} ({exc})") from None
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if not token.startswith("-") or len(token) < 2:
-            raise ValueError(f"{key}: unexpected {token!r} (expected ssh options such as -o K=V)")
-        letter = token[1]
-        if letter in _SSH_ARG_OPTIONS:
-            argument = token[2:]
-            if not argument:
-                if i + 1 >= len(tokens):
-                    raise ValueError(f"{key}: {token} needs a value")
-                i += 1
-                argument = tokens[i]
-            _check_ssh_option(key, letter, argument)
-            out.extend((f"-{letter}", argument))
-        elif all(c in _SSH_FLAGS for c in token[1:]):
-            out.append(token)
-        else:
-            raise ValueError(
-                f"{key}: ssh option {token!r} is not supported here "
-                "(use -o Key=Value, -J, -i, -p, -l)"
-            )
-        i += 1
-    return tuple(out)
-
-
-def _check_ssh_option(key: str, letter: str, argument: str) -> None:
-    if letter == "o":
-        name, sep, value = argument.partition("=")
-        if not sep:
-            name, _, value = argument.strip().partition(" ")
-        name, value = name.strip(), value.strip()
-        if not _SSH_OPTION_NAME.match(name) or not value:
-            raise ValueError(f"{key}: -o {argument!r} is not Key=Value")
-        lowered = name.lower()
-        if lowered == "port" and not (value.isdigit() and 1 <= int(value) <= 65535):
-            raise ValueError(f"{key}: -o Port={value!r} is not a port")
-        if lowered == "stricthostkeychecking" and value.lower() not in _STRICT_VALUES:
-            raise ValueError(
-                f"{key}: StrictHostKeyChecking={value!r} (expected {', '.join(_STRICT_VALUES)})"
-            )
-    elif letter == "p" and not (argument.isdigit() and 1 <= int(argument) <= 65535):
-        raise ValueError(f"{key}: -p {argument!r} is not a port")
-    elif letter == "J":
-        for hop in argument.split(","):
-            try:
-                Address.parse(hop.removeprefix("ssh://"))
-            except ValueError as exc:
-                raise ValueError(f"{key}: -J {argument!r}: {exc}") from None
+    try:
+        parsed = sshargs.parse(tokens)
+    except sshargs.SshArgError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+    return tuple(token for arg in parsed for token in arg.tokens)
 
 
 def connection_for(values: Mapping[str, str]) -> Connection:

@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 import shlex
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ..errors import InventoryError
+from . import sshargs
 from .spec import Address, HostSpec
 
 #: testinfra backends that are SSH: they all go through our connection
@@ -130,7 +131,9 @@ def _ssh_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
         ssh_args += ["-o", f"ConnectTimeout={timeout}"]
     if "ssh_extra_args" in query:
         try:
-            ssh_args += shlex.split(query["ssh_extra_args"])
+            extra = shlex.split(query["ssh_extra_args"])
+            sshargs.parse(extra)  # what ssh would refuse (hosts/sshargs.py)
+            ssh_args += extra
         except ValueError as exc:
             raise InventoryError(f"ssh_extra_args: {exc}", source=source, text=text) from None
     variables = _sudo_vars(query)
@@ -181,38 +184,38 @@ def _backend_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
     )
 
 
-def parse_spec(
-    text: str,
-    source: str = "--hosts",
-    load_inventory: Callable[[str], Sequence[HostSpec]] | None = None,
-    select: Callable[[Sequence[HostSpec], str], list[HostSpec]] | None = None,
-) -> list[HostSpec]:
-    """One testinfra host spec as host specs (several for ``ansible://PATTERN``).
+def parse_spec(text: str, source: str = "--hosts") -> list[HostSpec]:
+    """One testinfra host spec as host specs.
 
-    ``load_inventory`` / ``select`` read ``?ansible_inventory=FILE`` and pick the hosts
-    ``PATTERN`` names (given by the caller: this module does not read inventories).
+    ``ansible://PATTERN?ansible_inventory=FILE`` names hosts of an inventory, which this
+    module does not read: ``hosts/sources.py`` (``parse_testinfra_spec``) does, with
+    :func:`ansible_source`; here it is refused.
     """
     parsed = split_spec(text, source)
     if parsed.scheme in SSH_SCHEMES:
         return [_ssh_spec(parsed, text, source)]
     if parsed.scheme == "ansible":
-        inventory = parsed.query.get("ansible_inventory")
-        if not inventory or load_inventory is None or select is None:
-            raise InventoryError(
-                "ansible://PATTERN in --hosts needs ?ansible_inventory=FILE "
-                "(or name the hosts of --hosts=INVENTORY in the module's testinfra_hosts)",
-                source=source,
-                text=text,
-            )
-        pattern = parsed.netloc or "all"
-        chosen = select(load_inventory(os.path.expanduser(inventory)), pattern)
-        if not chosen:
-            raise InventoryError(
-                f"{pattern!r} names no host of {inventory}", source=source, text=text
-            )
-        chosen = [replace(s, vars={**s.vars, ANSIBLE_INVENTORY_VAR: inventory}) for s in chosen]
-        return apply_sudo(chosen, parsed.query)
+        inventory, _ = ansible_source(parsed, text, source)
+        raise InventoryError(
+            f"ansible:// names hosts of {inventory}: read it with the inventory "
+            "(hosts.sources.parse_testinfra_spec)",
+            source=source,
+            text=text,
+        )
     return [_backend_spec(parsed, text, source)]
+
+
+def ansible_source(parsed: Parsed, text: str, source: str) -> tuple[str, str]:
+    """The inventory (as written) and the pattern of ``ansible://PATTERN?ansible_inventory=FILE``."""
+    inventory = parsed.query.get("ansible_inventory")
+    if not inventory:
+        raise InventoryError(
+            "ansible://PATTERN in --hosts needs ?ansible_inventory=FILE "
+            "(or name the hosts of --hosts=INVENTORY in the module's testinfra_hosts)",
+            source=source,
+            text=text,
+        )
+    return inventory, parsed.netloc or "all"
 
 
 @dataclass(frozen=True)
@@ -313,114 +316,3 @@ LOCAL = HostSpec(
     source="testinfra default",
     id="local",
 )
-
-
-class ModuleHosts:
-    """A module's ``testinfra_hosts`` as host specs, as testinfra reads that list.
-
-    Each entry is ``None`` (the local machine), an inventory name, alias or group (the
-    inventory's hosts, as far as ``--hosts-limit``/``--hosts-shard`` selected them), an
-    ``ansible://PATTERN`` (the same, by pattern), or a testinfra spec / ``[user@]host[:port]``
-    of a host the inventory does not list (then tested as given, like testinfra does).
-    Hosts made from entries get one id each for the whole run (one connection per host).
-    """
-
-    def __init__(self) -> None:
-        self._made: dict[tuple[object, ...], HostSpec] = {}
-
-    def made(self) -> list[HostSpec]:
-        return list(self._made.values())
-
-    def resolve(
-        self,
-        entries: object,
-        where: str,
-        inventory: Sequence[HostSpec],
-        selected: Sequence[HostSpec],
-        select: Callable[[Sequence[HostSpec], str], list[HostSpec]],
-        connection: str | None = None,
-        load_inventory: Callable[[str], Sequence[HostSpec]] | None = None,
-    ) -> list[HostSpec]:
-        if isinstance(entries, (str, bytes)) or not isinstance(entries, Iterable):
-            raise InventoryError(
-                f"testinfra_hosts must be a list of host names or specs, got {entries!r}",
-                source=where,
-            )
-        chosen: dict[str, HostSpec] = {}
-        picked = {s.id for s in selected}
-        for entry in list(entries):
-            if entry is None:
-                found = [LOCAL]
-            elif not isinstance(entry, str) or not entry.strip():
-                raise InventoryError(
-                    f"testinfra_hosts entry {entry!r} is not a host name or spec", source=where
-                )
-            else:
-                found = self._entry(
-                    entry.strip(), where, inventory, select, connection, load_inventory
-                )
-            for spec in found:
-                if spec.id in {s.id for s in inventory} and spec.id not in picked:
-                    continue  # in the inventory, left out by --hosts-limit / --hosts-shard
-                chosen.setdefault(spec.id, spec)
-        return sorted(chosen.values(), key=lambda s: s.id)
-
-    def _entry(
-        self,
-        entry: str,
-        where: str,
-        inventory: Sequence[HostSpec],
-        select: Callable[[Sequence[HostSpec], str], list[HostSpec]],
-        connection: str | None,
-        load_inventory: Callable[[str], Sequence[HostSpec]] | None,
-    ) -> list[HostSpec]:
-        if is_spec(entry):
-            parsed = split_spec(entry, where)
-            if parsed.scheme == "ansible" and "ansible_inventory" not in parsed.query:
-                matched = select(inventory, parsed.netloc or "all")
-                if not matched:
-                    raise InventoryError(f"{entry!r} names no host of the inventory", source=where)
-                return apply_sudo(matched, parsed.query)
-            specs = parse_spec(entry, where, load_inventory, select)
-        else:
-            matched = select(inventory, entry) if inventory else []
-            if matched:
-                return matched
-            try:
-                address = Address.parse(entry)
-            except ValueError as exc:
-                raise InventoryError(
-                    f"testinfra_hosts entry {entry!r}: {exc}", source=where
-                ) from None
-            specs = with_connection(
-                [HostSpec(host=address.host, port=address.port, user=address.user, source=where)],
-                connection,
-            )
-        return [self._known(spec, inventory) for spec in specs]
-
-    def _known(self, spec: HostSpec, inventory: Sequence[HostSpec]) -> HostSpec:
-        """The inventory's entry for this host if it has one, else one id for the run."""
-        for known in inventory:  # the same address and options: the inventory's host
-            if _reach(known) == _reach(spec) and _testinfra_vars(known) == _testinfra_vars(spec):
-                return known
-        key = (*_reach(spec), tuple(sorted(spec.vars.items())))
-        made = self._made.get(key)
-        if made is not None:
-            return made
-        taken = {s.id for s in inventory} | {s.id for s in self._made.values()}
-        ident = spec.alias or (spec.host if spec.host not in taken else str(spec.address))
-        base, n = ident, 2
-        while ident in taken:  # same address, other options (sudo=, ssh_config=, ...)
-            ident = f"{base}~{n}"
-            n += 1
-        made = replace(spec, id=ident)
-        self._made[key] = made
-        return made
-
-
-def _reach(spec: HostSpec) -> tuple[object, ...]:
-    return (spec.host, spec.port, spec.user, spec.transport, spec.ssh_args, spec.identity_file)
-
-
-def _testinfra_vars(spec: HostSpec) -> dict[str, str]:
-    return {k: v for k, v in spec.vars.items() if k.startswith("testinfra_")}

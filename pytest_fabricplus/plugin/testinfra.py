@@ -16,9 +16,9 @@ import pytest
 from ..errors import FabricPlusError, HostUnreachable
 from ..fleet.state import RunState
 from ..hosts import urls
-from ..hosts.inventory import looks_like_path, resolve_hosts
-from ..hosts.selection import apply_limit
+from ..hosts.inventory import looks_like_path
 from ..hosts.spec import HostSpec
+from ..hosts.testinfra_hosts import ModuleHosts
 from ..text import one_line
 from .fixtures import _set_run_as, run_state
 from .markers import run_as_request
@@ -182,7 +182,7 @@ class TestinfraHosts:
 
     def __init__(self) -> None:
         self._modules: dict[str, list[HostSpec] | None] = {}
-        self._made = urls.ModuleHosts()
+        self._made = ModuleHosts()
         self._announced: set[str] = set()
         self._seen: dict[str, HostSpec] = {}
 
@@ -204,13 +204,7 @@ class TestinfraHosts:
             where = str(getattr(module, "__file__", name))
             try:
                 result = self._made.resolve(
-                    entries,
-                    where,
-                    state.inventory,
-                    state.selected,
-                    _select,
-                    state.settings.connection,
-                    resolve_hosts,
+                    entries, where, state.inventory, state.selected, state.settings.connection
                 )
             except FabricPlusError as exc:
                 raise pytest.Collector.CollectError(str(exc)) from None
@@ -255,10 +249,6 @@ class TestinfraHosts:
         """The same for hosts only ``testinfra_hosts`` (or the local default) brought in."""
         unique = dict(self._seen)
         return self._not_ssh(list(unique.values()))
-
-
-def _select(specs: Any, pattern: str) -> list[HostSpec]:
-    return apply_limit(list(specs), [pattern])
 
 
 # ---------------------------------------------------------------------------------------

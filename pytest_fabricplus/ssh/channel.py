@@ -20,8 +20,9 @@ Upstream behaviour worked around here:
 * invoke's runner polls for the exit status every 10 ms (``input_sleep``), starts a timer
   thread per command, and only closes the channel on timeout: :class:`FastRemote` waits on
   paramiko's exit-status event, keeps the deadline itself and sends ``KILL`` first.
-* invoke's runner starts three IO threads and merges its configuration per command:
-  :func:`run_direct` reads the channel itself for the common call.
+* invoke's runner starts three IO threads and merges its configuration per command: our own
+  run loop (``ssh/runner.py``, public API only) reads the channel itself for the common call,
+  with :func:`start_exec`, :func:`exit_status_event`, :func:`kill` and :func:`expired` from here.
 * paramiko's ``open_session`` blocks for the open confirmation: :class:`Spare` sends the
   request ahead of time (the first half of ``Transport.open_channel``).
 * fabricplus' ``__init__`` assigns ``_scp`` / ``__scp``; invoke's DataProxy turns an
@@ -46,18 +47,16 @@ Upstream behaviour worked around here:
   :class:`KillingRemote` send EOF after the exec request, as ``ssh -n`` does.
 * invoke's runner answers Ctrl-C by forwarding it (``\x03`` on a pty) and waiting on, and
   closing a channel leaves a command without a pty running on the host:
-  :meth:`KillingRemote.send_interrupt` and :func:`run_direct` kill the command (the
+  :meth:`KillingRemote.send_interrupt` and ``runner.run_direct`` kill the command (the
   ``signal`` request) before re-raising ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import contextvars
 import functools
 import os
-import sys
 import threading
 import time
 import typing
@@ -66,17 +65,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import paramiko
-from fabric.runners import Remote, Result
-from invoke.exceptions import UnexpectedExit
-from invoke.runners import default_encoding, normalize_hide
+from fabric.runners import Remote
 from paramiko.common import MSG_REQUEST_FAILURE, MSG_REQUEST_SUCCESS
 from paramiko.message import Message
 
-from ..errors import CommandTimeout, ConnectionLost, RunInterrupted, ShellLost
+from ..errors import CommandTimeout, ConnectionLost, RunInterrupted
 
 
 class DirectConnection(Protocol):
-    """What :func:`run_direct` needs of a connection (``FabricPlusConnection``)."""
+    """What :func:`expired` and the direct run path (``ssh/runner.py``) need of a connection
+    (``FabricPlusConnection``)."""
 
     command_timeout: float | None
     forward_agent: bool
@@ -444,6 +442,13 @@ def open_sftp(transport: Any, limit: float | None) -> paramiko.SFTPClient:
     return client
 
 
+def exit_status_event(channel: paramiko.Channel) -> threading.Event:
+    """The event paramiko sets when the exit status arrives (``Channel.status_event``, an
+    undocumented attribute: the public ``exit_status_ready()`` can only be polled)."""
+    event: threading.Event = channel.status_event
+    return event
+
+
 def kill(channel: paramiko.Channel) -> None:
     """Kill the command of ``channel`` on its host, never raising: a "signal" request for
     ``KILL`` (OpenSSH >= 7.9 sends it to the session's process group)."""
@@ -533,249 +538,6 @@ class FastRemote(KillingRemote):
 
 
 #: run() keywords the direct channel path handles; any other keyword goes through invoke
-DIRECT_KWARGS = frozenset({"hide", "warn", "timeout", "encoding"})
-
-
-def direct_ok(conn: DirectConnection, kwargs: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
-    """Whether :func:`run_direct` can serve this call exactly as invoke's runner would."""
-    if not DIRECT_KWARGS.issuperset(kwargs) or conn.forward_agent:
-        return False
-    get = run.get
-    return not (
-        get("in_stream", False) is not False  # a stream to forward: invoke's runner does it
-        or get("pty")
-        or get("echo")
-        or get("env")
-        or get("watchers")
-        or get("asynchronous")
-        or get("disown")
-        or get("dry")
-        or get("out_stream") is not None
-        or get("err_stream") is not None
-    )
-
-
-class _Echo:
-    """Output of a shell command shown as it arrives (unless hidden), decoded whole."""
-
-    def __init__(self, stream: Any, encoding: str) -> None:
-        self.stream = stream
-        try:
-            self.decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder(encoding)(
-                "replace"
-            )
-        except LookupError:  # a codec without an incremental decoder
-            self.decoder = None
-        self.encoding = encoding
-
-    def feed(self, data: bytes) -> None:
-        text = (
-            self.decoder.decode(data)
-            if self.decoder is not None
-            else data.decode(self.encoding, "replace")
-        )
-        if text:
-            self.stream.write(text)
-            self.stream.flush()
-
-    def finish(self) -> None:
-        if self.decoder is not None:
-            tail = self.decoder.decode(b"", final=True)
-            if tail:
-                self.stream.write(tail)
-                self.stream.flush()
-
-
-class _Stream:
-    """One output stream of a channel: kept as bytes, echoed decoded unless hidden."""
-
-    def __init__(self, recv: Callable[[int], bytes], echo: Any, encoding: str) -> None:
-        self.recv = recv
-        self.chunks: list[bytes] = []
-        self.echo = None if echo is None else _Echo(echo, encoding)
-        self.encoding = encoding
-
-    def read(self) -> bool:
-        """Read what is there (blocking up to the channel's timeout); False at EOF."""
-        data = self.recv(65536)
-        if not data:
-            return False
-        self.chunks.append(data)
-        if self.echo is not None:
-            self.echo.feed(data)
-        return True
-
-    def text(self) -> str:
-        if self.echo is not None:
-            self.echo.finish()
-        return b"".join(self.chunks).decode(self.encoding, "replace")
-
-
-def _options(
-    conn: DirectConnection,
-    config: Mapping[str, Any],
-    hide: Any,
-    warn: bool | None,
-    timeout: float | None,
-    encoding: str | None,
-) -> tuple[Any, bool, str, float | None]:
-    """run()'s keywords over the connection's config: hidden streams, warn, encoding, limit."""
-    return (
-        normalize_hide(config.get("hide") if hide is None else hide),
-        bool(config.get("warn") if warn is None else warn),
-        encoding or config.get("encoding") or default_encoding(),
-        conn.command_timeout if timeout is None else timeout,
-    )
-
-
-def _result(
-    conn: DirectConnection,
-    command: str,
-    config: Mapping[str, Any],
-    stdout: str,
-    stderr: str,
-    exited: int,
-    hidden: Any,
-    encoding: str,
-    warn: bool,
-) -> Any:
-    """invoke's :class:`Result` of a finished command; ``UnexpectedExit`` unless it exited
-    0 or ``warn``."""
-    result = Result(
-        stdout=stdout,
-        stderr=stderr,
-        encoding=encoding,
-        command=command,
-        shell=config.get("shell"),
-        env={},
-        exited=exited,
-        pty=False,
-        hide=hidden,
-        connection=conn,
-    )
-    conn.check_alive(command, result)
-    if exited != 0 and not warn:
-        raise UnexpectedExit(result)
-    return result
-
-
-def run_direct(
-    conn: DirectConnection,
-    command: str,
-    config: Mapping[str, Any],
-    hide: Any = None,
-    warn: bool | None = None,
-    timeout: float | None = None,
-    encoding: str | None = None,
-) -> Any:
-    """Run ``command`` on ``conn`` reading the channel directly: the same :class:`Result`
-    and errors as invoke's runner, output streamed to ``sys.stdout``/``sys.stderr`` unless
-    hidden, multibyte characters split across packets decoded whole."""
-    __tracebackhide__ = True
-    hidden, warn, encoding, limit = _options(conn, config, hide, warn, timeout, encoding)
-    deadline = None if limit is None else time.monotonic() + limit
-    if not conn.is_connected:
-        conn.open()
-    try:
-        channel = conn.create_session(deadline)  # takes the spare, requests the next one
-    except Unanswered as exc:
-        raise expired(conn, command, limit or 0, exc.what) from None
-    except (EOFError, OSError, paramiko.SSHException) as exc:
-        conn.raise_if_lost(command, exc)
-        raise
-    out = _Stream(channel.recv, None if "stdout" in hidden else sys.stdout, encoding)
-    err = _Stream(channel.recv_stderr, None if "stderr" in hidden else sys.stderr, encoding)
-    try:
-        # we wait for the exec request's reply: the next spare, requested just before, is
-        # confirmed during that round trip; stdin gets EOF (ssh -n) in the same flight
-        start_exec(channel, prefix_commands(conn, command), deadline)
-        status = channel.status_event
-        while True:
-            flowing = False
-            while channel.recv_ready():
-                flowing = out.read()
-            while channel.recv_stderr_ready():
-                flowing = err.read()
-            if status.is_set():
-                break
-            if conn.interrupted:  # SIGINT/SIGTERM handled in another thread: as a timeout does
-                kill(channel)
-                raise RunInterrupted(conn.spec.describe(), f"running {command!r}")
-            step = 0.002 if flowing else 0.05
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    kill(channel)
-                    raise expired(conn, command, limit or 0)
-                step = min(step, remaining)
-            status.wait(step)
-        # the exit status can precede the last output: read both streams to their EOF
-        channel.settimeout(max(1.0, (deadline - time.monotonic()) if deadline else 30.0))
-        while out.read():
-            pass
-        while err.read():
-            pass
-        exited = channel.recv_exit_status()
-    except Unanswered as exc:
-        raise expired(conn, command, limit or 0, exc.what) from None
-    except TimeoutError:  # the exit status came, then the rest of the output did not
-        raise expired(conn, command, limit or 0) from None
-    except (EOFError, OSError, paramiko.SSHException) as exc:
-        conn.raise_if_lost(command, exc)
-        raise
-    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: killed on the host, as on timeout
-        kill(channel)
-        raise
-    finally:
-        channel.close()
-    return _result(conn, command, config, out.text(), err.text(), exited, hidden, encoding, warn)
-
-
-def run_in_shell(
-    conn: DirectConnection,
-    shell: Any,
-    command: str,
-    config: Mapping[str, Any],
-    hide: Any = None,
-    warn: bool | None = None,
-    timeout: float | None = None,
-    encoding: str | None = None,
-) -> Any:
-    """:func:`run_direct`'s contract (same :class:`Result`, errors, streaming) over the
-    connection's persistent shell (:class:`~.shell.RemoteShell`)."""
-    __tracebackhide__ = True
-    hidden, warn, encoding, limit = _options(conn, config, hide, warn, timeout, encoding)
-    out = None if "stdout" in hidden else _Echo(sys.stdout, encoding)
-    err = None if "stderr" in hidden else _Echo(sys.stderr, encoding)
-    try:
-        answer = shell.run(
-            prefix_commands(conn, command),
-            limit,
-            on_stdout=out.feed if out is not None else None,
-            on_stderr=err.feed if err is not None else None,
-        )
-    except CommandTimeout:
-        raise CommandTimeout(conn.spec.describe(), command, limit or 0) from None
-    except ShellLost as exc:  # the shell (or the connection) went away
-        conn.raise_if_lost(command, exc)
-        raise
-    finally:
-        for echo in (out, err):
-            if echo is not None:
-                echo.finish()
-    return _result(
-        conn,
-        command,
-        config,
-        answer.stdout.decode(encoding, "replace"),
-        answer.stderr.decode(encoding, "replace"),
-        answer.exited,
-        hidden,
-        encoding,
-        warn,
-    )
-
-
 class Spare:
     """A session channel requested ahead of time: CHANNEL_OPEN sent, confirmation pending.
 

@@ -42,11 +42,11 @@ from fabricplus.connection import ConnectionPlus
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 from paramiko.agent import AgentRequestHandler
 
-from ..errors import ConnectionLost, RunInterrupted
+from ..errors import ConfigError, ConnectionLost, RunInterrupted
 from ..hosts.spec import HostSpec
 from ..runas import RunAs
 from ..secrets import Secret, SecretStore
-from . import channel
+from . import channel, runner
 from .hostkeys import accepted_warnings, hops
 from .shell import RemoteShell, ShellUnavailable
 
@@ -62,10 +62,15 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
 
     Adds: the host's :class:`HostSpec`, a default command timeout whose expiry raises
     :class:`CommandTimeout` naming host and command, and :meth:`reset` of per-test state.
+
+    Exported for type annotations (``def test_x(connection: FabricPlusConnection)``); it is
+    made by :class:`Connector` (``Connector(settings).open(spec)``, a ``ConnectionRegistry``,
+    the ``connection`` fixture). Built directly it has no host spec: using it raises
+    :class:`ConfigError` saying so.
     """
 
-    spec: HostSpec
-    command_timeout: float | None
+    command_timeout: float | None = None
+    _spec: HostSpec | None = None
     # per-connection state, declared so that reads are plain attribute reads (set with _set:
     # invoke's DataProxy turns other assignments into config keys)
     _run_as: RunAs | None = None
@@ -81,6 +86,19 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     _shell_lock: threading.Lock  # the shell's and the spare channel's hand-over
     _channels: Any = None  # WeakSet of the session channels handed out (commands running)
     _interrupted: bool = False
+
+    @property
+    def spec(self) -> HostSpec:
+        """The inventory host this connection is for (given by :class:`Connector`)."""
+        spec = self._spec
+        if spec is None:
+            raise ConfigError(
+                f"FabricPlusConnection({self.host!r}) was built directly: it has no host "
+                "spec, command timeout or privilege settings. Use the `connection` fixture, "
+                "or in a script Connector(Settings(...)).open(HostSpec(...)) or a "
+                "ConnectionRegistry"
+            )
+        return spec
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # fabricplus' __init__ ends by loading ~/.ssh/known_hosts with paramiko, which raises
@@ -145,19 +163,21 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         sharing the GIL, that is most of a check's time.
         """
         __tracebackhide__ = True
+        if self._spec is None:
+            self.spec  # noqa: B018  # raises: built directly, not by a Connector
         run_as = self._run_as
         if run_as is not None:
             return self._privilege.run(self, run_as, command, **kwargs)
         if self._fast:
             run = channel.run_settings(self.config)
-            if channel.direct_ok(self, kwargs, run):
+            if runner.direct_ok(self, kwargs, run):
                 shell = self._start_shell() if self._persistent else None
                 if shell is not None:
                     try:
-                        return channel.run_in_shell(self, shell, command, run, **kwargs)
+                        return runner.run_in_shell(self, shell, command, run, **kwargs)
                     except ShellUnavailable as exc:  # raised before the command was sent
                         self._no_shell(exc)
-                return channel.run_direct(self, command, run, **kwargs)
+                return runner.run_direct(self, command, run, **kwargs)
         return self._timed(super().run, command, kwargs)
 
     # -- the persistent remote shell (--remote-shell=persistent) ----------------------------
@@ -230,7 +250,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     ) -> Iterator[FabricPlusConnection]:
         """Run this block's ``run()`` calls as ``user`` (su, sudo, or auto-detected)."""
         previous = self._run_as
-        run_as = self._resolve_run_as(self.spec, user, method, password_env, login)
+        spec = self.spec  # first: built directly, this raises a clear error
+        run_as = self._resolve_run_as(spec, user, method, password_env, login)
         self._note_user(run_as)
         self._set(_run_as=run_as)
         try:
@@ -271,7 +292,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         user = kwargs.pop("user", None) or sudo_config.user or "root"
         password = kwargs.pop("password", None) or sudo_config.password
         kwargs.pop("prompt", None)  # the strategy answers a prompt of its own (a nonce)
-        run_as = self._resolve_run_as(self.spec, user, "sudo", login=False)
+        spec = self.spec  # first: built directly, this raises a clear error
+        run_as = self._resolve_run_as(spec, user, "sudo", login=False)
         if password:
             if self._secrets is not None:
                 self._secrets.add(password)  # redacted wherever it could show up
@@ -326,7 +348,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         wrong password is a ``PrivilegeError`` naming user and host.
         """
         __tracebackhide__ = True
-        run_as = self._resolve_run_as(self.spec, user, "su")
+        spec = self.spec  # first: built directly, this raises a clear error
+        run_as = self._resolve_run_as(spec, user, "su")
         secret = password or run_as.su_password or self.connect_kwargs.get("password")
         if secret and self._secrets is not None:
             self._secrets.add(secret)  # redacted wherever it could show up
@@ -347,7 +370,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     ) -> None:
         # invoke's DataProxy turns unknown attribute sets into config keys: use _set
         self._set(
-            spec=spec,
+            _spec=spec,
             command_timeout=command_timeout,
             _privilege=privilege,
             _resolve_run_as=resolve_run_as,
@@ -423,6 +446,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         return self._interrupted
 
     def open(self) -> Any:
+        if self._spec is None:
+            self.spec  # noqa: B018  # raises: built directly, not by a Connector
         if self._interrupted:  # Fabric reopens a closed connection on the next command
             raise RunInterrupted(self.spec.describe(), "opening the connection")
         return super().open()
@@ -525,6 +550,8 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
                 hop.close()
 
     def __repr__(self) -> str:
+        if self._spec is None:
+            return f"<FabricPlusConnection {self.host} (built directly, not usable)>"
         return f"<FabricPlusConnection {self.spec.describe()}>"
 
 

@@ -72,11 +72,21 @@ from .usercerts import UserKeys, user_keys
 #: is accepted and said so (``warn``), every run. A *changed* key is refused under all three.
 STRICT_TO_POLICY = {"yes": "reject", "no": "accept", "accept-new": "warn"}
 
-# paramiko has no handler of its own: without one, errors its transport thread logs while we
-# abandon a failed handshake (e.g. a blackhole host) go to stderr through logging's
-# last-resort handler. A NullHandler keeps them to configured logging (pytest captures them).
-logging.getLogger("paramiko").addHandler(logging.NullHandler())
 log = logging.getLogger("pytest_fabricplus")
+
+
+def quiet_paramiko_logger() -> None:
+    """Give paramiko's logger a ``NullHandler`` (once), when we are about to connect.
+
+    paramiko has no handler of its own: without one, errors its transport thread logs while we
+    abandon a failed handshake (e.g. a blackhole host) go to stderr through logging's
+    last-resort handler. A NullHandler keeps them to configured logging (pytest captures
+    them). Done by the first :class:`Connector`, not at import: importing this module (type
+    annotations, documentation tools) changes no library's logging.
+    """
+    logger = logging.getLogger("paramiko")
+    if not any(type(h) is logging.NullHandler for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 class InFlight:
@@ -136,6 +146,7 @@ class Connector:
         privilege: PrivilegeRunner | None = None,
         secrets: SecretStore | None = None,
     ) -> None:
+        quiet_paramiko_logger()
         self.settings = settings
         self.secrets = secrets or SecretStore(os.environ if env is None else env)
         self.env = self.secrets.env

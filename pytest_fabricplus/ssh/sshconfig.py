@@ -36,7 +36,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..hosts import sshargs
 from ..hosts.spec import DEFAULT_SSH_PORT
+from ..hosts.sshargs import HARMLESS_OPTIONS, HONOURED_OPTIONS
 
 #: how long one ``ssh -G`` may take (a ``Match exec`` runs a command of the user's)
 SSH_G_TIMEOUT = 15.0
@@ -55,66 +57,6 @@ DEFAULT_IDENTITIES = frozenset(
         "id_dsa",
     )
 )
-
-#: ``-o`` keys (lower case) we honour
-HONOURED_OPTIONS = frozenset(
-    {
-        "hostname",
-        "user",
-        "port",
-        "identityfile",
-        "certificatefile",
-        "proxyjump",
-        "proxycommand",
-        "userknownhostsfile",
-        "globalknownhostsfile",
-        "stricthostkeychecking",
-        "hostkeyalias",
-        "connecttimeout",
-        "serveraliveinterval",
-        "serveralivecountmax",
-    }
-)
-#: ``-o`` keys that do not change whom we reach or how safely: accepted quietly
-HARMLESS_OPTIONS = frozenset(
-    {
-        "batchmode",  # we never prompt
-        "loglevel",
-        "requesttty",
-        "sendenv",
-        "setenv",
-        "hashknownhosts",  # only how ssh writes known_hosts; we never write it
-        "checkhostip",
-        "updatehostkeys",
-        "visualhostkey",
-        "tcpkeepalive",
-        "identitiesonly",
-        "passwordauthentication",
-        "kbdinteractiveauthentication",
-        "pubkeyauthentication",
-        "preferredauthentications",
-        "gssapiauthentication",
-        "gssapidelegatecredentials",
-        "addkeystoagent",
-        "numberofpasswordprompts",
-        "connectionattempts",
-        "escapechar",
-        "compression",
-        "controlpath",
-        "controlpersist",  # meaningless without ControlMaster (warned about on its own)
-        "canonicalizehostname",
-        "canonicaldomains",
-        "canonicalizemaxdots",
-        "canonicalizefallbacklocal",
-        "canonicalizepermittedcnames",
-    }
-)
-#: ssh flags without an argument that change nothing for us
-HARMLESS_FLAGS = frozenset("qvTtnxNC")
-#: ssh flags with an argument that we honour (passed to ``ssh -G``)
-HONOURED_VALUE_FLAGS = frozenset("JiplFo")
-#: every ssh flag that takes an argument (OpenSSH 9: ``ssh -?``)
-VALUE_FLAGS = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
 
 
 @dataclass(frozen=True)
@@ -188,57 +130,15 @@ def fallback_note(ssh_path: str | None = None, config: str | None = None) -> str
 def check_args(args: Sequence[str], name: str) -> tuple[list[str], list[str]]:
     """Sort ssh arguments into those for ``ssh -G`` and warnings about the rest.
 
-    Returns ``(kept, warnings)``. A ``-o`` option or a flag that changes how ssh would connect
-    and that we cannot honour is a warning naming ``name`` and the argument; harmless ones
-    (:data:`HARMLESS_OPTIONS`, :data:`HARMLESS_FLAGS`) are dropped quietly. Raises
-    ``ConfigError`` for something ssh would refuse (a flag missing its value).
+    Returns ``(kept, warnings)`` by the one policy of ``hosts/sshargs.py``: a warning names
+    ``name``, the argument and why; quiet ones are dropped. Raises ``ConfigError`` naming
+    ``name`` for what ssh would refuse (a flag missing its value, a host name).
     """
-    kept: list[str] = []
-    warnings: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("-") or arg == "-" or len(arg) < 2:
-            raise ConfigError(
-                f"{name}: ssh argument {arg!r} is not an option (host names and commands "
-                "cannot be given in ssh arguments)"
-            )
-        letters = arg[1:]
-        j = 0
-        while j < len(letters):
-            flag = letters[j]
-            if flag in VALUE_FLAGS:
-                value = letters[j + 1 :]
-                shown = f"-{flag}{value}"
-                if not value:
-                    i += 1
-                    if i >= len(args):
-                        raise ConfigError(f"{name}: ssh argument -{flag} needs a value")
-                    value = args[i]
-                    shown = f"-{flag} {value}"
-                if flag == "o":
-                    key = value.replace("=", " ", 1).split(None, 1)[0].lower() if value else ""
-                    if key in HONOURED_OPTIONS:
-                        kept += ["-o", value]
-                    elif key not in HARMLESS_OPTIONS:
-                        warnings.append(
-                            f"{name}: ssh argument '-o {value}' is not supported here and is "
-                            "ignored"
-                        )
-                elif flag in HONOURED_VALUE_FLAGS:
-                    kept += [f"-{flag}", value]
-                else:
-                    warnings.append(
-                        f"{name}: ssh argument '{shown}' is not supported here and is ignored"
-                    )
-                break
-            if flag not in HARMLESS_FLAGS:
-                warnings.append(
-                    f"{name}: ssh argument '-{flag}' is not supported here and is ignored"
-                )
-            j += 1
-        i += 1
-    return kept, warnings
+    try:
+        parsed = sshargs.parse(args)
+    except sshargs.SshArgError as exc:
+        raise ConfigError(f"{name}: ssh argument {exc}") from None
+    return sshargs.honoured(parsed), sshargs.warnings(parsed, name)
 
 
 def expand_proxy_command(command: str, host: str, port: int, user: str | None) -> str:

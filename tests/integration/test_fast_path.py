@@ -17,16 +17,16 @@ from conftest import Target
 CONFTEST = """
 import json, os
 import pytest
-from pytest_fabricplus.ssh import channel
+from pytest_fabricplus.ssh import runner
 
 CALLS = {"direct": 0}
-_direct = channel.run_direct
+_direct = runner.run_direct
 
 def counting(*args, **kwargs):
     CALLS["direct"] += 1
     return _direct(*args, **kwargs)
 
-channel.run_direct = counting
+runner.run_direct = counting
 
 @pytest.fixture
 def record(request):

@@ -162,7 +162,8 @@ def test_unsupported_ssh_args_are_warnings_naming_host_and_argument(sshd: Target
         registry.close_all()
     assert connector.config_warnings(spec) == (
         f"web1 (fptest@127.0.0.1:{sshd.port}): ssh argument '-o ControlMaster=auto' is not "
-        "supported here and is ignored",
+        "supported here and is ignored (control master mode: each test process opens its own "
+        "connection)",
         f"web1 (fptest@127.0.0.1:{sshd.port}): ssh argument '-A' is not supported here and "
-        "is ignored",
+        "is ignored (agent forwarding: commands on the host do not reach your ssh agent)",
     )

@@ -274,7 +274,7 @@ def test_ssh_extra_args_proxyjump_and_a_warning(
         [
             "*fabricplus: ssh arguments and config not honoured*",
             f"WARNING 127.0.0.1 (fptest@127.0.0.1:{sshd2.port}): ssh argument "
-            "'-o ControlMaster=auto' is not supported here and is ignored",
+            "'-o ControlMaster=auto' is not supported here and is ignored (control master*",
         ]
     )
     assert "BatchMode" not in result.stdout.str()  # harmless: accepted quietly

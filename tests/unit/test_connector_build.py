@@ -9,7 +9,11 @@ any user-visible change: then follow the rename, or measure the same thing anoth
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from pytest_fabricplus import Connector, HostSpec, Settings
 from pytest_fabricplus.hosts.knownhosts import HostEntries
@@ -85,3 +89,31 @@ def test_user_certificate_keys_loaded_once_per_key_set(tmp_path: Path) -> None:
     assert a.connect_kwargs["key_filename"] == [str(key)]
     assert a.connect_kwargs["pkey"].public_blob is None
     assert a.connect_kwargs["pkey"] is b.connect_kwargs["pkey"]  # loaded once
+
+
+def test_paramiko_logger_quieted_by_the_first_connector_not_at_import() -> None:
+    # in a fresh process: this one's logging was touched by earlier tests
+    probe = (
+        "import logging\n"
+        "import pytest_fabricplus.ssh.connector as c\n"
+        "log = logging.getLogger('paramiko')\n"
+        "print(len(log.handlers))\n"
+        "from pytest_fabricplus import Connector, Settings\n"
+        "Connector(Settings()); Connector(Settings())\n"
+        "print(sum(type(h) is logging.NullHandler for h in log.handlers))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["0", "1"]
+
+
+def test_a_connection_built_directly_says_how_to_get_one() -> None:
+    from pytest_fabricplus import ConfigError, FabricPlusConnection
+
+    conn = FabricPlusConnection("127.0.0.1", port=1)  # port 1: nothing is ever reached
+    assert repr(conn) == "<FabricPlusConnection 127.0.0.1 (built directly, not usable)>"
+    for use in (lambda: conn.run("true"), conn.open, lambda: conn.sudo("true")):
+        with pytest.raises(ConfigError, match=r"FabricPlusConnection\('127.0.0.1'\) was built "):
+            use()
+    assert not conn.is_connected

@@ -7,7 +7,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("paramiko", "invoke", "fabric", "fabricplus", "docker", "testinfra", "cryptography")
+#: (PyYAML too: only inventories and waiver files in YAML need it)
+HEAVY = (
+    "paramiko",
+    "invoke",
+    "fabric",
+    "fabricplus",
+    "docker",
+    "testinfra",
+    "cryptography",
+    "yaml",
+)
 
 
 def _loaded_after(code: str) -> list[str]:

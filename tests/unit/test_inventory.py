@@ -143,8 +143,8 @@ def test_line_splitting_is_shlex_splitting(line: str) -> None:
     # the fast path for lines without quotes, escapes or comments must split as shlex does
     import shlex
 
+    from pytest_fabricplus.hosts.ini import IniReader as Parser
     from pytest_fabricplus.hosts.inventory import InventoryError
-    from pytest_fabricplus.hosts.inventory import _Parser as Parser
 
     lexer = shlex.shlex(line, posix=True)
     lexer.whitespace_split = True

@@ -68,10 +68,14 @@ def test_check_args_keeps_honoured_warns_about_the_rest() -> None:
         "/k",
     ]
     assert warnings == [
-        "web1: ssh argument '-o ControlMaster=auto' is not supported here and is ignored",
-        "web1: ssh argument '-A' is not supported here and is ignored",
-        "web1: ssh argument '-o Ciphers=aes128-ctr' is not supported here and is ignored",
-        "web1: ssh argument '-L 8080:localhost:80' is not supported here and is ignored",
+        "web1: ssh argument '-o ControlMaster=auto' is not supported here and is ignored"
+        " (control master mode: each test process opens its own connection)",
+        "web1: ssh argument '-A' is not supported here and is ignored"
+        " (agent forwarding: commands on the host do not reach your ssh agent)",
+        "web1: ssh argument '-o Ciphers=aes128-ctr' is not supported here and is ignored"
+        " (ciphers are paramiko's, in its order)",
+        "web1: ssh argument '-L 8080:localhost:80' is not supported here and is ignored"
+        " (local port forwarding: a test run opens no forwards)",
     ]
 
 
@@ -181,7 +185,10 @@ def test_args_take_effect_as_ssh_applies_them(tmp_path: Path) -> None:
     assert got.strict_host_key_checking == "no"
     assert got.port == 9
     assert got.user == "x"  # --ssh-extra-args beats the config
-    assert got.warnings == ("web1 (web1): ssh argument '-A' is not supported here and is ignored",)
+    assert got.warnings == (
+        "web1 (web1): ssh argument '-A' is not supported here and is ignored"
+        " (agent forwarding: commands on the host do not reach your ssh agent)",
+    )
 
 
 def test_lookups_are_cached_and_config_changes_seen(tmp_path: Path) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from pytest_fabricplus.errors import InventoryError
 from pytest_fabricplus.hosts import urls
 from pytest_fabricplus.hosts.inventory import parse_inventory, resolve_hosts
-from pytest_fabricplus.hosts.selection import apply_limit
+from pytest_fabricplus.hosts.sources import parse_testinfra_spec
 from pytest_fabricplus.hosts.spec import HostSpec, assign_ids
+from pytest_fabricplus.hosts.testinfra_hosts import ModuleHosts
 
 
 def one(text: str) -> HostSpec:
@@ -148,16 +150,10 @@ db1 ansible_host=10.0.0.3 ansible_port=2222
 """
 
 
-def select(specs: object, pattern: str) -> list[HostSpec]:
-    return apply_limit(list(specs), [pattern])  # type: ignore[call-overload]
-
-
 def resolve(entries: object, selected: list[HostSpec] | None = None) -> list[str]:
     inventory = assign_ids(parse_inventory(INVENTORY))
-    hosts = urls.ModuleHosts()
-    found = hosts.resolve(
-        entries, "m.py", inventory, inventory if selected is None else selected, select
-    )
+    hosts = ModuleHosts()
+    found = hosts.resolve(entries, "m.py", inventory, inventory if selected is None else selected)
     return [s.id for s in found]
 
 
@@ -187,12 +183,12 @@ def test_module_hosts_must_be_a_list_of_names(bad: object) -> None:
 
 def test_same_made_host_same_id_across_modules() -> None:
     inventory = assign_ids(parse_inventory(INVENTORY))
-    hosts = urls.ModuleHosts()
-    a = hosts.resolve(["ssh://u@x:1"], "a.py", inventory, inventory, select)
-    b = hosts.resolve(["ssh://u@x:1"], "b.py", inventory, inventory, select)
+    hosts = ModuleHosts()
+    a = hosts.resolve(["ssh://u@x:1"], "a.py", inventory, inventory)
+    b = hosts.resolve(["ssh://u@x:1"], "b.py", inventory, inventory)
     assert a == b
     assert a[0].id == b[0].id == "x"
-    c = hosts.resolve(["ssh://u@x:1?sudo=true"], "c.py", inventory, inventory, select)
+    c = hosts.resolve(["ssh://u@x:1?sudo=true"], "c.py", inventory, inventory)
     assert c[0].id == "u@x:1"  # same address, other options: another id
 
 
@@ -202,3 +198,15 @@ def test_inventory_transports_become_testinfra_specs() -> None:
     assert urls.testinfra_spec(docker) == "docker://root@instance"
     assert urls.testinfra_spec(HostSpec(host="box", transport="local")) == "local://"
     assert urls.testinfra_spec(HostSpec(host="pod1", transport="kubectl")) == "kubectl://pod1"
+
+
+def test_urls_reads_no_inventory_sources_does(tmp_path: Path) -> None:
+    # hosts/urls.py parses specs only; the inventory an ansible:// spec names is read by
+    # hosts/sources.py (no callbacks handed to urls)
+    inv = tmp_path / "inv.ini"
+    inv.write_text("[web]\nweb1 ansible_host=10.0.0.1\nweb2 ansible_host=10.0.0.2\n")
+    with pytest.raises(InventoryError, match="read it with the inventory"):
+        urls.parse_spec(f"ansible://web?ansible_inventory={inv}")
+    specs = parse_testinfra_spec(f"ansible://web?ansible_inventory={inv}")
+    assert [s.id for s in specs] == ["web1", "web2"]
+    assert {s.vars[urls.ANSIBLE_INVENTORY_VAR] for s in specs} == {str(inv)}
