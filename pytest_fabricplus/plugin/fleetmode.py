@@ -41,8 +41,13 @@ run saying why: a test whose ``host_spec`` is module-scoped (testinfra's ``host`
 orders its items host by host, and a module fixture would have to exist once per host), a
 test using a process-wide fixture (``capsys``, ``capfd``, ``caplog``, ``recwarn``,
 ``monkeypatch``), an item that is not a plain test function, and a test whose hosts are not
-consecutive in the run order. Fleet mode is off (one header line) under ``--pdb``, the
-``--setup-*`` options and in xdist workers.
+consecutive in the run order. Fleet mode is off (one header line) under ``--pdb`` and the
+``--setup-*`` options.
+
+With xdist (``-n N``) our scheduler hands each worker whole hosts, in collection order; a
+worker forms its groups from the items queued after the current one (xdist's worker queue)
+and runs each group as above: ``-n N`` splits the hosts, each worker runs its hosts at once.
+The "runs host by host" lines are not printed then (the controller collects nothing).
 
 pytest internals used here (no public API for "many items set up at once"):
 ``Session._setupstate.stack``, ``FixtureDef.cached_result`` / ``_finalizers``, the item's
@@ -63,6 +68,7 @@ from ..fleet.capture import Captured, ThreadCapture
 from ..fleet.pool import map_in_steps
 from ..fleet.state import RunState
 from .reporting import item_host
+from .xdist import AFFINITY_KEY
 
 PLUGIN_NAME = "fabricplus-fleet"
 
@@ -186,8 +192,9 @@ class FleetMode:
     @staticmethod
     def _off_reason(config: pytest.Config) -> str | None:
         option = config.option
-        if hasattr(config, "workerinput") or getattr(option, "numprocesses", None):
-            return "not combined with xdist yet: each worker runs its items one by one"
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None and not workerinput.get(AFFINITY_KEY):
+            return "off: xdist without host affinity (an explicit --dist other than load)"
         for name, flag in (
             ("usepdb", "--pdb"),
             ("setuponly", "--setup-only"),
@@ -198,16 +205,27 @@ class FleetMode:
                 return f"off under {flag}"
         return None
 
+    @property
+    def controller(self) -> bool:
+        """The xdist controller: its workers run the items (and the groups)."""
+        config = self.config
+        return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
+
     def header(self) -> str:
         if self.off_reason is not None:
             return f"fleet mode: {self.off_reason}"
-        return f"fleet mode: each test's hosts at once, up to {self.state.settings.max_connections}"
+        limit = self.state.settings.max_connections
+        if self.controller:
+            return f"fleet mode: each xdist worker runs its hosts at once, up to {limit}"
+        return f"fleet mode: each test's hosts at once, up to {limit}"
 
     # -- the loop ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         if self.off_reason is not None or session.config.option.collectonly:
             return None
+        if self.controller or hasattr(session.config, "workerinput"):
+            return None  # xdist's loops; a worker's groups start in pytest_runtest_protocol
         if session.testsfailed and not session.config.option.continue_on_collection_errors:
             return None  # pytest's own loop says so
         self.plan = plan(session.items)
@@ -241,6 +259,10 @@ class FleetMode:
         group = self.plan.groups.get(item)
         if group is not None:  # the first item of a group: run them all
             self._run_group(group, self.plan.after.get(item))
+        elif self.off_reason is None and item not in self._prepared:
+            found = self._worker_group(item)
+            if found is not None:
+                self._run_group(*found)
         prepared = self._prepared.pop(item, None)
         if prepared is None:
             return None  # the item path
@@ -250,6 +272,40 @@ class FleetMode:
             ihook.pytest_runtest_logreport(report=report)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
+
+    def _worker_group(
+        self, item: pytest.Item
+    ) -> tuple[list[pytest.Item], pytest.Item | None] | None:
+        """In an xdist worker: ``item`` and the items queued right after it that differ only
+        in their host (our scheduler hands a worker whole hosts, in collection order), and
+        the item after them. Reads xdist's worker queue (no public API for it)."""
+        worker = self._interactor()
+        key = _group_key(item)
+        if worker is None or key is None or item_host(item) is None or why_not(item):
+            return None
+        items = item.session.items
+        upcoming: list[Any] = [worker.nextitem_index]
+        with worker.torun.lock() as queue:
+            upcoming.extend(queue)
+        group = [item]
+        after: pytest.Item | None = None
+        for index in upcoming:
+            if not isinstance(index, int):
+                break  # xdist's shutdown marker
+            candidate = items[index]
+            if _group_key(candidate) != key or item_host(candidate) is None:
+                after = candidate
+                break
+            group.append(candidate)
+        return (group, after) if len(group) > 1 else None
+
+    def _interactor(self) -> Any:
+        if not hasattr(self.config, "workerinput"):
+            return None
+        for plugin in self.config.pluginmanager.get_plugins():
+            if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "torun"):
+                return plugin
+        return None
 
     def _abandon(self) -> None:
         self._prepared.clear()  # torn down already; their reports are not shown (-x)

@@ -210,6 +210,21 @@ def test_same_per_host_results_as_the_item_path(
     assert "fleet mode" not in items.stdout.str()
 
 
+def test_same_per_host_results_with_xdist(pytester: pytest.Pytester, fleet_args: list[str]) -> None:
+    """``-n 2 --fleet``: workers get whole hosts and run each test's hosts at once."""
+    pytester.makepyfile(test_outcomes=OUTCOMES.replace("== 4  # once per host", ">= 1  #"))
+    items, fleet = run_both(pytester, fleet_args, "-n", "2")
+    counts = dict(passed=17, failed=1, errors=1, skipped=5, xfailed=7, xpassed=1)
+    items.assert_outcomes(**counts)
+    fleet.assert_outcomes(**counts)
+    a, b = junit_cases(pytester.path / "items.xml"), junit_cases(pytester.path / "fleet.xml")
+    assert len(a) == 32
+    for name in a:
+        assert a[name] == b[name], name
+    assert host_report(pytester.path / "items.json") == host_report(pytester.path / "fleet.json")
+    fleet.stdout.fnmatch_lines(["*fleet mode: each xdist worker runs its hosts at once, up to 32"])
+
+
 CONCURRENT = """
 import pytest
 
@@ -228,18 +243,25 @@ def test_all_hosts_at_once(connection, host_spec):
 """
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])
 def test_bodies_run_at_the_same_time(
-    pytester: pytest.Pytester, fleet_args: list[str], remote_log: Path
+    pytester: pytest.Pytester, fleet_args: list[str], remote_log: Path, xdist: list[str]
 ) -> None:
+    """With ``-n 2`` each worker gets two hosts and runs them at once: four at a time, where
+    the item path runs two."""
     log = remote_log
     pytester.makepyfile(test_concurrent=CONCURRENT.format(log=log))
-    result = pytester.runpytest(*fleet_args, "--fleet", "-v")
+    result = pytester.runpytest(*fleet_args, "--fleet", "-v", *xdist)
     result.assert_outcomes(passed=4)
     events = log.read_text().split("\n")[:-1]
     assert sorted(events[:4]) == [f"start {h}" for h in HOSTS]  # all started before any ended
     assert sorted(events[4:]) == [f"end {h}" for h in HOSTS]
     # reported in item order, each with its own node id
-    result.stdout.fnmatch_lines([f"*test_all_hosts_at_once[[]{h}[]] PASSED*" for h in HOSTS])
+    if not xdist:
+        result.stdout.fnmatch_lines([f"*test_all_hosts_at_once[[]{h}[]] PASSED*" for h in HOSTS])
+    else:
+        for h in HOSTS:  # in the order the workers finish
+            result.stdout.fnmatch_lines([f"*PASSED*test_all_hosts_at_once[[]{h}[]]*"])
 
 
 def test_max_connections_bounds_the_bodies_at_once(
