@@ -435,3 +435,30 @@ def test_fleet_is_an_ini_key_and_a_header_line(
             "fabricplus: fleet mode: 1 tests on 4 host items run each test's hosts at once",
         ]
     )
+
+
+def test_exitfirst_stops_at_the_same_report(
+    pytester: pytest.Pytester, fleet_args: list[str]
+) -> None:
+    """``-x``: the first failure ends the run after the same reports (the group's other
+    hosts ran, their results are not shown, as the item path never ran them)."""
+    pytester.makepyfile(
+        """
+        def test_a(host_spec):
+            assert host_spec.id != "web2"
+
+        def test_b(host_spec):
+            pass
+        """
+    )
+    for mode in ([], ["--fleet"]):
+        result = pytester.runpytest(*fleet_args, "-x", "-v", *mode)
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(
+            [
+                "*test_a[[]web1[]] PASSED*",
+                "*test_a[[]web2[]] FAILED*",
+                "*stopping after 1 failures*",
+            ]
+        )
+        assert "test_b" not in result.stdout.str()
