@@ -119,7 +119,9 @@ def _group_key(item: pytest.Item) -> tuple[Any, ...] | None:
     callspec = getattr(item, "callspec", None)
     if callspec is None or "host_spec" not in callspec.params:
         return None
-    others = tuple(sorted((k, v) for k, v in callspec.indices.items() if k != "host_spec"))
+    # pytest's ``callspec.indices`` number the whole product, not each parametrization
+    params = callspec.params.items()
+    others = tuple(sorted((k, type(v).__name__, repr(v)) for k, v in params if k != "host_spec"))
     return (item.parent, getattr(item, "originalname", item.name), others)
 
 
@@ -148,8 +150,33 @@ class Plan:
         return sum(len(g) for g in self.groups.values())
 
 
+def _host_id(item: pytest.Item) -> str | None:
+    spec = item_host(item)
+    return None if spec is None else spec.id
+
+
 def _test_name(item: pytest.Item) -> str:
     return item.nodeid.split("[", 1)[0]
+
+
+def reorder(items: list[pytest.Item]) -> None:
+    """Within each run of consecutive items of one test function, put the items that differ
+    only in their host next to each other (stable; the first appearance decides), so that
+    ``@pytest.mark.parametrize`` beside the host parameter (``test_x[web1-a]``,
+    ``test_x[web1-b]``, ``test_x[web2-a]``...) still runs each parameter's hosts at once.
+    Other items keep their places."""
+    i = 0
+    while i < len(items):
+        j = i + 1
+        same = (items[i].parent, getattr(items[i], "originalname", None))
+        while j < len(items) and (items[j].parent, getattr(items[j], "originalname", None)) == same:
+            j += 1
+        if j - i > 2 and _group_key(items[i]) is not None:
+            first: dict[Any, int] = {}
+            for item in items[i:j]:
+                first.setdefault(_group_key(item), len(first))
+            items[i:j] = sorted(items[i:j], key=lambda it: first[_group_key(it)])
+        i = j
 
 
 def plan(items: Sequence[pytest.Item]) -> Plan:
@@ -163,7 +190,9 @@ def plan(items: Sequence[pytest.Item]) -> Plan:
             i += 1
             continue
         j = i + 1
-        while j < len(items) and _group_key(items[j]) == key and item_host(items[j]) is not None:
+        hosts = {_host_id(item)}
+        while j < len(items) and _group_key(items[j]) == key and _host_id(items[j]) not in hosts:
+            hosts.add(_host_id(items[j]))
             j += 1
         run = list(items[i:j])
         why = why_not(item)
@@ -218,6 +247,11 @@ class FleetMode:
         if self.controller:
             return f"fleet mode: each xdist worker runs its hosts at once, up to {limit}"
         return f"fleet mode: each test's hosts at once, up to {limit}"
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        if self.off_reason is None:
+            reorder(items)
 
     # -- the loop ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -288,14 +322,16 @@ class FleetMode:
         with worker.torun.lock() as queue:
             upcoming.extend(queue)
         group = [item]
+        hosts = {_host_id(item)}
         after: pytest.Item | None = None
         for index in upcoming:
             if not isinstance(index, int):
                 break  # xdist's shutdown marker
             candidate = items[index]
-            if _group_key(candidate) != key or item_host(candidate) is None:
+            if _group_key(candidate) != key or _host_id(candidate) in hosts:
                 after = candidate
                 break
+            hosts.add(_host_id(candidate))
             group.append(candidate)
         return (group, after) if len(group) > 1 else None
 

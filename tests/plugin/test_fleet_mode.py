@@ -462,3 +462,34 @@ def test_exitfirst_stops_at_the_same_report(
             ]
         )
         assert "test_b" not in result.stdout.str()
+
+
+PARAMETRIZED = """
+import pytest
+
+
+@pytest.mark.parametrize("package", ["openssh-server", "no-such-package"])
+def test_package(connection, host_spec, package):
+    print("checking", package, "on", host_spec.id)
+    assert package != "no-such-package" or host_spec.id == "web3", f"{package} on {host_spec.id}"
+"""
+
+
+def test_another_parametrization_keeps_each_values_hosts_together(
+    pytester: pytest.Pytester, fleet_args: list[str]
+) -> None:
+    """pytest orders ``test_package[web1-a]``, ``[web1-b]``, ``[web2-a]``...; fleet mode puts
+    each value's hosts together (and runs them at once), with the same results per item."""
+    pytester.makepyfile(test_param=PARAMETRIZED)
+    items, fleet = run_both(pytester, fleet_args, "-v")
+    items.assert_outcomes(passed=5, failed=3)
+    fleet.assert_outcomes(passed=5, failed=3)
+    a, b = junit_cases(pytester.path / "items.xml"), junit_cases(pytester.path / "fleet.xml")
+    assert a == b
+    fleet.stdout.fnmatch_lines(
+        [
+            "fabricplus: fleet mode: 2 tests on 8 host items run each test's hosts at once",
+            *(f"*test_package[[]{h}-openssh-server[]] PASSED*" for h in HOSTS),
+        ]
+    )
+    assert "runs host by host" not in fleet.stdout.str()
