@@ -11,7 +11,8 @@ hypothesis plugin, as bench/fleet.py):
   (B)  ours, ``host_pool``: one test per check over all hosts, no ``-n``
        floor: 10 * RTT * ceil(hosts / Settings.max_connections)
   (F)  ours, the (A) suite (per-host items) in fleet mode (``--fleet``), no ``-n``
-       floor: as (B) -- each check's hosts at once, ``max_connections`` bodies in flight
+       floor: as (B) -- each check's hosts at once, ``max_connections`` bodies in flight;
+       (FW) the same with ``-n W``: each worker runs its share of the hosts at once
   (C)  pytest-testinfra's plugin, paramiko backend, ``-p no:fabricplus``, ``-n W[0]``
   (Z)  bare pytest ``-n W``: hosts * 10 parametrized empty items, ``-p no:fabricplus``
        (the xdist floor, and the CPU baseline per item)
@@ -449,6 +450,12 @@ def build_specs(
                     big, ["-p", "no:fabricplus", "-n", str(w), f"test_z{suffix}.py"],
                     hosts * k, hosts * k, [],
                 ))  # fmt: skip
+            if "F" in variants:
+                specs.append(Spec(
+                    f"F{w}{suffix}", f"(F{w}) ours per-host items --fleet -n {w}{tag}", big,
+                    [*ours, "-n", str(w), "--fleet", f"test_ours{suffix}.py"], hosts * k,
+                    hosts * k, big_ports,
+                ))  # fmt: skip
             if "A" in variants:
                 specs.append(Spec(
                     f"A{w}{suffix}", f"(A{w}) ours per-host items -n {w}{tag}", big,
@@ -692,6 +699,12 @@ def report(
             other = wall_of(key)
             if other:
                 say(f"F/{key} wall: {f / other:.2f}x (F {f:.2f} s, {key} {other:.2f} s)")
+        for w in workers:
+            fw, aw = wall_of(f"F{w}"), wall_of(f"A{w}")
+            if fw and aw:
+                say(f"F{w}/A{w} wall: {fw / aw:.2f}x (F{w} {fw:.2f} s, A{w} {aw:.2f} s)")
+            if fw:
+                say(f"F{w}/F wall: {fw / f:.2f}x (F{w} {fw:.2f} s)")
         fc, bc = per_check("F"), per_check("B")
         if fc and bc:
             say(f"F/B client CPU per check: {fc / bc:.2f}x ({fc * 1000:.2f} / {bc * 1000:.2f} ms)")
