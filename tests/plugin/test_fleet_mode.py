@@ -243,7 +243,11 @@ def test_all_hosts_at_once(connection, host_spec):
 """
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+@pytest.mark.parametrize(
+    "xdist",
+    [[], ["-n", "2"], ["--remote-shell=persistent"]],
+    ids=["one-process", "xdist", "persistent-shell"],
+)
 def test_bodies_run_at_the_same_time(
     pytester: pytest.Pytester, fleet_args: list[str], remote_log: Path, xdist: list[str]
 ) -> None:
@@ -257,7 +261,7 @@ def test_bodies_run_at_the_same_time(
     assert sorted(events[:4]) == [f"start {h}" for h in HOSTS]  # all started before any ended
     assert sorted(events[4:]) == [f"end {h}" for h in HOSTS]
     # reported in item order, each with its own node id
-    if not xdist:
+    if "-n" not in xdist:
         result.stdout.fnmatch_lines([f"*test_all_hosts_at_once[[]{h}[]] PASSED*" for h in HOSTS])
     else:
         for h in HOSTS:  # in the order the workers finish
