@@ -356,15 +356,24 @@ class FleetMode:
                 request = getattr(item, "_request", None)
                 if request is not None and not request:
                     item._initrequest()  # type: ignore[attr-defined]
-                rep = call_and_report(item, "setup", log=False)
-                prepared[item].reports.append(rep)
-                prepared[item].setup_passed = rep.passed
-                self._set_aside(item, prepared[item])
-                set_aside.append(item)
+                try:
+                    rep = call_and_report(item, "setup", log=False)
+                    prepared[item].reports.append(rep)
+                    prepared[item].setup_passed = rep.passed
+                finally:  # also when interrupted: it is torn down with the others
+                    self._set_aside(item, prepared[item])
+                    set_aside.append(item)
             self._bodies([i for i in group if _runs_body(i, prepared[i])], prepared)  # 2.
             for item in group:  # 3. call
                 if prepared[item].setup_passed:
                     prepared[item].reports.append(self._call(item, prepared[item]))
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C, SIGTERM, or a body that raised KeyboardInterrupt: every item set up
+            # had started (its body may have run); the per-host table and the report call
+            # them interrupted, as the item path does for the one test it was running
+            for item in set_aside:
+                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            raise
         finally:
             for index in range(len(set_aside) - 1, -1, -1):  # 4. teardown, in reverse
                 item = set_aside[index]

@@ -497,3 +497,32 @@ def test_another_parametrization_keeps_each_values_hosts_together(
         ]
     )
     assert "runs host by host" not in fleet.stdout.str()
+
+
+INTERRUPT = """
+def test_first(connection):
+    connection.run("true")
+
+def test_stops(connection):
+    raise KeyboardInterrupt
+
+def test_never(connection):
+    pass
+"""
+
+
+def test_an_interrupted_group_is_recorded_per_host(
+    pytester: pytest.Pytester, fleet_args: list[str]
+) -> None:
+    """A body that raises KeyboardInterrupt stops the run; every host of that test had
+    started (their bodies ran at once): each is ``interrupted`` in the report and table."""
+    pytester.makepyfile(INTERRUPT)
+    result = pytester.runpytest_subprocess(
+        *fleet_args, "--fleet", "--fabricplus-report=r.json", timeout=300
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    doc = json.loads((pytester.path / "r.json").read_text())
+    assert doc["interrupted"] is True
+    for host in HOSTS:
+        tests = {t["nodeid"].split("::")[-1]: t["outcome"] for t in doc["hosts"][host]["tests"]}
+        assert tests == {f"test_first[{host}]": "passed", f"test_stops[{host}]": "interrupted"}
