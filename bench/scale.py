@@ -10,6 +10,9 @@ hypothesis plugin, as bench/fleet.py):
        floor: hosts * 10 / W * RTT (every check one round trip, W in flight)
   (B)  ours, ``host_pool``: one test per check over all hosts, no ``-n``
        floor: 10 * RTT * ceil(hosts / Settings.max_connections)
+  (F)  ours, the (A) suite (per-host items) in fleet mode (``--fleet``), no ``-n``
+       floor: as (B) -- each check's hosts at once, ``max_connections`` bodies in flight;
+       (FW) the same with ``-n W``: each worker runs its share of the hosts at once
   (C)  pytest-testinfra's plugin, paramiko backend, ``-p no:fabricplus``, ``-n W[0]``
   (Z)  bare pytest ``-n W``: hosts * 10 parametrized empty items, ``-p no:fabricplus``
        (the xdist floor, and the CPU baseline per item)
@@ -84,7 +87,7 @@ from bench.targets import (
 )
 from pytest_fabricplus.settings import Settings
 
-VARIANT_KEYS = ("A", "B", "C", "Z", "N", "R")
+VARIANT_KEYS = ("A", "B", "C", "Z", "N", "R", "F")
 RAW_FLEET = Path(__file__).resolve().parent / "raw_fleet.py"
 N0_HOSTS = 20
 N0_CHECKS = 50
@@ -447,6 +450,12 @@ def build_specs(
                     big, ["-p", "no:fabricplus", "-n", str(w), f"test_z{suffix}.py"],
                     hosts * k, hosts * k, [],
                 ))  # fmt: skip
+            if "F" in variants:
+                specs.append(Spec(
+                    f"F{w}{suffix}", f"(F{w}) ours per-host items --fleet -n {w}{tag}", big,
+                    [*ours, "-n", str(w), "--fleet", f"test_ours{suffix}.py"], hosts * k,
+                    hosts * k, big_ports,
+                ))  # fmt: skip
             if "A" in variants:
                 specs.append(Spec(
                     f"A{w}{suffix}", f"(A{w}) ours per-host items -n {w}{tag}", big,
@@ -457,6 +466,12 @@ def build_specs(
             specs.append(Spec(
                 f"B{suffix}", f"(B) ours host_pool, no -n{tag}", big,
                 [*ours, "-p", "no:xdist", f"test_pool{suffix}.py"], k, hosts * k, big_ports,
+            ))  # fmt: skip
+        if "F" in variants:
+            specs.append(Spec(
+                f"F{suffix}", f"(F) ours per-host items --fleet, no -n{tag}", big,
+                [*ours, "-p", "no:xdist", "--fleet", f"test_ours{suffix}.py"], hosts * k,
+                hosts * k, big_ports,
             ))  # fmt: skip
         if "C" in variants:
             w = workers[0]
@@ -673,12 +688,32 @@ def report(
         f"(B) floor {len(CHECKS)}*{rtt_ms:g} ms*ceil({hosts}/{maxconn}) = {bfloor:.2f} s; wall "
         f"{fmt(b, unit=' s')}; wall/floor {fmt(b / bfloor if b and bfloor else None)}x"
     )
+    f = wall_of("F")
+    summary["floors"]["F"] = bfloor
+    print(
+        f"(F) floor as (B) {bfloor:.2f} s; wall {fmt(f, unit=' s')}; wall/floor "
+        f"{fmt(f / bfloor if f and bfloor else None)}x"
+    )
+    if f:
+        for key in ["B", *(f"A{w}" for w in workers)]:
+            other = wall_of(key)
+            if other:
+                say(f"F/{key} wall: {f / other:.2f}x (F {f:.2f} s, {key} {other:.2f} s)")
+        for w in workers:
+            fw, aw = wall_of(f"F{w}"), wall_of(f"A{w}")
+            if fw and aw:
+                say(f"F{w}/A{w} wall: {fw / aw:.2f}x (F{w} {fw:.2f} s, A{w} {aw:.2f} s)")
+            if fw:
+                say(f"F{w}/F wall: {fw / f:.2f}x (F{w} {fw:.2f} s)")
+        fc, bc = per_check("F"), per_check("B")
+        if fc and bc:
+            say(f"F/B client CPU per check: {fc / bc:.2f}x ({fc * 1000:.2f} / {bc * 1000:.2f} ms)")
     cores = os.cpu_count() or 1
     print(
         f"\n-- 1b. the machine's CPU floor: (client + sshd + proxy CPU) / {cores} cores; every "
         "process of the run shares them --"
     )
-    for key in [f"A{w}" for w in workers] + ["B", f"C{w0}", f"R{w0}", "RB"]:
+    for key in [f"A{w}" for w in workers] + ["B", "F", f"C{w0}", f"R{w0}", "RB"]:
         got = good(key)
         if not got:
             continue
@@ -698,7 +733,7 @@ def report(
     print("\n-- 2. speed-up vs testinfra and raw paramiko (same work, same targets) --")
     c = wall_of(f"C{w0}")
     print(f"(C{w0}) testinfra wall {fmt(c, unit=' s')}")
-    for key in [f"A{w}" for w in workers] + ["B"]:
+    for key in [f"A{w}" for w in workers] + ["B", "F"]:
         v = wall_of(key)
         if v and c:
             say(f"{key}/C{w0} speed-up: {c / v:.2f}x (C {c:.2f} s / {key} {v:.2f} s)")
@@ -711,6 +746,7 @@ def report(
           f"ms CPU ({fmt(raw_wall and raw_wall * 1000)} ms wall) per command")  # fmt: skip
     for key in [f"A{w}" for w in workers] + [
         "B",
+        "F",
         f"C{w0}",
         *(f"Z{w}" for w in workers),
         "N0",
@@ -793,7 +829,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants",
         default="A,B,C,Z,N,R",
-        help="subset of A,B,C,Z (Z8 = Z),N (the -n 0 set),R (raw paramiko: R8 and RB)",
+        help="subset of A,B,C,Z (Z8 = Z),N (the -n 0 set),R (raw paramiko: R8 and RB),"
+        "F (fleet mode)",
     )
     parser.add_argument("--reps", type=int, default=1, help="rounds (interleaved, medians)")
     parser.add_argument(

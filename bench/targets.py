@@ -29,7 +29,6 @@ from testing.sshd import (
     User,
     can_create_users,
     ensure_user,
-    free_port,
     run,
     wait_for_banner,
 )
@@ -44,6 +43,7 @@ __all__ = [
     "bench_user",
     "children_cpu",
     "clean_env",
+    "distinct_free_ports",
     "free_refusing_ports",
     "python",
     "settle",
@@ -113,14 +113,18 @@ class Targets:
         for _attempt in range(5):
             if time.monotonic() > deadline:
                 raise RuntimeError("starting sshd targets took too long")
-            extra = [free_port() for _ in range(nports - 1)]
+            main, *extra = distinct_free_ports(nports)
             server = SshdServer(
                 self.work / f"sshd{index:03d}",
                 [self.user],
+                port=main,
                 extra_config="".join(f"Port {p}\n" for p in extra),
             )
             server.start()
             ports = [server.port, *extra]
+            if len(set(ports)) != len(ports) or set(ports) & set(self._server_of):
+                server.cleanup()  # start() had to pick a new main port: one of ours again
+                continue
             try:
                 for port in extra:
                     wait_for_banner(server.host, port, timeout=5)
@@ -230,6 +234,22 @@ def write_pytest_ini(directory: Path) -> Path:
     ini = directory / "pytest.ini"
     ini.write_text("[pytest]\naddopts = -p no:cacheprovider\n")
     return ini
+
+
+def distinct_free_ports(n: int) -> list[int]:
+    """``n`` different free ports: all bound at once, then released together. Picking them
+    one by one (bind, close, bind...) can hand out the same port twice: the kernel reuses a
+    port released a moment ago, and sshd then listens on fewer ports than it was given."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def free_refusing_ports(n: int) -> tuple[list[int], list[socket.socket]]:

@@ -365,6 +365,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         False,
         switch=True,
     ),
+    OptionSpec(
+        "fleet",
+        "--fleet",
+        "fleet mode: a test's items on its hosts (test_x[web1], test_x[web2], ...) run at "
+        "once, up to --max-connections, each host keeping its own result, output and report",
+        boolean,
+        False,
+        switch=True,
+    ),
     # -- testinfra's options, with its meanings ---------------------------------------
     OptionSpec(
         "connection",
@@ -478,6 +487,7 @@ class Settings:
     hosts_shard: tuple[int, int] | None = None
     report: str | None = None
     skip_unreachable: bool = False
+    fleet: bool = False
     docker_targets_keep: bool = False
     connection: str | None = None
     sudo: bool = False

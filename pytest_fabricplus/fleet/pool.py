@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -38,16 +38,28 @@ POOL_THREAD_PREFIX = "fabricplus-pool"
 WAIT_STEP = 0.2
 
 
-def map_in_steps(executor: Executor, func: Callable[[_A], _T], args: Sequence[_A]) -> list[_T]:
+def map_in_steps(
+    executor: Executor,
+    func: Callable[[_A], _T],
+    args: Sequence[_A],
+    limit: int | None = None,
+) -> list[_T]:
     """``list(executor.map(func, args))``, waiting in steps of :data:`WAIT_STEP`: Python
     runs a signal's handler (Ctrl-C's ``KeyboardInterrupt``) in the main thread only when
     that thread wakes, and the OS may deliver the signal to one of the other threads; a
-    wait without a timeout would not wake until every host is done."""
-    futures = [executor.submit(func, arg) for arg in args]
+    wait without a timeout would not wake until every host is done. ``limit``: at most that
+    many calls submitted at once (a shared executor may be larger than this map's bound)."""
+    futures: list[Future[_T]] = []
+    todo = list(args)
+    bound = len(todo) if limit is None else max(1, limit)
     try:
-        pending: set[Future[_T]] = set(futures)
-        while pending:
-            _done, pending = wait(pending, timeout=WAIT_STEP)
+        pending: set[Future[_T]] = set()
+        while todo or pending:
+            while todo and len(pending) < bound:
+                future = executor.submit(func, todo.pop(0))
+                futures.append(future)
+                pending.add(future)
+            _done, pending = wait(pending, timeout=WAIT_STEP, return_when=FIRST_COMPLETED)
     except BaseException:
         for future in futures:
             future.cancel()
@@ -69,27 +81,32 @@ class PoolThreads:
     ``Thread.start`` waits for the new thread to take the GIL: with 20 hosts that added
     milliseconds to every check. Shared by every :class:`HostPool` of a session (the plugin's
     run state owns one) and shut down by :meth:`close`.
+
+    ONE executor of at most ``size`` threads (the run's ``max_connections``), whatever the
+    pools' sizes: each map bounds its own concurrency (:func:`map_in_steps`' ``limit``). An
+    executor per pool size kept every size's idle threads for the whole session (hundreds
+    with pools of many sizes). Threads start as work needs them, never more than ``size``.
     """
 
-    def __init__(self) -> None:
-        self._executors: dict[int, ThreadPoolExecutor] = {}
+    def __init__(self, size: int = Settings.max_connections) -> None:
+        self.size = max(1, size)
+        self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def executor(self, workers: int) -> ThreadPoolExecutor:
+    def executor(self) -> ThreadPoolExecutor:
         with self._lock:
-            executor = self._executors.get(workers)
-            if executor is None:
-                executor = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
-                self._executors[workers] = executor
-            return executor
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self.size, thread_name_prefix=POOL_THREAD_PREFIX
+                )
+            return self._executor
 
     def close(self, wait: bool = True) -> None:
         """Shut the threads down; ``wait=False`` (an interrupted run) does not wait for busy
         ones (their connections are closed: they end on their own) and cancels queued work."""
         with self._lock:
-            executors = list(self._executors.values())
-            self._executors.clear()
-        for executor in executors:
+            executor, self._executor = self._executor, None
+        if executor is not None:
             # idle threads end at once; a busy one finishes
             executor.shutdown(wait=wait, cancel_futures=not wait)
 
@@ -300,8 +317,10 @@ class HostPool:
             if self._threads is not None and not threading.current_thread().name.startswith(
                 POOL_THREAD_PREFIX
             ):
-                shared = self._threads.executor(workers)
-                outcomes = map_in_steps(shared, lambda s: self._one(s, func), self.hosts)
+                shared = self._threads.executor()
+                outcomes = map_in_steps(
+                    shared, lambda s: self._one(s, func), self.hosts, limit=workers
+                )
             else:
                 own = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
                 outcomes = map_in_steps(own, lambda s: self._one(s, func), self.hosts)

@@ -152,7 +152,7 @@ class RunState:
     def threads(self) -> PoolThreads:
         """Worker threads for ``host_pool``, kept for the session."""
         if self._threads is None:
-            self._threads = PoolThreads()
+            self._threads = PoolThreads(self.settings.max_connections)
         return self._threads
 
     def interrupt(self) -> None:

@@ -30,7 +30,7 @@ from ..fleet.state import RunState
 from ..hosts.spec import HostSpec
 from ..secrets import RedactingFilter
 from ..settings import OUTPUT_OPTIONS, Settings, check_output_paths
-from . import markers, options
+from . import fleetmode, markers, options
 from .compliance import PLUGIN_NAME as COMPLIANCE_PLUGIN
 from .compliance import CompliancePlugin
 from .fixtures import STATE_KEY, hosts_for
@@ -82,6 +82,7 @@ class FabricPlusSession:
         self._log_filter: RedactingFilter | None = None
         self.testinfra = TestinfraHosts()
         self._guard: InterruptGuard | None = None
+        self.fleet: fleetmode.FleetMode | None = None
         #: the run configures hosts, Docker targets or a compliance/report option
         self.in_use = False
 
@@ -135,6 +136,7 @@ class FabricPlusSession:
                 ),
                 "fabricplus-reporter",
             )
+        self.fleet = fleetmode.register(config, state) if state.has_hosts else None
         xdist_hooks = config.pluginmanager.get_plugin(XDIST_PLUGIN)
         if isinstance(xdist_hooks, XdistHooks) and state.has_hosts:
             xdist_hooks.set_hosts(
@@ -194,6 +196,8 @@ class FabricPlusSession:
         note = fallback_note(None, self.state.settings.ssh_config)
         if note is not None and self.state.has_hosts:
             lines.append(f"fabricplus: {note}")
+        if self.fleet is not None and not hasattr(config, "workerinput"):
+            lines.append(f"fabricplus: {self.fleet.header()}")
         docker = config.pluginmanager.get_plugin(DOCKER_PLUGIN)
         if docker is not None:
             lines.append(docker.header())

@@ -49,6 +49,10 @@ Upstream behaviour worked around here:
   closing a channel leaves a command without a pty running on the host:
   :meth:`KillingRemote.send_interrupt` and ``runner.run_direct`` kill the command (the
   ``signal`` request) before re-raising ``KeyboardInterrupt``.
+* paramiko's only way to wait for a channel's data is ``Channel.fileno()``: an OS pipe per
+  channel (two descriptors) for ``select``, and ``select.select`` raises ``ValueError`` for a
+  descriptor past 1,024 (a few hundred persistent shells in one process):
+  :func:`data_event` hands the channel's two input buffers one ``threading.Event`` instead.
 """
 
 from __future__ import annotations
@@ -405,6 +409,21 @@ def start_exec(channel: Any, command: str, deadline: float | None, eof: bool = T
     if eof:
         channel.shutdown_write()
     _wait_reply(channel, deadline, "the exec request")
+
+
+def data_event(channel: paramiko.Channel) -> threading.Event:
+    """An event set when ``channel`` has stdout or stderr data, or got EOF, or closed --
+    what ``Channel.fileno()`` offers to ``select``, without its OS pipe. The channel's input
+    buffers (``in_buffer``/``in_stderr_buffer``, paramiko ``BufferedPipe``: public
+    ``set_event``, private attribute names) share it; a read that empties either buffer
+    clears it, so a waiter reads BOTH streams before it waits again (as ``select`` on the
+    pipe requires too)."""
+    event = threading.Event()
+    for buffer in (channel.in_buffer, channel.in_stderr_buffer):
+        buffer.set_event(event)
+    if channel.recv_ready() or channel.recv_stderr_ready() or channel.closed:
+        event.set()
+    return event
 
 
 def expired(

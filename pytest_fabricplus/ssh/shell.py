@@ -3,7 +3,13 @@
 Every ``exec`` request makes the target's sshd fork a session and start a shell (a few ms of
 the target's CPU per command). :class:`RemoteShell` opens ONE session channel running a POSIX
 shell (``exec_command("exec sh")``, no pty) and sends it each command on its stdin, framed
-with a random nonce per command. Not wired into ``FabricPlusConnection`` yet.
+with a random nonce per command. ``FabricPlusConnection`` runs commands through it under
+``--remote-shell=persistent`` (``ssh/channel.py``'s ``run_in_shell``).
+
+Waiting for the shell's output costs no file descriptor: paramiko's ``Channel.fileno()``
+makes an OS pipe per channel, and ``select.select`` fails past descriptor 1,024 (a few
+hundred hosts in one process); we wait on a ``threading.Event`` the channel's buffers set
+(``channel.data_event``).
 
 API::
 
@@ -68,7 +74,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -180,6 +185,7 @@ class RemoteShell:
         self.start_timeout = start_timeout
         self._lock = threading.Lock()
         self._channel: paramiko.Channel | None = None
+        self._ready = threading.Event()  # the channel has data, EOF or closed
         self._job_control = False  # set -m works (else setsid)
         self.pid: int | None = None  # the shell's pid on the target
         self.starts = 0  # shells started so far (tests, benchmarks)
@@ -230,6 +236,7 @@ class RemoteShell:
         try:
             deadline = time.monotonic() + self.start_timeout
             channel = private.open_session(self.transport, deadline)
+            ready = private.data_event(channel)
             # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
             private.start_exec(channel, f"exec {first}", deadline, eof=False)
         except private.Unanswered as exc:
@@ -250,6 +257,7 @@ class RemoteShell:
                 # sent next is read by bash.
                 answer = self._ask(
                     channel,
+                    ready,
                     f"printf '%s %s\\n' {nonce} \"${{SHELL##*/}}\"; "
                     'case "${SHELL##*/}" in bash) [ -x "$SHELL" ] && exec "$SHELL";; esac\n',
                     f"{nonce} ",
@@ -264,7 +272,7 @@ class RemoteShell:
                 f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
                 f"printf '%s end\\n' {nonce}\n"
             )
-            out = self._ask(channel, probe, f"{nonce} end\n", deadline)
+            out = self._ask(channel, ready, probe, f"{nonce} end\n", deadline)
             lines = [line for line in out.splitlines() if line.startswith(nonce.encode())]
         except ShellUnavailable:
             with contextlib.suppress(Exception):
@@ -290,15 +298,23 @@ class RemoteShell:
             )
         self.starts += 1
         self._channel = channel
+        self._ready = ready
         return channel
 
-    def _ask(self, channel: paramiko.Channel, script: str, until: str, deadline: float) -> bytes:
+    def _ask(
+        self,
+        channel: paramiko.Channel,
+        ready: threading.Event,
+        script: str,
+        until: str,
+        deadline: float,
+    ) -> bytes:
         """Send ``script``; stdout up to and including the line where ``until`` is."""
         channel.sendall(script.encode())
         out = b""
         end = until.encode()
         while end not in out or b"\n" not in (end + out.split(end, 1)[1])[len(end) - 1 :]:
-            data = self._recv_some(channel, deadline, drain_stderr=True)
+            data = self._recv_some(channel, ready, deadline, drain_stderr=True)
             if data is None:
                 raise ShellUnavailable(self.describe, f"{self.program!r} did not answer")
             if data == b"":
@@ -312,7 +328,10 @@ class RemoteShell:
 
     @staticmethod
     def _recv_some(
-        channel: paramiko.Channel, deadline: float, drain_stderr: bool = False
+        channel: paramiko.Channel,
+        ready: threading.Event,
+        deadline: float,
+        drain_stderr: bool = False,
     ) -> bytes | None:
         """Stdout data, b"" at EOF/close, None when ``deadline`` passed (probe only)."""
         while True:
@@ -326,7 +345,7 @@ class RemoteShell:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            select.select([channel], [], [], min(remaining, _POLL))
+            ready.wait(min(remaining, _POLL))
 
     # -- running ----------------------------------------------------------------------------
     def _script(self, command: str, nonce: str) -> str:
@@ -500,7 +519,7 @@ class RemoteShell:
                 if remaining <= 0:
                     return False
                 step = min(step, remaining)
-            select.select([channel], [], [], step)
+            self._ready.wait(step)
         return True
 
     def _unless_silent(self, command: str, waited: str) -> None:

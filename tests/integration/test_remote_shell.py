@@ -7,6 +7,7 @@ without it; exec channels are the ground truth where bytes are compared.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 from conftest import Target
 from pytest_fabricplus import CommandTimeout, Connector, HostSpec, Settings, resolve_hosts
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
-from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellUnavailable
+from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellResult, ShellUnavailable
 
 #: (where, shell program): sh (dash here: the setsid path) and bash (the set -m path) on each
 CASES = [(w, s) for w in ("local", "ubuntu", "centos7") for s in ("sh", "bash")]
@@ -297,3 +298,32 @@ def test_no_posix_shell_is_shellunavailable(request: pytest.FixtureRequest, prog
         assert conn.run("echo exec still works", hide=True).stdout == "exec still works\n"
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("program", ["sh", "bash"])
+def test_past_1024_descriptors(request: pytest.FixtureRequest, program: str) -> None:
+    """A process driving hundreds of hosts holds more than 1,024 descriptors: the shell's
+    waits must not use ``select.select`` (``ValueError: filedescriptor out of range``), and
+    waiting costs no descriptor (paramiko's ``Channel.fileno()`` makes a pipe per channel)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    spare = [os.pipe() for _ in range(550)]  # 1,100 descriptors
+    conn = _open(request, "local")
+    try:
+        assert conn.transport is not None
+        shell = RemoteShell(conn.transport, conn.spec.describe(), shell=program)
+        before = len(os.listdir("/proc/self/fd"))
+        assert shell.run("echo out; echo err >&2; exit 3", timeout=10) == ShellResult(
+            b"out\n", b"err\n", 3
+        )
+        assert shell.run("sleep 1.2; echo late", timeout=10).stdout == b"late\n"
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        conn.close()
+        for r, w in spare:
+            os.close(r)
+            os.close(w)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
