@@ -7,7 +7,6 @@ import time
 import pytest
 from invoke.exceptions import UnexpectedExit
 
-from conftest import Target
 from pytest_fabricplus import (
     CommandTimeout,
     ConnectionRegistry,
@@ -20,6 +19,7 @@ from pytest_fabricplus import (
 )
 from pytest_fabricplus.ssh.channel import FastRemote
 from testing.sshd import free_port
+from testing.targets import Target
 
 
 def settings_for(target: Target, **kw: object) -> Settings:

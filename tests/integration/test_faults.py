@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
 from testing.sshd import sudoers_dropin
+from testing.targets import Target
 
 
 def test_wrong_key_is_an_auth_error_naming_the_host(

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from conftest import Target
 from pytest_fabricplus import CommandTimeout, Connector, HostSpec, Settings, resolve_hosts
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
 from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellUnavailable
+from testing.targets import Target
 
 #: (where, shell program): sh (dash here: the setsid path) and bash (the set -m path) on each
 CASES = [(w, s) for w in ("local", "ubuntu", "centos7") for s in ("sh", "bash")]

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from conftest import Target
 from testing.sshd import free_port
+from testing.targets import Target
 
 TESTS = """
 def test_one(connection): pass

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
 from testing.sshd import free_port
+from testing.targets import Target
 
 TESTS = "\n".join(f"def test_{i}(connection): connection.run('true')" for i in range(5))
 
