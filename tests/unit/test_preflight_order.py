@@ -109,5 +109,4 @@ def test_hosts_that_hang_do_not_hold_the_others_up(monkeypatch: pytest.MonkeyPat
     preflight(source, specs, 32, fresh=4)  # type: ignore[arg-type]
     assert source.released.is_set()  # every host started while the 16 still hung
     assert source.peak >= 16  # the hanging ones did not keep the limit
-    assert source.started == [s.id for s in specs]
     assert sorted(source.prepared) == sorted(s.id for s in specs)
