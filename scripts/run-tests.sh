@@ -18,32 +18,85 @@ export FABRICPLUS_NEED_INSPECJS=1  # our InSpec JSON is scored by MITRE's inspec
 setup_all
 trap stop_docker_if_started EXIT
 
+# The other interpreters' jobs: tests/unit and tests/plugin on each other supported Python,
+# two xdist workers each, under --import-mode=importlib (the suite imports its helpers from
+# testing/, never relies on pytest putting test directories on sys.path). They run in the
+# background, one after another, while the main suite runs: it spends most of its time
+# waiting on sshd, su, timeouts and subprocesses, so they use the idle core. Each job writes
+# .test-logs/JOB.log; their results are shown after the main suite's.
+# (FABRICPLUS_OTHER_TESTS: other paths or node ids, space-separated, for a quick local check)
+read -r -a OTHER_TESTS <<<"${FABRICPLUS_OTHER_TESTS:-tests/unit tests/plugin}"
+OTHER_RUN=(-p no:cacheprovider --import-mode=importlib -n "${FABRICPLUS_OTHER_WORKERS:-2}")
+OTHER_RUN+=("${OTHER_TESTS[@]}")
+LOGS="$ROOT/.test-logs"
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+
+# run_job NAME VENV: the other interpreters' run in VENV, its output in .test-logs/NAME.log
+run_job() {
+  local name="$1" venv="$2"
+  log "$name: pytest ${OTHER_TESTS[*]} on $("$venv/bin/python" -V) ($venv)"
+  # set -e does not apply inside `if`: the exit status is the job's result (5, no tests, fails)
+  if "$venv/bin/python" -m pytest "${OTHER_RUN[@]}" >"$LOGS/$name.log" 2>&1; then
+    log "$name: $(tail -n 1 "$LOGS/$name.log")"
+  else
+    log "$name: FAILED (exit $?): $(tail -n 1 "$LOGS/$name.log")"
+    return 1
+  fi
+}
+
+other_jobs() {
+  local status=0 version
+  if [ "${FABRICPLUS_MIN_TESTS:-1}" != 0 ]; then
+    # the lowest versions pyproject.toml declares (constraints/minimum.txt), oldest Python
+    make_min_venv
+    run_job min "$MIN_VENV" || status=1
+  fi
+  if [ "${FABRICPLUS_OTHER_PYTHONS:-1}" != 0 ]; then
+    for version in $(other_pythons); do
+      make_python_venv "$version" || continue # no such Python: said so (or stopped the job)
+      run_job "py$version" "$PYTHON_VENV" || status=1
+    done
+  fi
+  return "$status"
+}
+
 PY="$VENV/bin/python"
 log "ruff"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 log "mypy --strict"
 "$PY" -m mypy --strict pytest_fabricplus
+
+# the other interpreters' jobs start now, in a process group of their own (set -m): an
+# interrupt of this script reaches them as SIGINT (pytest tears down, its sshd servers
+# stop) and is waited for; from here on, this script waits for them before it exits
+set -m
+other_jobs >"$LOGS/other-jobs.log" 2>&1 &
+OTHER_JOBS_PID=$!
+set +m
+trap 'kill -INT -- "-$OTHER_JOBS_PID" 2>/dev/null || true; wait "$OTHER_JOBS_PID" || true; exit 130' INT TERM
 log "pytest"
 # pytest's own exit code is the result: 5 (no tests collected) fails this command too
-"$PY" -m pytest "$@"
+MAIN_STATUS=0
+"$PY" -m pytest "$@" || MAIN_STATUS=$?
 
-# The other interpreters' runs: tests/unit and tests/plugin, two xdist workers each, under
-# --import-mode=importlib (the suite imports its helpers from testing/, never relies on
-# pytest putting test directories on sys.path). set -e: any non-zero exit fails the command,
-# 5 (no tests collected) included.
-OTHER_RUN=(-p no:cacheprovider --import-mode=importlib -n "${FABRICPLUS_OTHER_WORKERS:-2}")
-OTHER_RUN+=(tests/unit tests/plugin)
-if [ "${FABRICPLUS_MIN_TESTS:-1}" != 0 ]; then
-  make_min_venv
-  log "pytest tests/unit tests/plugin at the minimum versions (constraints/minimum.txt)" \
-    "on $("$MIN_VENV/bin/python" -V)"
-  "$MIN_VENV/bin/python" -m pytest "${OTHER_RUN[@]}"
+log "waiting for the other interpreters' jobs (.test-logs/)"
+OTHER_STATUS=0
+wait "$OTHER_JOBS_PID" || OTHER_STATUS=$?
+cat "$LOGS/other-jobs.log" >&2
+for job_log in "$LOGS"/*.log; do
+  case "$job_log" in */other-jobs.log) continue ;; esac
+  if ! tail -n 1 "$job_log" | grep -Eq '^=+ [0-9]+ passed'; then
+    printf '\n----- %s -----\n' "$job_log" >&2
+    cat "$job_log" >&2
+  fi
+done
+if [ "$MAIN_STATUS" != 0 ]; then
+  echo "the main pytest run failed (exit $MAIN_STATUS)" >&2
+  exit "$MAIN_STATUS"
 fi
-if [ "${FABRICPLUS_OTHER_PYTHONS:-1}" != 0 ]; then
-  for version in $(other_pythons); do
-    make_python_venv "$version" || continue  # no such Python: said so (or stopped the run)
-    log "pytest tests/unit tests/plugin on Python $version, newest releases ($PYTHON_VENV)"
-    "$PYTHON_VENV/bin/python" -m pytest "${OTHER_RUN[@]}"
-  done
+if [ "$OTHER_STATUS" != 0 ]; then
+  echo "an other interpreter's job failed (exit $OTHER_STATUS; logs above, in $LOGS)" >&2
+  exit 1
 fi
