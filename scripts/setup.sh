@@ -9,6 +9,12 @@ VENV="${FABRICPLUS_VENV:-$ROOT/.venv}"
 # the second virtualenv: the project at the lowest versions it declares (constraints/minimum.txt)
 MIN_VENV="${FABRICPLUS_MIN_VENV:-$ROOT/.venv-min}"
 MIN_CONSTRAINTS="$ROOT/constraints/minimum.txt"
+# Every Python that requires-python allows is tested: the main venv's runs the whole suite,
+# each other one tests/unit and tests/plugin (scripts/run-tests.sh). The floors run on the
+# oldest Python, so one job covers oldest Python and oldest pytest; the others get the newest
+# releases. Interpreters: $FABRICPLUS_PYTHON_3_10 (and so on), pythonX.Y on PATH, or pyenv's.
+SUPPORTED_PYTHONS=(3.10 3.11 3.12 3.13)
+MIN_PYTHON="${SUPPORTED_PYTHONS[0]}"
 APT_PACKAGES=(openssh-server openssh-client sudo iproute2 procps python3 python3-venv)
 [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ] && APT_PACKAGES+=(docker.io debootstrap)
 # headless Chromium opens the HTML compliance report in tests/unit/test_html_report.py
@@ -58,6 +64,7 @@ install_venv() {
   local want arg
   want="$(
     {
+      "$py" -c 'import sys; print(sys.version)'  # another interpreter: another install
       cat "$ROOT/pyproject.toml"
       for arg in "$@"; do
         printf '%s\n' "$arg"
@@ -89,10 +96,66 @@ make_venv() {
 }
 
 # The project and its dev tools with every declared dependency at its floor: what a user who
-# installs the lowest allowed versions gets. venv's own pip is recent enough (no upgrade: quicker).
+# installs the lowest allowed versions gets, on the oldest supported Python (or, where that
+# one is missing and no interpreter is required, on python3). venv's own pip is recent
+# enough (no upgrade: quicker).
 make_min_venv() {
-  INSTALL_VENV_FRESH=1 INSTALL_VENV_UPGRADE_PIP=0 \
+  local py=python3
+  if need_python "$MIN_PYTHON"; then py="$FOUND_PYTHON"; fi
+  PYTHON="$py" INSTALL_VENV_FRESH=1 INSTALL_VENV_UPGRADE_PIP=0 \
     install_venv "$MIN_VENV" -c "$MIN_CONSTRAINTS" -e "$ROOT[dev]"
+}
+
+# find_python X.Y: the path of a Python X.Y interpreter, or a non-zero exit. Looks at
+# $FABRICPLUS_PYTHON_X_Y, then pythonX.Y on PATH, then pyenv's versions/X.Y.*.
+find_python() {
+  local version="$1" var="FABRICPLUS_PYTHON_${1//./_}" candidate
+  for candidate in "${!var:-}" "$(command -v "python$version" 2>/dev/null || true)" \
+    "${PYENV_ROOT:-$HOME/.pyenv}/versions/$version".*/bin/python; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    # a pyenv shim exists for versions that are not installed: ask the interpreter itself
+    if [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" \
+      = "$version" ]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# need_python X.Y: find_python into $FOUND_PYTHON, and when there is none, say so: under
+# FABRICPLUS_NEED_PYTHONS=1 (CI: .ci/run sets it) an error that stops the run, else a
+# warning and a non-zero return. Call it directly, not in $(...): the exit must stop the run.
+need_python() {
+  local version="$1"
+  if FOUND_PYTHON="$(find_python "$version")"; then return 0; fi
+  local what="no Python $version found (set FABRICPLUS_PYTHON_${version//./_}, put python$version on PATH"
+  what+=" or install it: pyenv install $version)"
+  if [ "${FABRICPLUS_NEED_PYTHONS:-0}" = 1 ]; then
+    echo "error: $what; FABRICPLUS_NEED_PYTHONS=1 says every supported Python must be tested" >&2
+    exit 1
+  fi
+  log "SKIPPED: $what (FABRICPLUS_NEED_PYTHONS=1 makes this a failure)"
+  return 1
+}
+
+# The supported versions other than the main venv's and the floors' (those two run anyway).
+other_pythons() {
+  local main version
+  main="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  for version in "${SUPPORTED_PYTHONS[@]}"; do
+    [ "$version" = "$main" ] || [ "$version" = "$MIN_PYTHON" ] || printf '%s\n' "$version"
+  done
+}
+
+# make_python_venv X.Y: $ROOT/.venv-pyX.Y with the project and its dev tools at their newest
+# releases on Python X.Y, its directory in $PYTHON_VENV (non-zero: no such Python, see
+# need_python; call it directly, not in $(...)).
+make_python_venv() {
+  local version="$1"
+  PYTHON_VENV="$ROOT/.venv-py$version"
+  need_python "$version" || return 1
+  PYTHON="$FOUND_PYTHON" INSTALL_VENV_FRESH=1 install_venv "$PYTHON_VENV" -e "$ROOT[dev]"
 }
 
 install_inspecjs() {
@@ -104,7 +167,7 @@ install_inspecjs() {
 
 # MITRE Heimdall Lite (a static viewer, served on 127.0.0.1 and opened in Chromium) and the SAF
 # CLI (`saf summary`, `saf validate threshold`) read our InSpec JSON in
-# tests/plugin/test_mitre_tools.py; FABRICPLUS_NEED_HEIMDALL=1 / FABRICPLUS_NEED_SAF=1 install
+# tests/integration/test_mitre_tools.py; FABRICPLUS_NEED_HEIMDALL=1 / FABRICPLUS_NEED_SAF=1 install
 # them into $NODE_DIR/heimdall and $NODE_DIR/saf (each ~15 s / ~70 s from a cold npm cache;
 # both declare node >= 22 but run on Debian's node 18/20). Needs npm (FABRICPLUS_NEED_INSPECJS=1).
 HEIMDALL_VERSION=2.12.6

@@ -44,7 +44,23 @@ def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 
 def can_create_users() -> bool:
-    return os.geteuid() == 0 and shutil.which("useradd") is not None and os.path.exists(SSHD)
+    return missing_for_targets() is None
+
+
+def missing_for_targets() -> str | None:
+    """What this machine lacks to start sshd targets with real users, as a sentence naming
+    the fix; None when nothing is missing."""
+    if os.geteuid() != 0:
+        return (
+            "real sshd targets need root: they create the system users "
+            f"{LOGIN_USER}, {OTHER_USER} and {SERVICE_USER} (run the tests as root, "
+            "e.g. sudo ./scripts/run-tests.sh)"
+        )
+    if shutil.which("useradd") is None:
+        return "real sshd targets need useradd to create their users (apt-get install passwd)"
+    if not os.path.exists(SSHD):
+        return f"real sshd targets need {SSHD} (apt-get install openssh-server)"
+    return None
 
 
 @dataclass
@@ -367,8 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=3)
     args = parser.parse_args(argv)
     if args.action == "start":
-        if not can_create_users():
-            print("starting local sshd targets needs root and openssh-server", file=sys.stderr)
+        missing = missing_for_targets()
+        if missing:
+            print(missing, file=sys.stderr)
             return 2
         _start(args.directory, args.count)
     else:

@@ -38,7 +38,7 @@ from pytest_fabricplus.integrations.docker import (
     fetch_host_key,
     image_tag,
 )
-from tests.conftest import kind_id
+from testing.containers import kind_id
 
 pytestmark = pytest.mark.docker
 

@@ -7,7 +7,6 @@ import time
 import pytest
 from invoke.exceptions import UnexpectedExit
 
-from conftest import Target
 from pytest_fabricplus import (
     CommandTimeout,
     ConnectionRegistry,
@@ -20,6 +19,7 @@ from pytest_fabricplus import (
 )
 from pytest_fabricplus.ssh.channel import FastRemote
 from testing.sshd import free_port
+from testing.targets import Target
 
 
 def settings_for(target: Target, **kw: object) -> Settings:
@@ -84,10 +84,9 @@ def test_command_timeout_kills_the_remote_command(sshd: Target) -> None:
     (spec,) = resolve_hosts(sshd.address)
     conn = Connector(settings_for(sshd, command_timeout=0.5)).open(spec)
     try:
-        start = time.monotonic()
+        # killed, not waited out: waited out, the run would return after 411 s, no error
         with pytest.raises(CommandTimeout, match=r"'sleep 411' on 127.0.0.1 .* within 0.5s"):
             conn.run("sleep 411")
-        assert time.monotonic() - start < 1.5
         ps = conn.run("pgrep -f 'slee[p] 411' || true", hide=True).stdout
         assert ps.strip() == ""
         assert conn.run("echo still usable", hide=True).stdout == "still usable\n"
@@ -107,9 +106,8 @@ def test_an_idle_connection_polls_once_a_second_and_still_closes_at_once(
     # paramiko's 0.1 s poll woke every idle transport thread ten times a second
     assert transport.sock.gettimeout() == IDLE_POLL
     assert conn.run("echo busy", hide=True).stdout == "busy\n"
-    start = time.monotonic()
     conn.close()
-    assert time.monotonic() - start < 0.5  # close() does not wait for the poll
+    # (how quickly close() returns is bench/'s business: tests hold no clock)
     transport.join(IDLE_POLL + 2)
     assert not transport.is_alive()
 
@@ -144,7 +142,10 @@ def test_connect_timeout_accepts_fractions(sshd: Target) -> None:
             Connector(settings_for(sshd, connect_timeout=0.5)).open(spec)
         elapsed = time.monotonic() - start
     assert info.value.cause == "timeout"
-    assert elapsed < 1.5  # Fabric alone would have turned 0.5 into int 0 = wait forever
+    assert "within 0.5s" in str(info.value)
+    # about not hanging: Fabric alone would have turned 0.5 into int 0 = no timeout, ended
+    # only by paramiko's 15 s banner timeout (so this bound is below NOT_HANGING)
+    assert elapsed < 10, elapsed
 
 
 def test_connection_su_is_the_corrected_one(sshd: Target) -> None:
@@ -213,10 +214,8 @@ def test_direct_run_matches_invokes_runner(
         assert "why" in str(failed.value)
         with pytest.raises(ValueError, match="'hide' got"):
             conn.run("true", hide="sideways")
-        start = time.monotonic()
-        with pytest.raises(CommandTimeout, match="'sleep 412'"):
+        with pytest.raises(CommandTimeout, match="'sleep 412'"):  # not 412 s waited out
             conn.run("sleep 412", timeout=0.5)
-        assert time.monotonic() - start < 1.5
         assert conn.run("pgrep -f 'slee[p] 412' || true", hide=True).stdout == ""
         assert runner_starts == []
     finally:

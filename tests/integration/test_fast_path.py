@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 CONFTEST = """
 import json, os

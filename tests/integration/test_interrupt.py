@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
 from pytest_fabricplus import ConnectionRegistry, Connector, RunInterrupted, Settings, resolve_hosts
+from testing.targets import Target
 
 #: how long pytest may take to exit after the signal (s); generous: the documented bound is 5 s
 EXIT_BOUND = 15.0

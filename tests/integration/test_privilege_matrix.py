@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from pytest_fabricplus import CommandTimeout, PrivilegeError
-from tests.conftest import PrivilegeTargets, kind_id
+from testing.containers import PrivilegeTargets, kind_id
 
 pytestmark = pytest.mark.docker
 

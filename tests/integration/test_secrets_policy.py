@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 SUITE = """
 import logging, os

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD_ENV, Target
 from testing.sshd import free_port
+from testing.targets import PASSWORD_ENV, Target
 
 WRONG = "Wr0ng-su-Passw0rd-xyz"
 WRONG_SUDO = "Wr0ng-sudo-Passw0rd-abc"

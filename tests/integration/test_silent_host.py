@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD_ENV, Target
 from pytest_fabricplus import Connector, HostSpec, Settings
 from pytest_fabricplus.errors import CommandTimeout, ConnectionLost
 from pytest_fabricplus.ssh import channel
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
 from testing.sshd import OTHER_USER
+from testing.targets import PASSWORD_ENV, Target
 
 
 class Relay:

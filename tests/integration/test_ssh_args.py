@@ -11,8 +11,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from conftest import Target
 from pytest_fabricplus import ConnectionRegistry, Connector, HostSpec, HostUnreachable, Settings
+from testing.targets import Target
 
 
 def logins(target: Target) -> int:

@@ -42,7 +42,7 @@ from pytest_fabricplus.integrations.docker import (
     DockerTargets,
 )
 from pytest_fabricplus.plugin.docker import host_spec, password_env
-from tests.conftest import kind_id
+from testing.containers import kind_id
 
 # testinfra is optional: without it, skip (a name not starting with "test": not collected)
 host_over = pytest.importorskip("pytest_fabricplus.integrations.testinfra").testinfra_host

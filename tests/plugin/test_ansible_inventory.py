@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD_ENV, Target
+from testing.targets import PASSWORD_ENV, Target
 
 TESTS = """
 def test_where(connection, host_spec):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD_ENV, Target
+from testing.targets import PASSWORD_ENV, Target
 
 SUITE = """
 import os

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 from tests.plugin.test_compliance import EXPECTED, run
 from tests.unit.test_html_report import CHROMIUM, _dump_dom, _parse
 

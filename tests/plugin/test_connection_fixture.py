@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import Target
 from testing.sshd import own_connections
+from testing.targets import Target
 
 
 def test_one_connection_per_host_reused_and_closed_at_the_end(

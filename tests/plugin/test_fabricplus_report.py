@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD_ENV, Target
 from testing.sshd import free_port
+from testing.targets import PASSWORD_ENV, Target
 
 
 class PhaseDurations:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD_ENV, SU_PASSWORD_ENV, Target
+from testing.targets import PASSWORD_ENV, SU_PASSWORD_ENV, Target
 
 HOSTS = ("web1", "web2", "web3", "web4")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
 from testing.sshd import LOGIN_USER, OTHER_USER, User
+from testing.targets import Target
 
 PW_ENV = "FPHOST_LOGIN_PASSWORD"
 

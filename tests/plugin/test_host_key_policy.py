@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 TEST = "def test_a(connection):\n    connection.run('true')\n"
 

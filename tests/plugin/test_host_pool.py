@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
 from testing.sshd import free_port
+from testing.targets import Target
 
 
 def inventory(path: Path, *targets: Target, dead_port: int | None = None) -> Path:

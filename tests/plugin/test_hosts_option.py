@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 TESTS = """
 import pytest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 TEST = "def test_a(connection):\n    connection.run('true')\n"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 TEST = """
 def test_via_jump(connection):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 VERIFIER = """
 import os

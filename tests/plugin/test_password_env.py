@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import pytest_fabricplus.ssh.connector as connector_module
-from conftest import PASSWORD_ENV, Target
 from pytest_fabricplus.ssh.connector import Connector
+from testing.targets import PASSWORD_ENV, Target
 
 FAILING = """
 def test_login(connection):

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 NO_HOSTS = """
 import signal

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
 from testing.sshd import own_connections
+from testing.targets import Target
 
 
 def logins(target: Target) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD_ENV, SU_PASSWORD_ENV, Target
+from testing.targets import PASSWORD_ENV, SU_PASSWORD_ENV, Target
 
 pytestmark = pytest.mark.usefixtures("sudoers")
 

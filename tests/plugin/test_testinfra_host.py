@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target, installed_sudoers
 from testing.sshd import LOGIN_USER, OTHER_USER, User
+from testing.targets import Target, installed_sudoers
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("testinfra") is None, reason="pytest-testinfra not installed"

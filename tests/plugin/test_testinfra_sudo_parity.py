@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD_ENV, Target
+from testing.targets import PASSWORD_ENV, Target
 
 pytestmark = pytest.mark.usefixtures("sudoers")
 

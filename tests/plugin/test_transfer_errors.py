@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 SUITE = """
 import io

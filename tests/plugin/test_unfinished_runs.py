@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 CRASH = """
 import os

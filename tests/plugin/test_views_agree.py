@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
 from testing import views
 from testing.sshd import free_port
+from testing.targets import Target
 
 #: one test per control, so each host x test outcome is the host x control status
 SUITE = """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 TESTS = """
 import pytest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Target
+from testing.targets import Target
 
 INNER = """
 import json, os

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD_ENV, SU_PASSWORD_ENV, Target
+from testing.targets import PASSWORD_ENV, SU_PASSWORD_ENV, Target
 
 LOGIN_AND_SU = f"""
 import os

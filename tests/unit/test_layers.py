@@ -1,12 +1,14 @@
 """The package's layers import downward only, and no module imports itself through a cycle.
 
 Read from the source (every ``import``, including those inside functions and under
-``TYPE_CHECKING``), so a lazy import cannot hide an upward dependency.
+``TYPE_CHECKING``), so a lazy import cannot hide an upward dependency. Each module is read and
+parsed once per process (``functools.cache``), not once per test case.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,7 @@ HEAVY = {
 }
 
 
+@functools.cache
 def _modules() -> dict[str, Path]:
     found = {}
     for path in PACKAGE.rglob("*.py"):
@@ -55,7 +58,8 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(name: str, path: Path) -> set[str]:
+@functools.cache
+def _imports(name: str, path: Path) -> frozenset[str]:
     """What ``path`` imports: the package's own modules relative to the package (``ssh.channel``,
     ``__init__`` for the package itself), libraries by their dotted name."""
     if name == "__init__":
@@ -83,22 +87,22 @@ def _imports(name: str, path: Path) -> set[str]:
         elif text.startswith("pytest_fabricplus."):
             text = text[len("pytest_fabricplus.") :]
         result.add(text)
-    return result
+    return frozenset(result)
 
 
-def _local() -> set[str]:
-    return set(_modules())
+@functools.cache
+def _local() -> frozenset[str]:
+    return frozenset(_modules())
 
 
 def _layer(module: str) -> int:
     return LAYERS[module.split(".")[0]]
 
 
-def _own_imports() -> dict[str, set[str]]:
-    result = {}
-    for name, path in _modules().items():
-        result[name] = {i for i in _imports(name, path) if i in _local()}
-    return result
+@functools.cache
+def _own_imports() -> dict[str, frozenset[str]]:
+    local = _local()
+    return {name: _imports(name, path) & local for name, path in _modules().items()}
 
 
 def test_every_module_has_a_layer() -> None:

@@ -11,13 +11,27 @@ from pytest_fabricplus.fleet import preflight as preflight_module
 from pytest_fabricplus.fleet.preflight import WORKER_PREFLIGHT_THREADS, preflight
 from pytest_fabricplus.hosts.spec import HostSpec
 
+#: how long (s) a hanging host waits to be released before it gives up (a failed test, not
+#: a hung one)
+HANG_LIMIT = 5.0
+
 
 class Recording:
     """A connection source whose ``get`` takes a little while and records the order."""
 
-    def __init__(self, seconds: float = 0.01, slow: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        seconds: float = 0.01,
+        slow: frozenset[str] = frozenset(),
+        release_after: int | None = None,
+    ) -> None:
         self.seconds = seconds
         self.slow = slow  # hosts that take 30 times as long (a network timeout)
+        #: with ``release_after``, the slow hosts hang instead until that many hosts have
+        #: started (at most HANG_LIMIT seconds): whether they were released shows whether
+        #: the others started while they hung (a count, not a clock)
+        self.release_after = release_after
+        self.released = threading.Event()
         self.started: list[str] = []
         self.prepared: list[str] = []
         self.running = 0
@@ -29,7 +43,12 @@ class Recording:
             self.started.append(spec.id)
             self.running += 1
             self.peak = max(self.peak, self.running)
-        time.sleep(self.seconds * (30 if spec.id in self.slow else 1))
+            if len(self.started) == self.release_after:
+                self.released.set()
+        if spec.id in self.slow and self.release_after is not None:
+            self.released.wait(HANG_LIMIT)
+        else:
+            time.sleep(self.seconds * (30 if spec.id in self.slow else 1))
         with self.lock:
             self.running -= 1
         return Recording.Conn(self, spec.id)
@@ -83,12 +102,11 @@ def test_hosts_that_hang_do_not_hold_the_others_up(monkeypatch: pytest.MonkeyPat
     # so they still fail together instead of 8 timeouts at a time
     monkeypatch.setattr(preflight_module, "SLOW_OPEN", 0.05)
     specs = hosts(24)
-    slow = frozenset(s.id for s in specs[:16])  # the first 16 hang for 0.3 s each
-    source = Recording(seconds=0.01, slow=slow)
-    started = time.monotonic()
+    # the first 16 hang until all 24 hosts have started: with the fresh limit held by
+    # hanging hosts, only 4 would ever start and nothing would release them
+    slow = frozenset(s.id for s in specs[:16])
+    source = Recording(seconds=0.01, slow=slow, release_after=len(specs))
     preflight(source, specs, 32, fresh=4)  # type: ignore[arg-type]
-    elapsed = time.monotonic() - started
-    assert source.peak > 4  # the hanging ones did not keep the limit
+    assert source.released.is_set()  # every host started while the 16 still hung
+    assert source.peak >= 16  # the hanging ones did not keep the limit
     assert sorted(source.prepared) == sorted(s.id for s in specs)
-    # 16 hanging hosts 4 at a time would be 4 x 0.3 s; together they take about one
-    assert elapsed < 4 * 0.3, elapsed

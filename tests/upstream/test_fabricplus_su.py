@@ -21,7 +21,7 @@ from invoke.exceptions import UnexpectedExit
 
 from pytest_fabricplus import PrivilegeError
 from pytest_fabricplus.integrations.docker import TARGET_KINDS, DockerTargets
-from tests.conftest import PrivilegeTargets, kind_id
+from testing.containers import PrivilegeTargets, kind_id
 
 pytestmark = pytest.mark.docker
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from conftest import Target
 from pytest_fabricplus.compliance import scores
 from testing import mitre_tools
 from testing.sshd import free_port
+from testing.targets import Target
 from tests.plugin.test_views_agree import SUITE, WAIVERS, _inventory, chromium, shots
 
 __all__ = ["chromium", "shots"]  # fixtures
