@@ -57,8 +57,11 @@ def test_a_contributor_without_root_is_told_what_to_do() -> None:
     if os.geteuid() == 0:  # ask as nobody what a non-root contributor is told
         nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         script = f"import sys; sys.path.insert(0, '.'); {code}"
+        # Debian's python3 (scripts/setup.sh installs it): an interpreter under /root (pyenv,
+        # and the venvs made from it) may not load its libpython as nobody
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
         out = subprocess.run(
-            [*nobody, sys.executable, "-I", "-c", script],
+            [*nobody, python, "-I", "-c", script],
             cwd=ROOT,
             capture_output=True,
             text=True,
