@@ -4,7 +4,8 @@ Everything that imports pytest lives in this sub-package: options (``options``),
 (``markers``), fixtures (``fixtures``, and the integrations' in ``docker`` and
 ``testinfra``), per-host reporting (``reporting``), xdist host affinity (``xdist``) and the
 session machinery (``session``), which holds every side effect and starts them in
-``pytest_sessionstart``.
+``pytest_sessionstart``. testinfra's ``host`` fixture and spellings come with the drop-in
+(``-p pytest_fabricplus.testinfra_dropin``, ``dropin``), never by default.
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ from .fixtures import (
     run_as,
     run_state,
 )
+from .options import pytest_load_initial_conftests
 from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
-from .testinfra import _fabricplus_uses_host, host, start_nagios, testinfra_host
+from .testinfra import start_nagios, testinfra_host
 from .xdist import XdistHooks, auto_workers
 
 __all__ = [
-    "_fabricplus_uses_host",
     "connection",
     "docker_targets",
     "fabricplus_registry",
-    "host",
     "host_pool",
     "host_spec",
+    "pytest_load_initial_conftests",
     "run_as",
     "run_state",
     "testinfra_host",
