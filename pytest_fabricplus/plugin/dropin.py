@@ -57,6 +57,20 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     pluginmanager.register(dropin_fixtures, FIXTURES_PLUGIN)
 
 
+def undo_if_turned_off(pluginmanager: pytest.PytestPluginManager) -> None:
+    """``-p no:pytest_fabricplus.testinfra_dropin`` after a ``-p`` that loaded it (``addopts``
+    or ``PYTEST_ADDOPTS`` on, the command line off): pytest unregisters the module, we take
+    back what it did -- its fixtures, and the block on pytest-testinfra's plugin, which is
+    then loaded as pytest would have loaded it. Called once every ``-p`` was read."""
+    fixtures = pluginmanager.get_plugin(FIXTURES_PLUGIN)
+    if fixtures is None or pluginmanager.get_plugin(PLUGIN_NAME) is not None:
+        return
+    pluginmanager.unregister(fixtures, FIXTURES_PLUGIN)
+    for name in TESTINFRA_PLUGINS:
+        pluginmanager.unblock(name)
+    pluginmanager.load_setuptools_entrypoints("pytest11", name=TESTINFRA_PLUGINS[0])
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if not active(config.pluginmanager):
         return []

@@ -194,6 +194,9 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser
 ) -> Generator[None, None, None]:
     """After every plugin and initial conftest registered its options: ours."""
+    from .dropin import undo_if_turned_off
+
+    undo_if_turned_off(early_config.pluginmanager)
     try:
         return (yield)
     finally:

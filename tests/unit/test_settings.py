@@ -89,9 +89,13 @@ def test_output_paths_checked_before_the_run(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     check_output_paths(Settings(report=str(tmp_path / "a/b/r.json")))
     assert (tmp_path / "a/b").is_dir()  # created as the writer would
-    with pytest.raises(ConfigError, match=r"^--fabricplus-inspec-json .*/f/i: .*/f is not a directory"):
+    with pytest.raises(
+        ConfigError, match=r"^--fabricplus-inspec-json .*/f/i: .*/f is not a directory"
+    ):
         check_output_paths(Settings(inspec_json=str(tmp_path / "f/i")))
-    with pytest.raises(ConfigError, match=r"^--fabricplus-compliance-json /proc/x/c.json: cannot create"):
+    with pytest.raises(
+        ConfigError, match=r"^--fabricplus-compliance-json /proc/x/c.json: cannot create"
+    ):
         check_output_paths(Settings(compliance_json="/proc/x/c.json"))
 
 
