@@ -294,8 +294,10 @@ def read_settings(config: pytest.Config) -> Settings:
     for spec in OPTIONS:
         try:
             raw = config.getini(spec.ini)
-        except ValueError as exc:  # a bool pytest cannot read
-            raise pytest.UsageError(f"ini option {spec.ini}: {exc}") from None
+        except (ValueError, pytest.UsageError) as exc:  # a bool pytest cannot read
+            raise pytest.UsageError(
+                f"ini option {spec.ini}: {exc} (expected a boolean: true/false, yes/no, 1/0)"
+            ) from None
         text = ini_text(spec, raw, config.inipath)
         if text is not None:
             ini[spec.ini] = text
@@ -323,5 +325,5 @@ def nagios_requested(config: pytest.Config) -> bool:
             return False
     try:
         return config.getini(spec.ini) is True
-    except ValueError:
+    except (ValueError, pytest.UsageError):
         return False

@@ -30,7 +30,8 @@ def _values(result: pytest.RunResult) -> tuple[str, str]:
     words = result.stdout.str().split()
     fake = [w.partition("=")[2] for w in words if w.startswith("FAKE=")]
     ours = [w.partition("=")[2] for w in words if w.startswith("OURS=")]
-    assert len(fake) == 1 and len(ours) == 1, result.stdout.str()
+    assert len(fake) == 1, result.stdout.str()
+    assert len(ours) == 1, result.stdout.str()
     return fake[0], ours[0]
 
 
