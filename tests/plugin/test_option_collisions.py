@@ -98,3 +98,21 @@ def test_a_bad_value_names_the_spelling_used(pytester: pytest.Pytester) -> None:
         result = pytester.runpytest(f"{flag}=soon")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([f"*argument {flag}: 'soon' is not a number of seconds"])
+
+
+@pytest.mark.usefixtures("no_dropin")
+def test_loaded_from_a_conftest_our_flags_still_register(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without autoloading, a conftest's ``pytest_plugins`` loads us after the point where
+    the flags usually go in: they go in at once, aliases where free."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeconftest('pytest_plugins = ["pytest_fabricplus.plugin"]\n' + FAKE)
+    pytester.makepyfile(TEST)
+    pytester.path.joinpath("known").write_text("")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--fabricplus-hosts=h1", "--known-hosts=known",
+        "--connect-timeout=7", "--collect-only",
+    )  # fmt: skip
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["*timeouts: connect 10s, command 300s", "*test_a?h1?*"])
