@@ -74,7 +74,10 @@ def undo_if_turned_off(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if not active(config.pluginmanager):
         return []
-    installed = importlib.util.find_spec("testinfra") is not None
+    try:
+        installed = importlib.util.find_spec("testinfra") is not None
+    except ImportError:  # a finder that refuses it outright: as good as not installed
+        installed = False
     blocked = (
         "pytest-testinfra's plugin is blocked" if installed else "pytest-testinfra is not installed"
     )
