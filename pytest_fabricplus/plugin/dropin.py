@@ -19,6 +19,7 @@ it an ini or environment switch.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 
 import pytest
@@ -66,9 +67,12 @@ def undo_if_turned_off(pluginmanager: pytest.PytestPluginManager) -> None:
     if fixtures is None or pluginmanager.get_plugin(PLUGIN_NAME) is not None:
         return
     pluginmanager.unregister(fixtures, FIXTURES_PLUGIN)
-    for name in TESTINFRA_PLUGINS:
-        pluginmanager.unblock(name)
-    pluginmanager.load_setuptools_entrypoints("pytest11", name=TESTINFRA_PLUGINS[0])
+    unblock = getattr(pluginmanager, "unblock", None)  # pluggy >= 1.4
+    if unblock is not None:
+        unblock(TESTINFRA_PLUGINS[1])
+    if importlib.metadata.entry_points(group="pytest11", name=TESTINFRA_PLUGINS[0]):
+        # what ``-p pytest11.testinfra`` does: unblock, load the entry point
+        pluginmanager.consider_pluginarg(TESTINFRA_PLUGINS[0])
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -180,7 +180,8 @@ def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager)
         parser.addini(
             spec.ini,
             f"default for {spec.flag}: {spec.help}",
-            type=spec.ini_type,  # type: ignore[arg-type]
+            # "string" is pytest's default type (None: the spelling pytest 7.4 knows too)
+            type=None if spec.ini_type == "string" else spec.ini_type,  # type: ignore[arg-type]
             default=None,
         )
     if _conftests_registered(pluginmanager):
@@ -207,9 +208,12 @@ def pytest_load_initial_conftests(
 
 
 def _plugin_source(plugin: object) -> str:
+    """The source of a plugin's module; ``""`` for ours and where there is none."""
     module = plugin if inspect.ismodule(plugin) else sys.modules.get(type(plugin).__module__)
+    if module is None or module.__name__.startswith("pytest_fabricplus"):
+        return ""
     try:
-        return inspect.getsource(module) if module is not None else ""
+        return inspect.getsource(module)
     except (OSError, TypeError):
         return ""
 
@@ -220,9 +224,7 @@ def owner(config: pytest.Config, flag: str, group: str) -> str:
     dists = {id(plugin): dist for plugin, dist in config.pluginmanager.list_plugin_distinfo()}
     quoted = (f'"{flag}"', f"'{flag}'")
     for name, plugin in config.pluginmanager.list_name_plugin():
-        if plugin is None or name.startswith("pytest_fabricplus") or name == "fabricplus":
-            continue
-        if not hasattr(plugin, "pytest_addoption"):
+        if plugin is None or not hasattr(plugin, "pytest_addoption"):
             continue
         source = _plugin_source(plugin)
         if any(q in source for q in quoted):
