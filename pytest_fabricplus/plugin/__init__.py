@@ -10,9 +10,11 @@ session machinery (``session``), which holds every side effect and starts them i
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import pytest
 
-from . import markers, options
+from . import dropin, markers, options
 from .docker import docker_targets
 from .fixtures import (
     connection,
@@ -22,7 +24,6 @@ from .fixtures import (
     run_as,
     run_state,
 )
-from .options import pytest_load_initial_conftests
 from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
 from .testinfra import start_nagios, testinfra_host
 from .xdist import XdistHooks, auto_workers
@@ -33,7 +34,6 @@ __all__ = [
     "fabricplus_registry",
     "host_pool",
     "host_spec",
-    "pytest_load_initial_conftests",
     "run_as",
     "run_state",
     "testinfra_host",
@@ -42,6 +42,19 @@ __all__ = [
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     options.addoptions(parser, pluginmanager)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser
+) -> Generator[None, None, None]:
+    """Every ``-p`` has been read: a drop-in turned off again is undone. After the initial
+    conftests registered their options: our flags, aliases only where free."""
+    dropin.undo_if_turned_off(early_config.pluginmanager)
+    try:
+        return (yield)
+    finally:
+        options.add_flags_late(early_config, parser)
 
 
 @pytest.hookimpl(trylast=True)  # after the terminal reporter is registered

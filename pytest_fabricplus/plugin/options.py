@@ -3,10 +3,10 @@
 Coexistence: every option has a canonical spelling, ``--fabricplus-<name>`` (unique, always
 ours), and most a short alias (``--hosts``, ``--connect-timeout``, testinfra's spellings). The
 command-line flags are registered after every plugin and initial conftest has registered its
-own (``pytest_load_initial_conftests``, after it ran), so an alias that another plugin
-registered -- before or after us -- stays theirs: ours is not added, nothing of theirs is
-removed, and one warning (:func:`taken_warning`, in runs that use us) names the flag and
-its plugin. Nothing here blocks another plugin; the testinfra drop-in
+own (:func:`add_flags_late`, at the end of ``pytest_load_initial_conftests``), so an alias
+that another plugin registered -- before or after us -- stays theirs: ours is not added,
+nothing of theirs is removed, and one warning (:func:`taken_warning`, in runs that use us)
+names the flag and its plugin. Nothing here blocks another plugin; the testinfra drop-in
 (``-p pytest_fabricplus.testinfra_dropin``, :mod:`.dropin`) is the one opt-in that does.
 
 ini keys are typed (``bool``, ``paths`` resolved against the ini file, ``args``); a
@@ -35,7 +35,7 @@ import inspect
 import os
 import shlex
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,18 +190,10 @@ def addoptions(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager)
         _add_flags(parser)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_load_initial_conftests(
-    early_config: pytest.Config, parser: pytest.Parser
-) -> Generator[None, None, None]:
-    """After every plugin and initial conftest registered its options: ours."""
-    from .dropin import undo_if_turned_off
-
-    undo_if_turned_off(early_config.pluginmanager)
-    try:
-        return (yield)
-    finally:
-        early_config.stash[TAKEN_KEY] = _add_flags(parser)
+def add_flags_late(early_config: pytest.Config, parser: pytest.Parser) -> None:
+    """Once every plugin and initial conftest registered its options (the end of
+    ``pytest_load_initial_conftests``): ours, and which aliases others hold."""
+    early_config.stash[TAKEN_KEY] = _add_flags(parser)
 
 
 # -- who holds an alias -------------------------------------------------------------------
