@@ -111,3 +111,25 @@ def su_password(ssh_users: tuple[User, User], monkeypatch: pytest.MonkeyPatch) -
     """fptest2's password in ``$FPTEST_SU_PASSWORD`` (the su password of the su tests)."""
     monkeypatch.setenv(SU_PASSWORD_ENV, ssh_users[1].password)
     return ssh_users[1].password
+
+
+#: The inner runs of this suite spell our options as pytest-testinfra does (``--hosts``,
+#: ``--ssh-config``, ``--ssh-identity-file``, ``--sudo``, ...) and use the ``host`` fixture,
+#: and pytest-testinfra is installed here (the ``dev`` extra): without the drop-in its plugin
+#: would own those flags. So every inner run loads the drop-in, as a migrated testinfra
+#: project does (``addopts = -p pytest_fabricplus.testinfra_dropin``); tests of the default,
+#: coexisting mode take it away with the ``no_dropin`` fixture.
+DROPIN_ADDOPTS = "-p pytest_fabricplus.testinfra_dropin"
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's ``pytester`` (which clears ``PYTEST_ADDOPTS``), its runs with the drop-in."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", DROPIN_ADDOPTS)
+    return pytester
+
+
+@pytest.fixture
+def no_dropin(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs in the default mode: no testinfra drop-in."""
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)

@@ -201,8 +201,8 @@ def run_once(
     argv = [
         python(), "-m", "pytest", "-q", "-c", str(work / "pytest.ini"), "--rootdir", str(work),
         "-p", "no:hypothesispytest",
-        f"--hosts={inventory}", f"--known-hosts={work / 'known_hosts'}",
-        f"--ssh-identity-file={work / 'targets' / 'keys' / f'id_{LOGIN_USER}'}",
+        f"--fabricplus-hosts={inventory}", f"--known-hosts={work / 'known_hosts'}",
+        f"--fabricplus-ssh-identity-file={work / 'targets' / 'keys' / f'id_{LOGIN_USER}'}",
         f"--connect-timeout={timeout_s:g}", f"--fabricplus-report={report}",
         "test_fleet.py",
     ]  # fmt: skip

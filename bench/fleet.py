@@ -196,9 +196,9 @@ class Setup:
             base += ["-p", f"no:{name}"]
         n = len(self.addrs)
         ours = [
-            f"--hosts={self.inventory}",
+            f"--fabricplus-hosts={self.inventory}",
             f"--known-hosts={self.known_hosts}",
-            f"--ssh-identity-file={self.key}",
+            f"--fabricplus-ssh-identity-file={self.key}",
         ]
         ti = [
             "-p",

@@ -117,7 +117,8 @@ def _run(work: Path, targets: Targets, args: argparse.Namespace) -> int:
     ]  # fmt: skip
     variants = {
         "testinfra 10.2.2": ["-p", "testinfra", "-p", "no:fabricplus", "-p", "no:xdist"],
-        "fabricplus": ["-p", "no:xdist"],
+        # testinfra's command line, unchanged: the drop-in makes its spellings ours
+        "fabricplus": ["-p", "pytest_fabricplus.testinfra_dropin", "-p", "no:xdist"],
         "testinfra 10.2.2, -n 2": ["-p", "testinfra", "-p", "no:fabricplus", "-n", "2"],
         "fabricplus, -n 2": ["-n", "2"],
     }

@@ -429,9 +429,9 @@ def build_specs(
     hosts = len(big.addrs)
     big_ports = [p for _h, p in big.targets.endpoints]
     ours = [
-        f"--hosts={big.inventory}",
+        f"--fabricplus-hosts={big.inventory}",
         f"--known-hosts={big.known_hosts}",
-        f"--ssh-identity-file={big.key}",
+        f"--fabricplus-ssh-identity-file={big.key}",
         *OURS_EXTRA,
     ]
     ti = [
@@ -505,8 +505,8 @@ def build_specs(
         for suffix, k in sizes0:
             specs.append(Spec(
                 f"N0{suffix}", f"(N0) ours -n 0, {n} hosts x {k} run('true'), no proxy", small,
-                [f"--hosts={small.inventory}", f"--known-hosts={small.known_hosts}",
-                 f"--ssh-identity-file={small.key}", *OURS_EXTRA, "-p", "no:xdist",
+                [f"--fabricplus-hosts={small.inventory}", f"--known-hosts={small.known_hosts}",
+                 f"--fabricplus-ssh-identity-file={small.key}", *OURS_EXTRA, "-p", "no:xdist",
                  f"test_true{suffix}.py"],
                 n * k, n * k, small_ports,
             ))  # fmt: skip
@@ -557,9 +557,9 @@ def warm_up(small: Setup, workers: int, timeout: float) -> None:
     write_files(small.work, len(two), CHECKS[:1], "_warm")
     tih = ",".join(f"paramiko://{LOGIN_USER}@{h}:{p}" for h, p in two)
     ours = [
-        f"--hosts={inv}",
+        f"--fabricplus-hosts={inv}",
         f"--known-hosts={small.known_hosts}",
-        f"--ssh-identity-file={small.key}",
+        f"--fabricplus-ssh-identity-file={small.key}",
     ]
     runs = [
         ("ours", [*ours, "-n", "2", "test_ours_warm.py"], 2),

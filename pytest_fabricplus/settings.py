@@ -1,4 +1,9 @@
-"""Run-wide settings: one frozen object built from CLI > ini > environment > default."""
+"""Run-wide settings: one frozen object built from CLI > environment > ini > default.
+
+The environment wins over the ini file as in pytest-django (``DJANGO_SETTINGS_MODULE``) and
+as ``PYTEST_ADDOPTS`` wins over ``addopts``: the ini file is the project's checked-in
+default, a variable is this shell's or this CI job's choice.
+"""
 
 from __future__ import annotations
 
@@ -160,18 +165,68 @@ def user_name(text: str) -> str:
     return text.strip()
 
 
+#: pytest-testinfra's spellings: our aliases where its plugin is not loaded (the testinfra
+#: drop-in, ``-p pytest_fabricplus.testinfra_dropin``, blocks it), else its own options
+TESTINFRA_FLAGS = (
+    "--hosts",
+    "--connection",
+    "--ssh-config",
+    "--ssh-extra-args",
+    "--ssh-identity-file",
+    "--sudo",
+    "--sudo-user",
+    "--ansible-inventory",
+    "--force-ansible",
+    "--nagios",
+)
+#: the pytest ini types a setting's ini key can have (``parser.addini(type=...)``)
+INI_TYPES = ("string", "bool", "paths", "args")
+
+
 @dataclass(frozen=True)
 class OptionSpec:
-    """One setting: its CLI flag, ini key, environment variable and validator."""
+    """One setting: its CLI flags, ini key, environment variable and validator.
+
+    ``flag`` is the canonical spelling, ``--fabricplus-<name>``: unique, always registered.
+    ``alias`` is the short spelling (``--hosts``, ``--connect-timeout``; testinfra's where it
+    has one): registered only where no other plugin registered the same flag (theirs wins).
+    """
 
     name: str
-    flag: str
+    #: the short spelling, or ``None`` (the option has only its canonical ``flag``)
+    alias: str | None
     help: str
     parse: Callable[[str], Any]
     default: Any = None
     metavar: str | None = None
     #: a flag without a value (``--skip-unreachable``); ini and environment take a boolean
     switch: bool = False
+    #: how pytest reads the ini key: ``bool`` (switches), ``paths`` (one file or directory,
+    #: resolved against the ini file's directory), ``args`` (split like a shell), ``string``
+    ini_type: str = "string"
+
+    def __post_init__(self) -> None:
+        if self.alias == self.flag:
+            object.__setattr__(self, "alias", None)
+        if self.switch and self.ini_type == "string":
+            object.__setattr__(self, "ini_type", "bool")
+        if self.ini_type not in INI_TYPES:
+            raise ValueError(f"{self.name}: ini_type {self.ini_type!r} not in {INI_TYPES}")
+
+    @property
+    def flag(self) -> str:
+        """The canonical command-line spelling, ``--fabricplus-<name>``."""
+        return "--fabricplus-" + self.name.replace("_", "-")
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Every spelling: the canonical flag, then the alias (if any)."""
+        return (self.flag,) if self.alias is None else (self.flag, self.alias)
+
+    @property
+    def dest(self) -> str:
+        """The ``config.option`` attribute (``config.getoption(spec.dest)``)."""
+        return f"fabricplus_{self.name}"
 
     @property
     def ini(self) -> str:
@@ -206,6 +261,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "hosts are the run's hosts; --hosts then selects names or patterns from it",
         existing_path,
         metavar="SRC",
+        ini_type="paths",
     ),
     OptionSpec(
         "force_ansible",
@@ -216,10 +272,17 @@ OPTIONS: tuple[OptionSpec, ...] = (
         False,
         switch=True,
     ),
-    OptionSpec("ssh_user", "--ssh-user", "login user for hosts that name none", non_empty),
-    OptionSpec("ssh_port", "--ssh-port", "SSH port for hosts that name none", port),
     OptionSpec(
-        "ssh_identity_file", "--ssh-identity-file", "private key file to log in with", existing_file
+        "ssh_user", "--ssh-user", "login user for hosts that name none", non_empty, metavar="USER"
+    ),
+    OptionSpec("ssh_port", "--ssh-port", "SSH port for hosts that name none", port, metavar="PORT"),
+    OptionSpec(
+        "ssh_identity_file",
+        "--ssh-identity-file",
+        "private key file to log in with",
+        existing_file,
+        metavar="FILE",
+        ini_type="paths",
     ),
     OptionSpec(
         "ssh_config",
@@ -228,6 +291,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "and /etc/ssh/ssh_config; Include and Match through `ssh -G`)",
         existing_file,
         metavar="FILE",
+        ini_type="paths",
     ),
     OptionSpec(
         "ssh_extra_args",
@@ -237,6 +301,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ssh_args,
         (),
         "ARGS",
+        ini_type="args",
     ),
     OptionSpec(
         "ssh_password_env",
@@ -274,6 +339,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "known_hosts file to verify host keys with (in addition to ~/.ssh/known_hosts)",
         existing_file,
         metavar="FILE",
+        ini_type="paths",
     ),
     OptionSpec(
         "host_key_policy",
@@ -356,6 +422,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "write a JSON document per host (outcome, duration, message of each test) to FILE",
         non_empty,
         metavar="FILE",
+        ini_type="paths",
     ),
     OptionSpec(
         "skip_unreachable",
@@ -415,6 +482,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "YAML file of waivers (control: or test:, hosts:, justification:, expires:, run:)",
         existing_file,
         metavar="FILE",
+        ini_type="paths",
     ),
     OptionSpec(
         "compliance_fail_under",
@@ -431,6 +499,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "write the compliance document (controls, per-host status, scores, waivers) to FILE",
         non_empty,
         metavar="FILE",
+        ini_type="paths",
     ),
     OptionSpec(
         "compliance_baseline",
@@ -438,6 +507,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "a previous --compliance-json: list new failures and fixed controls since then",
         existing_file,
         metavar="FILE",
+        ini_type="paths",
     ),
     OptionSpec(
         "inspec_json",
@@ -445,6 +515,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "write one InSpec exec-JSON document per host into DIR",
         non_empty,
         metavar="DIR",
+        ini_type="paths",
     ),
     OptionSpec(
         "compliance_report",
@@ -452,6 +523,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "write the self-contained HTML compliance report (host x control matrix) to FILE",
         non_empty,
         metavar="FILE.html",
+        ini_type="paths",
     ),
 )
 
@@ -509,7 +581,7 @@ class Settings:
         ini: Mapping[str, str],
         env: Mapping[str, str],
     ) -> Settings:
-        """Combine the layers: CLI (already parsed) > ini > environment > default.
+        """Combine the layers: CLI (already parsed) > environment > ini > default.
 
         ``ini`` and ``env`` hold raw text; they are validated here and a bad value raises
         :class:`ConfigError` naming where it came from.
@@ -522,8 +594,8 @@ class Settings:
                 explicit.add(spec.name)
                 continue
             for label, raw in (
-                (f"ini option {spec.ini}", ini.get(spec.ini)),
                 (f"environment variable {spec.env}", env.get(spec.env)),
+                (f"ini option {spec.ini}", ini.get(spec.ini)),
             ):
                 if raw is None or not str(raw).strip():
                     continue

@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # paramiko/Fabric load on first use: the xdist controller nev
 
 NO_HOSTS_REASON = (
     "no hosts to test: pass --hosts=INVENTORY_FILE or --hosts=user@host:port[,...] "
-    "(or set fabricplus_hosts in pytest.ini / FABRICPLUS_HOSTS)"
+    "(--fabricplus-hosts where another plugin owns --hosts; or set fabricplus_hosts in "
+    "pytest.ini / FABRICPLUS_HOSTS)"
 )
 
 

@@ -4,14 +4,17 @@ Everything that imports pytest lives in this sub-package: options (``options``),
 (``markers``), fixtures (``fixtures``, and the integrations' in ``docker`` and
 ``testinfra``), per-host reporting (``reporting``), xdist host affinity (``xdist``) and the
 session machinery (``session``), which holds every side effect and starts them in
-``pytest_sessionstart``.
+``pytest_sessionstart``. testinfra's ``host`` fixture and spellings come with the drop-in
+(``-p pytest_fabricplus.testinfra_dropin``, ``dropin``), never by default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import pytest
 
-from . import markers, options
+from . import dropin, markers, options
 from .docker import docker_targets
 from .fixtures import (
     connection,
@@ -22,15 +25,13 @@ from .fixtures import (
     run_state,
 )
 from .session import PLUGIN_NAME, XDIST_PLUGIN, FabricPlusSession
-from .testinfra import _fabricplus_uses_host, host, start_nagios, testinfra_host
+from .testinfra import start_nagios, testinfra_host
 from .xdist import XdistHooks, auto_workers
 
 __all__ = [
-    "_fabricplus_uses_host",
     "connection",
     "docker_targets",
     "fabricplus_registry",
-    "host",
     "host_pool",
     "host_spec",
     "run_as",
@@ -41,6 +42,19 @@ __all__ = [
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     options.addoptions(parser, pluginmanager)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser
+) -> Generator[None, None, None]:
+    """Every ``-p`` has been read: a drop-in turned off again is undone. After the initial
+    conftests registered their options: our flags, aliases only where free."""
+    dropin.undo_if_turned_off(early_config.pluginmanager)
+    try:
+        return (yield)
+    finally:
+        options.add_flags_late(early_config, parser)
 
 
 @pytest.hookimpl(trylast=True)  # after the terminal reporter is registered

@@ -119,7 +119,8 @@ class FabricPlusSession:
         if self.in_use:  # a run that configures nothing of ours: no compliance hook work
             config.pluginmanager.register(CompliancePlugin(config, state), COMPLIANCE_PLUGIN)
         if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
-            for warning in state.warnings:  # said once; never silent, even under -q
+            taken = options.taken_warning(config) if self.in_use else None
+            for warning in [*state.warnings, *([taken] if taken else [])]:  # said once
                 try:
                     config.issue_config_time_warning(
                         pytest.PytestConfigWarning(warning), stacklevel=2

@@ -69,3 +69,55 @@ def test_environment_variables_are_the_last_layer(
     pytester.makepyfile(TEST)
     result = pytester.runpytest("--collect-only", "-q")
     result.stdout.fnmatch_lines(["*test_a?envhost?"])
+
+
+def test_ini_paths_resolve_against_the_ini_file_from_a_subfolder(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        fabricplus_hosts = inv.ini
+        fabricplus_known_hosts = known_hosts
+        """
+    )
+    pytester.path.joinpath("inv.ini").write_text("h1\nh2\n")
+    pytester.path.joinpath("known_hosts").write_text("")
+    sub = pytester.mkpydir("sub")
+    sub.joinpath("test_sub.py").write_text(TEST)
+    monkeypatch.chdir(sub)
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["*test_a?h1?", "*test_a?h2?"])
+
+
+def test_ini_keys_are_typed_in_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(
+        [
+            "  fabricplus_hosts (string):*",
+            "  fabricplus_ssh_identity_file (paths):*",
+            "  fabricplus_ssh_extra_args (args):*",
+            "  fabricplus_known_hosts (paths):*",
+            "  fabricplus_skip_unreachable (bool):*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["  --fabricplus-ssh-user=USER, --ssh-user=USER"])
+    result.stdout.no_fnmatch_line("*=FABRICPLUS_*")
+
+
+def test_a_bool_ini_key_pytest_cannot_read(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nfabricplus_skip_unreachable = maybe\n")
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini option fabricplus_skip_unreachable: *maybe*"])
+
+
+def test_environment_wins_over_ini(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini("[pytest]\nfabricplus_connect_timeout = 7\nfabricplus_command_timeout = 9\n")
+    monkeypatch.setenv("FABRICPLUS_CONNECT_TIMEOUT", "4")
+    result = pytester.runpytest("--hosts=h1", "--collect-only")
+    result.stdout.fnmatch_lines(["*timeouts: connect 4s, command 9s"])

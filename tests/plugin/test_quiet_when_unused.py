@@ -8,6 +8,9 @@ import re
 
 import pytest
 
+#: the default mode: no testinfra drop-in (whose header line the user asked for)
+pytestmark = pytest.mark.usefixtures("no_dropin")
+
 PLAIN = """
 import pytest
 

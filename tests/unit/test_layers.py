@@ -31,6 +31,7 @@ LAYERS = {
     "__init__": 7,
     "__main__": 7,
     "cli": 7,
+    "testinfra_dropin": 7,  # -p pytest_fabricplus.testinfra_dropin, re-exported from plugin/
 }
 #: the only places that may load these libraries (others: lazily, in these layers)
 HEAVY = {

@@ -1,4 +1,4 @@
-"""Settings: CLI > ini > environment > default; bad values name their origin."""
+"""Settings: CLI > environment > ini > default; bad values name their origin."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ from pytest_fabricplus.secrets import check_password_variables
 from pytest_fabricplus.settings import Settings, optional_seconds, seconds
 
 
-def test_precedence_cli_over_ini_over_env_over_default() -> None:
+def test_precedence_cli_over_env_over_ini_over_default() -> None:
     s = Settings.resolve(
         {"connect_timeout": 3.0},
-        {"fabricplus_connect_timeout": "4", "fabricplus_ssh_user": "ini-user"},
+        {
+            "fabricplus_connect_timeout": "4",
+            "fabricplus_ssh_user": "ini-user",
+            "fabricplus_ssh_port": "2222",
+        },
         {
             "FABRICPLUS_CONNECT_TIMEOUT": "5",
             "FABRICPLUS_SSH_USER": "env-user",
@@ -23,7 +27,8 @@ def test_precedence_cli_over_ini_over_env_over_default() -> None:
         },
     )
     assert s.connect_timeout == 3.0
-    assert s.ssh_user == "ini-user"
+    assert s.ssh_user == "env-user"  # the environment wins over the ini file
+    assert s.ssh_port == 2222  # the ini file where no variable is set
     assert s.hosts == "h1"
     assert s.host_key_policy == "reject"
 
@@ -84,9 +89,13 @@ def test_output_paths_checked_before_the_run(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     check_output_paths(Settings(report=str(tmp_path / "a/b/r.json")))
     assert (tmp_path / "a/b").is_dir()  # created as the writer would
-    with pytest.raises(ConfigError, match=r"^--inspec-json .*/f/i: .*/f is not a directory"):
+    with pytest.raises(
+        ConfigError, match=r"^--fabricplus-inspec-json .*/f/i: .*/f is not a directory"
+    ):
         check_output_paths(Settings(inspec_json=str(tmp_path / "f/i")))
-    with pytest.raises(ConfigError, match=r"^--compliance-json /proc/x/c.json: cannot create"):
+    with pytest.raises(
+        ConfigError, match=r"^--fabricplus-compliance-json /proc/x/c.json: cannot create"
+    ):
         check_output_paths(Settings(compliance_json="/proc/x/c.json"))
 
 
