@@ -51,7 +51,9 @@ The "runs host by host" lines are not printed then (the controller collects noth
 
 pytest internals used here (no public API for "many items set up at once"):
 ``Session._setupstate.stack``, ``FixtureDef.cached_result`` / ``_finalizers``, the item's
-``_request._fixture_defs`` and ``_fixtureinfo``, ``_pytest.runner.call_and_report``.
+``_request._fixture_defs`` and ``_fixtureinfo``, ``_pytest.runner.call_and_report``; xdist's
+``WorkerInteractor.torun`` / ``nextitem_index`` (``_queued`` reads both queue kinds: xdist 3.7's
+``TestQueue`` and the plain ``queue.Queue`` of 3.2 to 3.6).
 """
 
 from __future__ import annotations
@@ -318,9 +320,7 @@ class FleetMode:
         if worker is None or key is None or item_host(item) is None or why_not(item):
             return None
         items = item.session.items
-        upcoming: list[Any] = [worker.nextitem_index]
-        with worker.torun.lock() as queue:
-            upcoming.extend(queue)
+        upcoming: list[Any] = [worker.nextitem_index, *_queued(worker.torun)]
         group = [item]
         hosts = {_host_id(item)}
         after: pytest.Item | None = None
@@ -475,6 +475,23 @@ class FleetMode:
             fixturedef.cached_result = cached
             fixturedef._finalizers[:] = finalizers
         prepared.fixtures = []
+
+
+def _queued(torun: Any) -> list[Any]:
+    """What an xdist worker's queue holds now, without taking anything out. xdist 3.7 and
+    later: its own ``TestQueue`` (``lock()`` yields the deque); before that (3.2, our floor)
+    the execmodel's ``queue.Queue``, whose ``mutex`` guards its ``queue`` deque. Anything
+    else (another execmodel's queue): nothing is known to be queued, and the item runs on
+    the item path."""
+    lock = getattr(torun, "lock", None)
+    if callable(lock):
+        with lock() as queue:
+            return list(queue)
+    mutex, queue = getattr(torun, "mutex", None), getattr(torun, "queue", None)
+    if mutex is not None and queue is not None:
+        with mutex:
+            return list(queue)
+    return []
 
 
 def _runs_body(item: pytest.Item, prepared: _Prepared) -> bool:

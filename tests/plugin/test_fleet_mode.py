@@ -60,12 +60,17 @@ def junit_cases(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def host_report(path: Path) -> dict[str, Any]:
-    """``--fabricplus-report`` without the run's times."""
+    """``--fabricplus-report`` without the run's times, object addresses blanked: pytest
+    before 9.2 raises ``xfail(run=False)``'s "[NOTRUN]" in setup with a traceback (9.2:
+    without), through our setup hook wrapper, whose ``self`` (one plugin object per run) it
+    prints, on both paths."""
     document = json.loads(path.read_text())
     document.pop("finished")
     for host in document["hosts"].values():
         for test in host["tests"]:
             test.pop("duration")
+            if "message" in test:
+                test["message"] = re.sub(r"\b0x[0-9a-f]+\b", "0x?", test["message"])
     return document
 
 
