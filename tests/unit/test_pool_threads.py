@@ -43,10 +43,12 @@ def test_pools_of_many_sizes_share_one_bounded_executor() -> None:
             result = pool.map(work)
             assert [o.value for o in result.values()] == [h.id for h in hosts]
         # each pool ran at most its own size at once, and the session kept ONE executor's
-        # threads (5 at most), not 2 + 3 + 5 + 4 of four executors
+        # threads (its size, 6, at most), not 2 + 3 + 5 + 4 of four executors. (Not "5, the
+        # largest pool": ThreadPoolExecutor starts a thread when no idle one has signalled
+        # yet, so under load a 6th may start -- seen in CI.)
         assert all(peak[size] <= size for size in peak), peak
         assert peak[5] >= 2
-        assert _pool_threads() <= 5
+        assert _pool_threads() <= threads.size
     finally:
         threads.close()
     assert _pool_threads() == 0
