@@ -174,3 +174,21 @@ def test_every_fixture_of_the_plugin_is_documented(site: Path, tmp_path: Path) -
     fixtures = page_text(site / "reference/fixtures.html")
     missing = [name for name in names if name not in fixtures]
     assert not missing, f"fixtures of the plugin not on the fixtures page: {missing}"
+
+
+def test_package_urls_are_the_docs_the_readme_links_to(site: Path) -> None:
+    """[project.urls] (PyPI's sidebar) and the README's links name the same site, and the
+    pages they name are built; .readthedocs.yaml builds that site as the test command does."""
+    if sys.version_info < (3, 11):  # tests/docs run in the main venv only
+        pytest.fail("tests/docs need Python >= 3.11 (tomllib)")
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    urls = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Documentation"] == DOCS_URL
+    assert urls["Changelog"].startswith(DOCS_URL)
+    page = urls["Changelog"][len(DOCS_URL) :]
+    assert (site / page).is_file(), page
+    config = (root / ".readthedocs.yaml").read_text()
+    assert "configuration: docs/conf.py" in config
+    assert "fail_on_warning: true" in config
