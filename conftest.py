@@ -30,6 +30,7 @@ from testing.sshd import (
     missing_for_targets,
 )
 from testing.targets import (
+    DROPIN_ADDOPTS,
     PASSWORD_ENV,
     SU_PASSWORD_ENV,
     SUDOERS_PREFIX,
@@ -119,7 +120,6 @@ def su_password(ssh_users: tuple[User, User], monkeypatch: pytest.MonkeyPatch) -
 #: would own those flags. So every inner run loads the drop-in, as a migrated testinfra
 #: project does (``addopts = -p pytest_fabricplus.testinfra_dropin``); tests of the default,
 #: coexisting mode take it away with the ``no_dropin`` fixture.
-DROPIN_ADDOPTS = "-p pytest_fabricplus.testinfra_dropin"
 
 
 @pytest.fixture

@@ -31,6 +31,9 @@ from testing.sshd import (
 PASSWORD_ENV = "FPTEST_LOGIN_PASSWORD"
 #: holds the su password of OTHER_USER (fptest2) while the ``su_password`` fixture is active
 SU_PASSWORD_ENV = "FPTEST_SU_PASSWORD"
+#: the suite's inner runs spell options as testinfra does (``--hosts``) and use ``host``:
+#: with pytest-testinfra installed (dev extra) that needs the drop-in (``PYTEST_ADDOPTS``)
+DROPIN_ADDOPTS = "-p pytest_fabricplus.testinfra_dropin"
 SUDOERS_PREFIX = "fabricplus-test-"
 #: The local users' sudo rights for the su_user tests (TEST-ONLY, removed at session end):
 #: fptest -> fptest2 and -> fptestsvc (nologin) with fptest's password; fptest2 -> fptest

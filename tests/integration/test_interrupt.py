@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from pytest_fabricplus import ConnectionRegistry, Connector, RunInterrupted, Settings, resolve_hosts
-from testing.targets import Target
+from testing.targets import DROPIN_ADDOPTS, Target
 
 #: how long pytest may take to exit after the signal (s); generous: the documented bound is 5 s
 EXIT_BOUND = 15.0
@@ -123,6 +123,9 @@ def start(tmp_path: Path) -> Iterator[object]:
             process = subprocess.Popen(
                 [sys.executable, "-m", "pytest", str(test_file), "-p", "no:cacheprovider", *args],
                 cwd=tmp_path,
+                # testinfra's spellings (--hosts) are ours with the drop-in (dev extra installs
+                # pytest-testinfra), as in every inner run of the suite
+                env={**os.environ, "PYTEST_ADDOPTS": DROPIN_ADDOPTS},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a terminal job
