@@ -107,10 +107,15 @@ def _action(kind: type[_Value | _Switch], spec: OptionSpec) -> Any:
 
 
 def registered_flags(parser: pytest.Parser) -> dict[str, str]:
-    """Every flag registered so far, with the name of the option group holding it."""
+    """Every flag registered so far, with the name of the option group holding it.
+
+    ``parser.addoption`` (no group) puts an option in ``parser._anonymous``, which pytest
+    before 9 keeps out of ``_groups``: read both, once each.
+    """
+    groups = {id(group): group for group in [*parser._groups, parser._anonymous]}
     return {
         name: group.name
-        for group in parser._groups
+        for group in groups.values()
         for option in group.options
         for name in option.names()
     }
@@ -269,13 +274,28 @@ def ini_text(spec: OptionSpec, value: Any, inipath: Path | None) -> str | None:
                 f"ini option {spec.ini}: one path expected, got {len(paths)}: "
                 f"{' '.join(map(str, paths))} (quote a path that holds spaces)"
             )
-        return _shown(Path(paths[0]))
+        return _shown(_home_expanded(Path(paths[0]), inipath))
     text = str(value).strip()
     if spec.name == "hosts" and inipath is not None and text:
         beside = inipath.parent / Path(text).expanduser()
         if not Path(text).is_absolute() and beside.exists():
             return _shown(beside)
     return text
+
+
+def _home_expanded(path: Path, inipath: Path | None) -> Path:
+    """pytest joins a ``paths`` value to the ini file's folder as written: ``~/.ssh/id``
+    became ``<inidir>/~/.ssh/id``. A value that starts with ``~`` means the home folder, as
+    everywhere else (the command line, the environment, ssh)."""
+    if inipath is None:
+        return path
+    try:
+        relative = path.relative_to(inipath.parent)
+    except ValueError:
+        return path
+    if relative.parts and relative.parts[0].startswith("~"):
+        return relative.expanduser()
+    return path
 
 
 def read_settings(config: pytest.Config) -> Settings:

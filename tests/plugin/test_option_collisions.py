@@ -116,3 +116,31 @@ def test_loaded_from_a_conftest_our_flags_still_register(
     )  # fmt: skip
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["*timeouts: connect 10s, command 300s", "*test_a?h1?*"])
+
+
+#: a plugin or conftest that registers its flag without a group (``parser.addoption``):
+#: pytest before 9 keeps such options out of ``parser._groups``
+ANONYMOUS = """
+def pytest_addoption(parser):
+    parser.addoption("--connect-timeout", dest="fake_connect_timeout", default="their-default")
+"""
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_flag_registered_without_a_group_wins_too(pytester: pytest.Pytester, where: str) -> None:
+    if where == "before":
+        pytester.makepyfile(fakeplugin=ANONYMOUS)
+        pytester.syspathinsert()
+        pytester.makeconftest(REPORT)
+        args: tuple[str, ...] = ("-p", "fakeplugin")
+    else:
+        pytester.makeconftest(ANONYMOUS + REPORT)
+        args = ()
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-s", *args,
+        "--connect-timeout=7", "--fabricplus-connect-timeout=3", "--hosts=h1", "--collect-only",
+    )  # fmt: skip
+    assert result.ret == 0, result.stderr.str()
+    assert _values(result) == ("7", "3.0")
+    result.stderr.no_fnmatch_line("*conflicting option*")

@@ -75,6 +75,21 @@ def test_ini_values_as_text(tmp_path: Path) -> None:
         ini_text(BY_NAME["known_hosts"], [known, known], ini)
 
 
+def test_ini_path_starting_with_a_tilde_is_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest joins a ``paths`` value to the ini file's folder as written (``<dir>/~/x``);
+    ``~/x`` is the home folder's x, as on the command line and in ssh."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    ini = tmp_path / "proj" / "pytest.ini"
+    joined = ini.parent / "~" / ".ssh" / "known_hosts"  # what pytest hands us
+    shown = ini_text(BY_NAME["known_hosts"], [joined], ini)
+    assert shown is not None
+    assert Path(shown).resolve() == (tmp_path / "home" / ".ssh" / "known_hosts").resolve()
+    plain = ini.parent / "keys" / "known_hosts"  # relative to the ini file: as before
+    assert Path(str(ini_text(BY_NAME["known_hosts"], [plain], ini))).resolve() == plain.resolve()
+
+
 def test_ini_hosts_file_is_found_next_to_the_ini_file(tmp_path: Path) -> None:
     ini = tmp_path / "pytest.ini"
     (tmp_path / "inv.ini").write_text("h1\n")
