@@ -23,6 +23,7 @@ import re
 import shlex
 from collections.abc import Iterable
 
+from ..errors import InventoryError
 from .model import (
     GROUP_NAME,
     IMPLICIT_GROUPS,
@@ -46,6 +47,11 @@ _SHLEX_WHITESPACE = re.compile(r"[ \t\r\n]+")
 
 class IniReader(InventoryModel):
     """An INI inventory's lines into the model (:meth:`parse`)."""
+
+    def error(self, message: str, line: int = 0, text: str = "") -> InventoryError:
+        # every error about a line, whatever its cause (``web1 foo ansible_password=x``
+        # fails at ``foo``), leaves out a line that holds a password
+        return super().error(message, line, self._safe_text(text))
 
     # -- lines -----------------------------------------------------------------------------
     def parse(self, lines: Iterable[str]) -> None:
@@ -94,7 +100,7 @@ class IniReader(InventoryModel):
         try:
             return list(lexer)
         except ValueError as exc:
-            raise self.error(f"cannot split line ({exc})", number, self._safe_text(raw)) from None
+            raise self.error(f"cannot split line ({exc})", number, raw) from None
 
     @staticmethod
     def _safe_text(raw: str) -> str:

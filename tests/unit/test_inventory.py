@@ -159,3 +159,18 @@ def test_line_splitting_is_shlex_splitting(line: str) -> None:
             parser._split(line, 1)
     else:
         assert parser._split(line, 1) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "web1 foo ansible_password=hunter2secret\n",  # fails at foo, before the password key
+        "web1 ansible_password hunter2secret\n",
+        "web1 ansible_host=h ansible_host=h ansible_become_password=hunter2secret\n",
+    ],
+)
+def test_no_error_about_a_line_echoes_its_password(line: str) -> None:
+    with pytest.raises(InventoryError) as info:
+        parse_inventory(line, "inv.txt")
+    assert "inv.txt:1" in str(info.value)
+    assert "hunter2secret" not in str(info.value)
