@@ -21,6 +21,7 @@ host for the whole run anyway.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import urllib.parse
 from collections.abc import Iterable
@@ -91,6 +92,15 @@ class Parsed:
     query: dict[str, str]
 
 
+#: ``user:password@`` in a spec's address part (testinfra's form of a login password)
+_USERINFO_PASSWORD = re.compile(r"(^|//|,)([^/@:,?]*):[^@/?,]*@")
+
+
+def _without_password(text: str) -> str:
+    """The spec as an error may show it: a ``user:password@`` password left out."""
+    return _USERINFO_PASSWORD.sub(r"\1\2:<password left out>@", text)
+
+
 def split_spec(text: str, source: str = "--hosts") -> Parsed:
     """``SCHEME://NETLOC?QUERY`` as testinfra splits it (first value of each query key)."""
     url = urllib.parse.urlparse(text.strip())
@@ -99,12 +109,14 @@ def split_spec(text: str, source: str = "--hosts") -> Parsed:
         raise InventoryError(
             f"unknown testinfra connection {scheme!r} (known: {', '.join(SCHEMES)})",
             source=source,
-            text=text,
+            text=_without_password(text),
         )
     try:
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True, strict_parsing=False)
     except ValueError as exc:  # pragma: no cover - parse_qs is lenient unless strict
-        raise InventoryError(f"bad query ({exc})", source=source, text=text) from None
+        raise InventoryError(
+            f"bad query ({exc})", source=source, text=_without_password(text)
+        ) from None
     return Parsed(scheme, url.netloc, {k: v[0] for k, v in query.items()})
 
 
@@ -114,10 +126,19 @@ def _true(value: str) -> bool:
 
 
 def _ssh_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
+    user, at, _ = parsed.netloc.rpartition("@")
+    if at and ":" in user:
+        raise InventoryError(
+            "a password in the host's address is not accepted (it would show in process "
+            "lists, logs and reports): put it in an environment variable and name it with "
+            "--fabricplus-ssh-password-env=VARIABLE (or password_env=VARIABLE in an inventory)",
+            source=source,
+            text=_without_password(text),
+        )
     try:
         address = Address.parse(parsed.netloc)
     except ValueError as exc:
-        raise InventoryError(str(exc), source=source, text=text) from None
+        raise InventoryError(str(exc), source=source, text=_without_password(text)) from None
     query = parsed.query
     ssh_args: list[str] = []
     if "ssh_config" in query:
@@ -126,7 +147,9 @@ def _ssh_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
         timeout = query["timeout"]
         if not timeout.isdigit() or int(timeout) < 1:
             raise InventoryError(
-                f"timeout={timeout!r} is not a whole number of seconds", source=source, text=text
+                f"timeout={timeout!r} is not a whole number of seconds",
+                source=source,
+                text=_without_password(text),
             )
         ssh_args += ["-o", f"ConnectTimeout={timeout}"]
     if "ssh_extra_args" in query:
@@ -135,7 +158,9 @@ def _ssh_spec(parsed: Parsed, text: str, source: str) -> HostSpec:
             sshargs.parse(extra)  # what ssh would refuse (hosts/sshargs.py)
             ssh_args += extra
         except ValueError as exc:
-            raise InventoryError(f"ssh_extra_args: {exc}", source=source, text=text) from None
+            raise InventoryError(
+                f"ssh_extra_args: {exc}", source=source, text=_without_password(text)
+            ) from None
     variables = _sudo_vars(query)
     ignored = sorted(k for k in query if k not in _SSH_HONOURED)
     if ignored:
@@ -200,7 +225,7 @@ def parse_spec(text: str, source: str = "--hosts") -> list[HostSpec]:
             f"ansible:// names hosts of {inventory}: read it with the inventory "
             "(hosts.sources.parse_testinfra_spec)",
             source=source,
-            text=text,
+            text=_without_password(text),
         )
     return [_backend_spec(parsed, text, source)]
 
@@ -213,7 +238,7 @@ def ansible_source(parsed: Parsed, text: str, source: str) -> tuple[str, str]:
             "ansible://PATTERN in --hosts needs ?ansible_inventory=FILE "
             "(or name the hosts of --hosts=INVENTORY in the module's testinfra_hosts)",
             source=source,
-            text=text,
+            text=_without_password(text),
         )
     return inventory, parsed.netloc or "all"
 

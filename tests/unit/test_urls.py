@@ -210,3 +210,18 @@ def test_urls_reads_no_inventory_sources_does(tmp_path: Path) -> None:
     specs = parse_testinfra_spec(f"ansible://web?ansible_inventory={inv}")
     assert [s.id for s in specs] == ["web1", "web2"]
     assert {s.vars[urls.ANSIBLE_INVENTORY_VAR] for s in specs} == {str(inv)}
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "ssh://root:hunter2secret@web1",
+        "paramiko://deploy:hunter2secret@web1:2222?timeout=x",
+        "nope://root:hunter2secret@web1",  # an unknown scheme: its error shows the spec too
+    ],
+)
+def test_a_password_in_the_address_is_refused_without_echoing_it(spec: str) -> None:
+    with pytest.raises(InventoryError) as info:
+        urls.parse_spec(spec)
+    assert "hunter2secret" not in str(info.value)
+    assert "password left out" in str(info.value)
