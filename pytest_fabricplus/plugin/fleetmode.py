@@ -367,8 +367,9 @@ class FleetMode:
             for item in group:  # 3. call
                 if prepared[item].setup_passed:
                     prepared[item].reports.append(self._call(item, prepared[item]))
-        except (KeyboardInterrupt, SystemExit):
-            # Ctrl-C, SIGTERM, or a body that raised KeyboardInterrupt: every item set up
+        except (KeyboardInterrupt, SystemExit, pytest.exit.Exception):
+            # Ctrl-C, SIGTERM, pytest.exit() in a fixture or body (pytest's Exit derives
+            # from Exception), or a body that raised KeyboardInterrupt: every item set up
             # had started (its body may have run); the per-host table and the report call
             # them interrupted, as the item path does for the one test it was running
             for item in set_aside:

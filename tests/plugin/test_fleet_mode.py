@@ -530,19 +530,23 @@ def test_first(connection):
     connection.run("true")
 
 def test_stops(connection):
-    raise KeyboardInterrupt
+    @STOP@
 
 def test_never(connection):
     pass
 """
 
 
+@pytest.mark.parametrize(
+    "stop", ["raise KeyboardInterrupt", "pytest.exit('stop here')"], ids=["ctrl-c", "pytest.exit"]
+)
 def test_an_interrupted_group_is_recorded_per_host(
-    pytester: pytest.Pytester, fleet_args: list[str]
+    pytester: pytest.Pytester, fleet_args: list[str], stop: str
 ) -> None:
-    """A body that raises KeyboardInterrupt stops the run; every host of that test had
-    started (their bodies ran at once): each is ``interrupted`` in the report and table."""
-    pytester.makepyfile(INTERRUPT)
+    """A body that raises KeyboardInterrupt (or calls ``pytest.exit``, whose exception is an
+    ``Exception``) stops the run; every host of that test had started (their bodies ran at
+    once): each is ``interrupted`` in the report and table."""
+    pytester.makepyfile("import pytest\n" + INTERRUPT.replace("@STOP@", stop))
     result = pytester.runpytest_subprocess(
         *fleet_args, "--fleet", "--fabricplus-report=r.json", timeout=300
     )
