@@ -537,7 +537,7 @@ class FastRemote(KillingRemote):
     def wait(self) -> None:
         # invoke polls process_is_finished every input_sleep (10 ms); block on the event
         # paramiko sets when the exit status arrives, still noticing dead IO threads.
-        status = self.channel.status_event
+        status = exit_status_event(self.channel)
         while True:
             step = 0.05
             if self._deadline is not None:

@@ -482,7 +482,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         if shell is not None:
             shell.interrupt(timeout)
         for session in running:  # exit-signal KILL (or the close) comes back in one round trip
-            session.status_event.wait(max(0.0, deadline - time.monotonic()))
+            channel.exit_status_event(session).wait(max(0.0, deadline - time.monotonic()))
 
     # -- SFTP (put/get): every wait bounded by the command timeout ----------------------------
     def sftp(self) -> Any:

@@ -4,7 +4,7 @@ Every ``exec`` request makes the target's sshd fork a session and start a shell 
 the target's CPU per command). :class:`RemoteShell` opens ONE session channel running a POSIX
 shell (``exec_command("exec sh")``, no pty) and sends it each command on its stdin, framed
 with a random nonce per command. ``FabricPlusConnection`` runs commands through it under
-``--remote-shell=persistent`` (``ssh/channel.py``'s ``run_in_shell``).
+``--remote-shell=persistent`` (``ssh/runner.py``'s ``run_in_shell``).
 
 Waiting for the shell's output costs no file descriptor: paramiko's ``Channel.fileno()``
 makes an OS pipe per channel, and ``select.select`` fails past descriptor 1,024 (a few
@@ -552,7 +552,9 @@ class RemoteShell:
             channel = private.open_session(self.transport, deadline)
             try:
                 private.start_exec(channel, line, deadline)
-                if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
+                if not private.exit_status_event(channel).wait(
+                    max(0.0, deadline - time.monotonic())
+                ):
                     return None
                 return channel.recv_exit_status()
             finally:
