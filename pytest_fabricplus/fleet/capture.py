@@ -95,8 +95,14 @@ class _Router(io.TextIOBase):
 
     def flush(self) -> None:
         target = self._target()
-        if target is self._original:
+        if target is self._original and not getattr(target, "closed", False):
             target.flush()
+
+    def close(self) -> None:
+        """A router owns no stream: closing it -- io.IOBase's finaliser does, when the router
+        is collected, by then pytest may have closed the stream it stood for (an
+        "Exception ignored" warning, an error under pytest's unraisable-exception check on
+        Python 3.13) -- leaves the original alone."""
 
     def isatty(self) -> bool:
         return self._target() is self._original and self._original.isatty()

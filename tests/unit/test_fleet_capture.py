@@ -71,3 +71,32 @@ def test_handlers_are_restored_after_an_error() -> None:
         raise RuntimeError("boom")
     assert logging.root.handlers == before
     assert sys.stdout is out
+
+
+def test_a_router_collected_after_its_stream_closed_raises_nothing() -> None:
+    """io.IOBase's finaliser closes (and so flushes) a collected router; by then pytest may
+    have closed the stream it stood for: nothing may be raised (Python 3.13 reported it as
+    an unraisable exception, an error under pytest)."""
+    import gc
+    import sys
+    import tempfile
+
+    from pytest_fabricplus.fleet.capture import ThreadCapture
+
+    seen: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, seen.append
+    # a real file, as pytest's capture uses (a closed StringIO's flush raises nothing)
+    stream = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by hand below)
+    saved = sys.stdout
+    try:
+        sys.stdout = stream
+        with ThreadCapture().active():
+            router = sys.stdout  # still referenced after the block (a thread, a traceback)
+        stream.close()
+        router.close()  # what the finaliser does: it must not flush the closed stream
+        del router
+        gc.collect()
+    finally:
+        sys.stdout = saved
+        sys.unraisablehook = hook
+    assert seen == []
