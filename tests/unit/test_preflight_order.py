@@ -92,7 +92,16 @@ def test_a_workers_preflight_keeps_few_handshakes_fresh() -> None:
     specs = hosts(40)
     report = preflight(source, specs, 32, fresh=WORKER_PREFLIGHT_THREADS)  # type: ignore[arg-type]
     assert 1 < source.peak <= WORKER_PREFLIGHT_THREADS
-    assert source.started == [s.id for s in specs]
+    # started in the given order, `fresh` at a time: a host is handed to a thread only when
+    # fewer than `fresh` are opening, so every host `fresh` or more places before it had
+    # started (and finished) already. Within a window the threads race to record (seen in
+    # CI under load), so the exact list is not the claim.
+    given = [s.id for s in specs]
+    for index, host in enumerate(source.started):
+        before = set(source.started[:index])
+        due = given[: max(0, given.index(host) - WORKER_PREFLIGHT_THREADS + 1)]
+        assert set(due) <= before, (host, sorted(set(due) - before))
+    assert sorted(source.started) == sorted(given)
     assert sorted(source.prepared) == sorted(s.id for s in specs)
     assert report.total == 40
 
