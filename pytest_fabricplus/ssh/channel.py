@@ -45,6 +45,9 @@ Upstream behaviour worked around here:
 * invoke's ``in_stream=False`` means "do not forward stdin", not end-of-file: a command
   that reads stdin (``cat``, ``read x``) waited for the timeout. :func:`start_exec` and
   :class:`KillingRemote` send EOF after the exec request, as ``ssh -n`` does.
+* paramiko sends a channel's EOF (and any request) after releasing the channel's lock, so it
+  can follow the CLOSE its transport thread sent meanwhile, and OpenSSH then drops the whole
+  connection: :func:`send_while_open` sends them under the lock.
 * invoke's runner answers Ctrl-C by forwarding it (``\x03`` on a pty) and waiting on, and
   closing a channel leaves a command without a pty running on the host:
   :meth:`KillingRemote.send_interrupt` and ``runner.run_direct`` kill the command (the
@@ -179,16 +182,56 @@ def quiet_transport(transport: Any) -> None:
             sock.settimeout(IDLE_POLL)
 
 
+def send_while_open(channel: Any, msg: Message | None = None) -> bool:
+    """Send ``msg`` about ``channel`` (None: the channel's EOF) only while the channel is open,
+    and before any CLOSE paramiko's transport thread sends for it; False when it had closed.
+
+    paramiko builds a channel message under the channel's lock but sends it after releasing
+    it (``Channel.shutdown``, ``Channel.close``), and its transport thread answers the peer's
+    CLOSE under that same lock. A command that ends at once (``hostname``) races the EOF sent
+    after its exec request: sshd sends CLOSE, paramiko answers CLOSE, then our EOF leaves --
+    and OpenSSH ends the whole connection on a message for a channel it has freed ("ieof
+    packet referred to nonexistent channel", seen in CI; a late "signal" request does the
+    same). Here the message is sent with the channel's lock held, so the transport thread's
+    CLOSE comes after it or the message is not sent at all. The send itself goes past
+    ``Transport._send_user_message``: that one waits (up to 30 s) for a key re-exchange to
+    end, and a re-exchange cannot end while the transport thread waits for this lock; so the
+    lock is only held while no re-exchange runs, and we wait for its end without the lock."""
+    transport: Any = channel.transport
+    deadline = time.monotonic() + float(getattr(transport, "clear_to_send_timeout", 30.0))
+    while True:
+        with channel.lock:
+            if channel.closed or not channel.active:
+                return False
+            with transport.clear_to_send_lock:
+                if transport.clear_to_send.is_set():
+                    if msg is None:
+                        msg = channel._send_eof()  # sets eof_sent; None when already sent
+                        if msg is None:
+                            return True
+                    transport._send_message(msg)
+                    return True
+        if not transport.is_active() or time.monotonic() >= deadline:
+            return False
+        transport.clear_to_send.wait(0.1)
+
+
+def send_eof(channel: Any) -> bool:
+    """End-of-file on the command's stdin (``Channel.shutdown_write``) without racing the
+    channel's CLOSE: see :func:`send_while_open`."""
+    return send_while_open(channel)
+
+
 def send_signal(channel: paramiko.Channel, name: str) -> None:
-    """Send an RFC 4254 "signal" request (paramiko has no API for it; OpenSSH >= 7.9 acts)."""
+    """Send an RFC 4254 "signal" request (paramiko has no API for it; OpenSSH >= 7.9 acts),
+    unless the channel closed meanwhile (the command had ended: nothing to signal)."""
     msg = Message()
     msg.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST
     msg.add_int(channel.remote_chanid)
     msg.add_string("signal")
     msg.add_boolean(False)
     msg.add_string(name)
-    transport: Any = channel.get_transport()
-    transport._send_user_message(msg)
+    send_while_open(channel, msg)
 
 
 # -- liveness: keepalives with a reply, as OpenSSH's ServerAliveInterval/CountMax ----------
@@ -407,7 +450,7 @@ def start_exec(channel: Any, command: str, deadline: float | None, eof: bool = T
     channel._event_pending()
     channel.transport._send_user_message(msg)
     if eof:
-        channel.shutdown_write()
+        send_eof(channel)
     _wait_reply(channel, deadline, "the exec request")
 
 
@@ -501,7 +544,7 @@ class KillingRemote(Remote):  # type: ignore[misc]
             and not self.opts.get("watchers")
             and not self.using_pty
         ):
-            self.channel.shutdown_write()
+            send_eof(self.channel)
 
     def kill(self) -> None:
         # Mark first: invoke's timer thread runs kill(), and once the signal ends the command

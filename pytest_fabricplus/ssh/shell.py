@@ -224,7 +224,7 @@ class RemoteShell:
         channel, self._channel = self._channel, None
         if channel is not None:
             with contextlib.suppress(Exception):
-                channel.shutdown_write()
+                private.send_eof(channel)
             with contextlib.suppress(Exception):
                 channel.close()
 
