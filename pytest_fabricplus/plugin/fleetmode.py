@@ -36,12 +36,16 @@ What is per host: the host's fixtures (``connection``, ``host_spec``, ``run_as``
 the report. What is shared: fixtures of a wider scope (set up once, used by the bodies at
 the same time), and process state (``os.environ``, the cwd).
 
+A module whose ``host_spec`` is module-scoped (testinfra's ``host``; pytest orders it host
+by host) runs test by test instead, every item of it in a group (one host alone too), and
+each host's module- and class-scoped fixtures that depend on its host are kept per host
+between its groups (``fleet_hostscope.py``).
+
 Tests that cannot run this way run on the item path, with one line each at the start of the
-run saying why: a test whose ``host_spec`` is module-scoped (testinfra's ``host``: pytest
-orders its items host by host, and a module fixture would have to exist once per host), a
-test using a process-wide fixture (``capsys``, ``capfd``, ``caplog``, ``recwarn``,
-``monkeypatch``), an item that is not a plain test function, and a test whose hosts are not
-consecutive in the run order. Fleet mode is off (one header line) under ``--pdb`` and the
+run saying why: a test using a process-wide fixture (``capsys``, ``capfd``, ``caplog``,
+``recwarn``, ``monkeypatch``; with a module-scoped host, its whole module), an item that is
+not a plain test function, a module-scoped host beside another parametrization wider than a
+test, and a test whose hosts are not consecutive in the run order. Fleet mode is off (one header line) under ``--pdb`` and the
 ``--setup-*`` options.
 
 With xdist (``-n N``) our scheduler hands each worker whole hosts, in collection order; a
@@ -69,6 +73,7 @@ from _pytest.runner import call_and_report
 from ..fleet.capture import Captured, ThreadCapture
 from ..fleet.pool import map_in_steps
 from ..fleet.state import RunState
+from .fleet_hostscope import HostScopes, host_bound_fixturedefs
 from .reporting import item_host
 from .xdist import AFFINITY_KEY
 
@@ -127,16 +132,58 @@ def _group_key(item: pytest.Item) -> tuple[Any, ...] | None:
     return (item.parent, getattr(item, "originalname", item.name), others)
 
 
+def _wider_params(item: pytest.Item) -> list[str]:
+    """The item's parameters other than the host whose scope is wider than the function."""
+    info = getattr(item, "_fixtureinfo", None)
+    callspec = getattr(item, "callspec", None)
+    if info is None or callspec is None:
+        return []
+    wider = []
+    for name in callspec.params:
+        defs = info.name2fixturedefs.get(name)
+        if name != "host_spec" and defs and str(defs[-1].scope) != "function":
+            wider.append(name)
+    return wider
+
+
 def why_not(item: pytest.Item) -> str | None:
     """Why this host item cannot run in a fleet group (None: it can)."""
     if type(item) is not pytest.Function:
         return f"not a plain test function ({type(item).__name__})"
-    if _host_param_scope(item) != "function":
-        return "its host is module-scoped (testinfra's host fixture): hosts run one by one"
+    scope = _host_param_scope(item)
+    if scope not in ("function", "module"):
+        return f"its host parameter is {scope}-scoped"
     used = [name for name in PROCESS_WIDE if name in item.fixturenames]
     if used:
         return f"uses {', '.join(used)} (process-wide)"
+    wider = _wider_params(item) if scope == "module" else []
+    if wider:
+        return f"another parametrization wider than a test ({', '.join(wider)}) beside its host"
     return None
+
+
+def _module_of(item: pytest.Item) -> Any:
+    return item.getparent(pytest.Module) or item.parent
+
+
+def module_blockers(items: Sequence[pytest.Item]) -> dict[Any, str]:
+    """Modules whose host is module-scoped (testinfra's ``host``) and that cannot run test
+    by test: a module runs that way whole or not at all (its hosts' module fixtures live
+    from their first test to their last), so one test that cannot (``capsys``...) keeps the
+    whole module on the item path. Module -> why."""
+    blocked: dict[Any, str] = {}
+    for item in items:
+        if item_host(item) is None or _host_param_scope(item) != "module":
+            continue
+        module = _module_of(item)
+        why = why_not(item)
+        if why is not None and module not in blocked:
+            blocked[module] = f"{_test_name(item).rsplit('::', 1)[-1]} {why}"
+    return blocked
+
+
+def _module_scoped(item: pytest.Item) -> bool:
+    return item_host(item) is not None and _host_param_scope(item) == "module"
 
 
 @dataclass
@@ -166,7 +213,25 @@ def reorder(items: list[pytest.Item]) -> None:
     only in their host next to each other (stable; the first appearance decides), so that
     ``@pytest.mark.parametrize`` beside the host parameter (``test_x[web1-a]``,
     ``test_x[web1-b]``, ``test_x[web2-a]``...) still runs each parameter's hosts at once.
+    A module whose host is module-scoped (pytest runs it host by host) runs test by test
+    instead, each test's hosts together (unless :func:`module_blockers` says it cannot).
     Other items keep their places."""
+    blocked = module_blockers(items)
+    i = 0
+    while i < len(items):
+        module = _module_of(items[i])
+        j = i + 1
+        while j < len(items) and _module_of(items[j]) is module:
+            j += 1
+        run = items[i:j]
+        if module not in blocked and any(_module_scoped(it) for it in run):
+            order: dict[Any, int] = {}
+            keys = [_group_key(it) if _module_scoped(it) else ("item", id(it)) for it in run]
+            for key in keys:
+                order.setdefault(key, len(order))
+            ranks = [order[key] for key in keys]
+            items[i:j] = [run[k] for k in sorted(range(len(run)), key=lambda k: (ranks[k], k))]
+        i = j
     i = 0
     while i < len(items):
         j = i + 1
@@ -183,6 +248,7 @@ def reorder(items: list[pytest.Item]) -> None:
 
 def plan(items: Sequence[pytest.Item]) -> Plan:
     result = Plan()
+    blocked = module_blockers(items)
     seen_keys: set[tuple[Any, ...]] = set()
     i = 0
     while i < len(items):
@@ -197,13 +263,19 @@ def plan(items: Sequence[pytest.Item]) -> Plan:
             hosts.add(_host_id(items[j]))
             j += 1
         run = list(items[i:j])
+        module_scoped = _module_scoped(item)
         why = why_not(item)
+        if module_scoped and why is None and _module_of(item) in blocked:
+            why = (
+                "its host is module-scoped and its module cannot run test by test: "
+                + (blocked[_module_of(item)])
+            )
         if why is None and key in seen_keys:
             why = "its hosts are not consecutive in the run order (another parametrization?)"
         seen_keys.add(key)
         if why is not None:
             result.notes.setdefault(_test_name(item), why)
-        elif len(run) > 1:
+        elif len(run) > 1 or module_scoped:  # a module-scoped host's items are all grouped
             result.groups[run[0]] = run
             result.after[run[0]] = items[j] if j < len(items) else None
         i = j
@@ -219,6 +291,9 @@ class FleetMode:
         self.plan = Plan()
         self._prepared: dict[pytest.Item, _Prepared] = {}
         self.off_reason = self._off_reason(config)
+        self.scopes = HostScopes()  # a module-scoped host's module fixtures, per host
+        self._own_only: str | None = None  # a teardown that ends only this host's fixtures
+        self._blocked: dict[Any, str] | None = None  # module_blockers, in an xdist worker
 
     @staticmethod
     def _off_reason(config: pytest.Config) -> str | None:
@@ -309,6 +384,38 @@ class FleetMode:
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Iterator[None]:
+        """When a teardown ends the module (or class) of a module-scoped host's fixtures,
+        each host's finalizers for it run there, with that host's values loaded; a teardown
+        for one host only (``_own_only``) ends that host's, and the shared ones stay."""
+        scopes = self.scopes
+        nodes = scopes.ending_nodes(item, nextitem) if scopes else []
+        if not nodes:
+            yield
+            return
+        host = self._own_only
+        if host is None:
+            scopes.finish_on(nodes, list(scopes.saved))
+            try:
+                yield
+            finally:
+                scopes.forget(nodes)
+            return
+        stack = item.session._setupstate.stack
+        kept = {node: stack[node] for node in nodes}
+        for node in nodes:  # the shared finalizers wait for the group's first item
+            stack[node] = ([], kept[node][1])
+        scopes.finish_on(nodes, [host])
+        try:
+            yield
+        finally:
+            for node in nodes:  # pytest popped them: back, in their order
+                stack[node] = kept[node]
+            scopes.forget(nodes, [host])
+
     def _worker_group(
         self, item: pytest.Item
     ) -> tuple[list[pytest.Item], pytest.Item | None] | None:
@@ -320,6 +427,12 @@ class FleetMode:
         if worker is None or key is None or item_host(item) is None or why_not(item):
             return None
         items = item.session.items
+        module_scoped = _module_scoped(item)
+        if module_scoped:
+            if self._blocked is None:
+                self._blocked = module_blockers(items)
+            if _module_of(item) in self._blocked:
+                return None
         upcoming: list[Any] = [worker.nextitem_index, *_queued(worker.torun)]
         group = [item]
         hosts = {_host_id(item)}
@@ -333,7 +446,7 @@ class FleetMode:
                 break
             hosts.add(_host_id(candidate))
             group.append(candidate)
-        return (group, after) if len(group) > 1 else None
+        return (group, after) if len(group) > 1 or module_scoped else None
 
     def _interactor(self) -> Any:
         if not hasattr(self.config, "workerinput"):
@@ -351,17 +464,23 @@ class FleetMode:
         prepared = {item: _Prepared() for item in group}
         self._prepared.update(prepared)
         set_aside: list[pytest.Item] = []
+        scopes = self.scopes if _module_scoped(group[0]) else None
         try:
             for item in group:  # 1. setup
                 request = getattr(item, "_request", None)
                 if request is not None and not request:
                     item._initrequest()  # type: ignore[attr-defined]
+                if scopes is not None:
+                    scopes.know(host_bound_fixturedefs(item))
+                    scopes.load(str(_host_id(item)))
                 try:
                     rep = call_and_report(item, "setup", log=False)
                     prepared[item].reports.append(rep)
                     prepared[item].setup_passed = rep.passed
                 finally:  # also when interrupted: it is torn down with the others
                     self._set_aside(item, prepared[item])
+                    if scopes is not None:
+                        scopes.take_node_finalizers(item)
                     set_aside.append(item)
             self._bodies([i for i in group if _runs_body(i, prepared[i])], prepared)  # 2.
             for item in group:  # 3. call
@@ -380,13 +499,21 @@ class FleetMode:
                 item = set_aside[index]
                 nextitem = set_aside[index - 1] if index > 0 else after
                 session = item.session
-                if index == 0 and (session.shouldfail or session.shouldstop):
-                    nextitem = None
+                last = None if session.shouldfail or session.shouldstop else after
+                if index == 0:
+                    nextitem = last
                 self._put_back(item, prepared[item])
+                if scopes is not None:
+                    scopes.load(str(_host_id(item)))
+                    if index > 0 and scopes.ending_nodes(item, last):
+                        # the module ends with this group: this host's module fixtures
+                        # end in its own teardown (the first item's ends the shared ones)
+                        nextitem, self._own_only = last, str(_host_id(item))
                 try:
                     rep = call_and_report(item, "teardown", log=False, nextitem=nextitem)
                     prepared[item].reports.append(rep)
                 finally:
+                    self._own_only = None
                     if hasattr(item, "_request"):
                         item._request = False
                         item.funcargs = None  # type: ignore[attr-defined]

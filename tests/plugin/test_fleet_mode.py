@@ -70,7 +70,7 @@ def junit_cases(path: Path) -> dict[str, dict[str, Any]]:
     cases = {}
     for case in ET.parse(path).getroot().iter("testcase"):
         outcome = [c for c in case if c.tag in ("failure", "error", "skipped")]
-        cases[case.get("name", "")] = {
+        cases[case.get("classname", "") + "::" + case.get("name", "")] = {
             "outcome": [(c.tag, c.get("message")) for c in outcome],
             "text": [c.text for c in outcome],
             "out": _own("".join(c.text or "" for c in case.iter("system-out"))),
@@ -206,14 +206,14 @@ def test_same_per_host_results_as_the_item_path(
         assert a[name] == b[name], name
     assert host_report(pytester.path / "items.json") == host_report(pytester.path / "fleet.json")
     # each host's own output, never another's
-    fail2 = b["test_fail[web2]"]
+    fail2 = b["test_outcomes::test_fail[web2]"]
     assert fail2["outcome"][0][0] == "failure"
     assert "web2 has value 2" in fail2["text"][0]
     assert "before failing on web2" in fail2["out"]
     assert "echoed from web2" in fail2["err"]
     assert "web1" not in fail2["out"] + fail2["err"]
-    assert "log record of web4" in b["test_pass[web4]"]["out"]
-    assert "teardown of web4" in b["test_pass[web4]"]["out"]
+    assert "log record of web4" in b["test_outcomes::test_pass[web4]"]["out"]
+    assert "teardown of web4" in b["test_outcomes::test_pass[web4]"]["out"]
     # the terminal: the same short summary lines, in the same order
     summary = [
         line
@@ -292,6 +292,30 @@ def test_bodies_run_at_the_same_time(
     else:
         for h in HOSTS:  # in the order the workers finish
             result.stdout.fnmatch_lines([f"*PASSED*test_all_hosts_at_once[[]{h}[]]*"])
+
+
+CONCURRENT_TESTINFRA = """
+def test_all_hosts_at_once(host, host_spec):
+    log = "{log}"
+    assert host.run(
+        f"echo start {{host_spec.id}} >> {{log}}; "
+        f"n=0; while [ $(grep -c start {{log}}) -lt 4 ]; do "
+        f"n=$((n+1)); [ $n -gt 400 ] && exit 9; sleep 0.05; done; "
+        f"echo end {{host_spec.id}} >> {{log}}"
+    ).rc == 0
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_testinfra_bodies_run_at_the_same_time(
+    pytester: pytest.Pytester, fleet_args: list[str], remote_log: Path, xdist: list[str]
+) -> None:
+    """testinfra's ``host`` too: all four hosts' bodies run at once (two per worker)."""
+    pytester.makepyfile(test_concurrent=CONCURRENT_TESTINFRA.format(log=remote_log))
+    result = pytester.runpytest(*fleet_args, "--fleet", "-v", *xdist)
+    result.assert_outcomes(passed=4)
+    events = remote_log.read_text().split("\n")[:-1]
+    assert sorted(events[:4]) == [f"start {h}" for h in HOSTS]  # all started before any ended
 
 
 def test_max_connections_bounds_the_bodies_at_once(
@@ -432,22 +456,146 @@ def _without_times(value: Any) -> Any:
     return value
 
 
-TESTINFRA_MODULE = """
-def test_kernel(host):
-    assert host.run("uname -s").stdout.strip() == "Linux"
+TESTINFRA_SUITE = """
+import os
+import pytest
+
+EVENTS = os.environ["FP_EVENTS"]
+
+
+def event(*words):
+    with open(EVENTS, "a") as f:
+        f.write(" ".join(words) + "\\n")
+
+
+@pytest.fixture(scope="module")
+def kernel(host, host_spec):
+    # a module fixture on testinfra's host: once per host and module, as on the item path
+    name = host.run("uname -s").stdout.strip()
+    event("setup", __name__, name, host_spec.id)
+    yield name
+    event("teardown", __name__, host_spec.id)
+
+
+@pytest.fixture(scope="module")
+def shared_thing():
+    event("setup-shared", __name__)
+    yield "shared"
+    event("teardown-shared", __name__)
+
+
+def test_kernel(host, kernel):
+    assert kernel == "Linux"
+
+
+def test_user(host, shared_thing):
+    assert host.user().name == "fptest"
+    print("user checked")
+
+
+def test_fails_on_web3(host, kernel, host_spec):
+    assert host.run("echo $((1+1))").stdout == "2\\n"
+    assert host_spec.id != "web3", "web3 is the odd one"
+
+
+def test_no_host():
+    assert True
+
+
+class TestGrouped:
+    @pytest.fixture(scope="class")
+    def home(self, host):
+        return host.file("/home/fptest").is_directory
+
+    def test_home(self, host, home):
+        assert home
 """
 
 
-def test_module_scoped_host_runs_host_by_host_with_a_note(
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_testinfra_host_runs_test_by_test_with_per_host_verdicts(
+    pytester: pytest.Pytester, fleet_args: list[str], tmp_path: Path, xdist: list[str]
+) -> None:
+    """testinfra's module-scoped ``host``: in fleet mode the module runs test by test, each
+    test's hosts at once, and every host keeps its own module fixtures (set up once, torn
+    down once, at the module's end) and its own verdicts, as on the item path; with xdist,
+    each worker so for its hosts."""
+    pytester.makepyfile(test_ti_a=TESTINFRA_SUITE, test_ti_b=TESTINFRA_SUITE)
+    events = {mode: tmp_path / f"{mode}.events" for mode in ("items", "fleet")}
+    results = []
+    for mode in ("items", "fleet"):
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("FP_EVENTS", str(events[mode]))
+            more = ["--fleet"] if mode == "fleet" else []
+            results.append(
+                pytester.runpytest(
+                    *fleet_args,
+                    *more,
+                    *xdist,
+                    "-rA",
+                    f"--junitxml={mode}.xml",
+                    "-o",
+                    "junit_logging=all",
+                    f"--fabricplus-report={mode}.json",
+                )
+            )
+    items, fleet = results
+    counts = dict(passed=2 * (4 * 4 + 1) - 2, failed=2)
+    items.assert_outcomes(**counts)
+    fleet.assert_outcomes(**counts)
+    a, b = junit_cases(pytester.path / "items.xml"), junit_cases(pytester.path / "fleet.xml")
+    assert len(a) == 2 * (4 * 4 + 1)
+    assert a == b
+    assert host_report(pytester.path / "items.json") == host_report(pytester.path / "fleet.json")
+    if not xdist:  # (the controller collects nothing to announce)
+        fleet.stdout.fnmatch_lines(
+            ["fabricplus: fleet mode: 8 tests on 32 host items run each test's hosts at once"]
+        )
+    assert "runs host by host" not in fleet.stdout.str()
+    workers = 2 if xdist else 1
+    # each host's module fixture: set up once and torn down once per module, on both paths;
+    # in fleet mode all hosts' exist at once, and all end before the next module starts
+    for mode in ("items", "fleet"):
+        lines = events[mode].read_text().splitlines()
+        for module in ("test_ti_a", "test_ti_b"):
+            setups = [ln.split()[3] for ln in lines if ln.startswith(f"setup {module} ")]
+            teardowns = [ln.split()[2] for ln in lines if ln.startswith(f"teardown {module} ")]
+            assert sorted(setups) == sorted(teardowns) == list(HOSTS), (mode, lines)
+            shared = lines.count(f"setup-shared {module}")
+            assert 1 <= shared <= workers, (mode, lines)
+            assert lines.count(f"teardown-shared {module}") == shared, (mode, lines)
+        if xdist:
+            return  # (the workers' events interleave)
+        first_b = min(i for i, ln in enumerate(lines) if " test_ti_b" in ln)
+        assert all(" test_ti_a" in ln for ln in lines[:first_b]), (mode, lines)
+    fleet_lines = events["fleet"].read_text().splitlines()
+    a_lines = [ln for ln in fleet_lines if " test_ti_a" in ln and "shared" not in ln]
+    assert [ln.split()[0] for ln in a_lines] == ["setup"] * 4 + ["teardown"] * 4
+    assert fleet_lines.index("teardown-shared test_ti_a") > fleet_lines.index(a_lines[-1])
+
+
+def test_a_module_with_a_process_wide_fixture_runs_host_by_host_with_a_note(
     pytester: pytest.Pytester, fleet_args: list[str]
 ) -> None:
-    pytester.makepyfile(test_ti=TESTINFRA_MODULE)
+    pytester.makepyfile(
+        test_ti="""
+def test_kernel(host):
+    assert host.run("uname -s").stdout.strip() == "Linux"
+
+def test_printed(host, capsys):
+    print("x")
+    assert capsys.readouterr().out == "x\\n"
+"""
+    )
     result = pytester.runpytest(*fleet_args, "--fleet", "-v")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(
         [
             "fabricplus: fleet mode: test_ti.py::test_kernel runs host by host: its host is "
-            "module-scoped (testinfra's host fixture): hosts run one by one",
+            "module-scoped and its module cannot run test by test: test_printed uses capsys "
+            "(process-wide)",
+            "fabricplus: fleet mode: test_ti.py::test_printed runs host by host: uses capsys "
+            "(process-wide)",
         ]
     )
 
