@@ -8,10 +8,19 @@ generated keys and random passwords, and write a known_hosts file for them. They
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# A test command started in the background of a non-interactive shell (`bash run-tests.sh &`)
+# inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored: the interrupt tests
+# (which interrupt this process, its xdist workers and the runs they start) would then test
+# nothing, and the handler checks fail. Python's default handler back: its children start
+# with the default disposition again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The plugin loads paramiko (and cryptography) only with the first connection. pytester's
 # in-process runs drop modules first imported inside them from sys.modules afterwards;
