@@ -45,8 +45,8 @@ Tests that cannot run this way run on the item path, with one line each at the s
 run saying why: a test using a process-wide fixture (``capsys``, ``capfd``, ``caplog``,
 ``recwarn``, ``monkeypatch``; with a module-scoped host, its whole module), an item that is
 not a plain test function, a module-scoped host beside another parametrization wider than a
-test, and a test whose hosts are not consecutive in the run order. Fleet mode is off (one header line) under ``--pdb`` and the
-``--setup-*`` options.
+test, and a test whose hosts are not consecutive in the run order. Fleet mode is off (one
+header line) under ``--pdb`` and the ``--setup-*`` options.
 
 With xdist (``-n N``) our scheduler hands each worker whole hosts, in collection order; a
 worker forms its groups from the items queued after the current one (xdist's worker queue)
