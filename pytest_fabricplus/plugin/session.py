@@ -24,6 +24,7 @@ from typing import Literal
 import pytest
 
 from ..errors import FabricPlusError
+from ..fleet import limits as open_files
 from ..fleet.interrupt import STOP_BOUND, InterruptGuard
 from ..fleet.preflight import WORKER_PREFLIGHT_THREADS, preflight
 from ..fleet.state import RunState
@@ -300,6 +301,7 @@ class FabricPlusSession:
             return (yield)
         hosts = self.preflight_hosts(session, state)
         limit = state.settings.max_connections
+        files = open_files.ensure(open_files.needed(len(hosts)), len(hosts))
         if hasattr(session.config, "workerinput"):
             # In the order of this worker's items, 8 handshakes at a time (hosts that
             # hang do not count): its first test waits for its own host only, not for
@@ -328,6 +330,8 @@ class FabricPlusSession:
             if writer.hasmarkup:
                 writer.write(f"\rfabricplus: connecting {done}/{total} hosts...", flush=True)
 
+        if files is not None:
+            writer.line(f"fabricplus: {files}")
         report = preflight(state.registry, hosts, limit, progress)
         if hosts:
             writer.write("\r" if writer.hasmarkup else "")
