@@ -44,12 +44,18 @@ PER_HOST_SCOPES = ("module", "class")
 
 
 def host_bound_fixturedefs(item: pytest.Item) -> list[Any]:
-    """The item's module- and class-scoped fixture definitions that depend on its host."""
+    """The item's module- and class-scoped fixture definitions that depend on its host: by
+    their arguments, or that take ``request`` (``request.getfixturevalue("host")`` leaves no
+    other trace; such a fixture that does not use the host is set up once per host instead
+    of once per module -- more set-ups, never a host's value serving another)."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return []
     name2defs: dict[str, Any] = info.name2fixturedefs
     bound = {HOST_PARAM}
+    for name, defs in name2defs.items():
+        if any("request" in d.argnames and str(d.scope) in PER_HOST_SCOPES for d in defs):
+            bound.add(name)
     changed = True
     while changed:
         changed = False

@@ -574,6 +574,32 @@ def test_testinfra_host_runs_test_by_test_with_per_host_verdicts(
     assert fleet_lines.index("teardown-shared test_ti_a") > fleet_lines.index(a_lines[-1])
 
 
+def test_a_module_fixture_that_gets_the_host_dynamically_is_per_host(
+    pytester: pytest.Pytester, fleet_args: list[str]
+) -> None:
+    """``request.getfixturevalue("host")`` in a module fixture: not in its arguments, still
+    one value per host (else the first host's value would serve all)."""
+    pytester.makepyfile(
+        test_dyn="""
+import pytest
+
+@pytest.fixture(scope="module")
+def name(request):
+    host = request.getfixturevalue("host")
+    return request.getfixturevalue("host_spec").id, host.run("echo $PPID").stdout
+
+def test_first(host, host_spec, name):
+    assert name[0] == host_spec.id
+
+def test_second(host, host_spec, name):
+    assert name[0] == host_spec.id
+"""
+    )
+    result = pytester.runpytest(*fleet_args, "--fleet")
+    result.assert_outcomes(passed=8)
+    assert "runs host by host" not in result.stdout.str()
+
+
 def test_a_module_with_a_process_wide_fixture_runs_host_by_host_with_a_note(
     pytester: pytest.Pytester, fleet_args: list[str]
 ) -> None:
