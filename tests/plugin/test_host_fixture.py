@@ -415,29 +415,51 @@ def _outcomes(result: pytest.RunResult) -> dict[str, str]:
     return seen
 
 
-def test_same_outcomes_as_testinfra(pytester: pytest.Pytester, sshd: Target) -> None:
+@pytest.mark.parametrize("fleet", [[], ["--fleet"]], ids=["items", "fleet"])
+def test_same_outcomes_as_testinfra(
+    pytester: pytest.Pytester, sshd: Target, sshd2: Target, both_known_hosts: Path,
+    fleet: list[str],
+) -> None:  # fmt: skip
+    """Two hosts, testinfra's own plugin against ours, on the item path and in fleet mode
+    (each test's hosts at once, each host's module fixtures its own)."""
     installed = importlib.metadata.version("pytest-testinfra")
     if installed != "10.2.2":  # the minimum-versions run has 9.0, whose modules answer otherwise
         pytest.skip(f"the reference for this comparison is testinfra 10.2.2, not {installed}")
     pytester.makepyfile(**DIFF_SUITE)
-    spec = (
-        f"paramiko://{sshd.user.name}@127.0.0.1:{sshd.port}?ssh_identity_file={sshd.user.key_path}"
+    # two host names: testinfra's pytest id is the name without the port, and SUITE_ONE keys
+    # its module-scope check by it
+    spec = ",".join(
+        f"paramiko://{t.user.name}@{name}:{t.port}?ssh_identity_file={t.user.key_path}"
+        for name, t in (("127.0.0.1", sshd), ("localhost", sshd2))
+    )
+    known = pytester.path / "known_hosts"
+    lines = both_known_hosts.read_text().splitlines()
+    known.write_text(
+        "".join(
+            f"{line}\n{line.replace(f'[127.0.0.1]:{sshd2.port}', f'[localhost]:{sshd2.port}')}\n"
+            for line in lines
+        )
     )
     theirs = pytester.runpytest_subprocess(
         "-p", "testinfra", "-p", "no:fabricplus", "-p", "no:cacheprovider", "-v",
         f"--hosts={spec}", timeout=180,
     )  # fmt: skip
-    before = logins(sshd)
+    before = {t.port: logins(t) for t in (sshd, sshd2)}
     ours = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-v", f"--hosts={spec}", f"--known-hosts={sshd.known_hosts}",
-        timeout=180,
+        "-p", "no:cacheprovider", "-v", f"--hosts={spec}", f"--known-hosts={known}",
+        *fleet, timeout=180,
     )  # fmt: skip
-    assert made_logins(sshd, before) == 1
+    for target in (sshd, sshd2):
+        assert made_logins(target, before[target.port]) == 1
     assert "testinfra-10.2.2" in theirs.stdout.str()
     expected = _outcomes(theirs)
     assert len(expected) == 14, theirs.stdout.str()
+    assert all(len(v.split()) == 2 for v in expected.values()), expected  # both hosts
     assert _outcomes(ours) == expected
     assert ours.ret == theirs.ret == 1
+    if fleet:
+        ours.stdout.fnmatch_lines(["fabricplus: fleet mode: 14 tests on 28 host items run *"])
+        assert "runs host by host" not in ours.stdout.str()
 
 
 def test_connection_option_picks_testinfras_backend(pytester: pytest.Pytester) -> None:

@@ -408,8 +408,9 @@ def test_without_testinfra_the_fixture_says_which_extra(
 
 
 @pytest.mark.usefixtures("ti_sudoers", "passwords")
+@pytest.mark.parametrize("fleet", [[], ["--fleet"]], ids=["items", "fleet"])
 def test_su_user_switches_the_module_scoped_host_for_its_test(
-    pytester: pytest.Pytester, sshd: Target
+    pytester: pytest.Pytester, sshd: Target, fleet: list[str]
 ) -> None:
     # testinfra's own `host` fixture (module scope) follows the su_user marker for the test
     # it marks, then is the login user's again; module-scoped fixtures using it were made as
@@ -444,5 +445,5 @@ def test_su_user_switches_the_module_scoped_host_for_its_test(
             assert host.check_output("id -un") == "fptest"
         """
     )
-    result = pytester.runpytest(*sshd.args(f"--ssh-password-env={LOGIN_PW_ENV}", "-v"))
+    result = pytester.runpytest(*sshd.args(f"--ssh-password-env={LOGIN_PW_ENV}", "-v", *fleet))
     result.assert_outcomes(passed=4)
