@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["COMMANDS", "CLIError", "Command", "main"]
 
@@ -173,7 +174,10 @@ def _run_merge_reports(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     written = []
     try:
-        if args.json:
+        if args.json:  # its folder made, as --compliance-json and --html do
+            folder = Path(args.json).parent
+            if not folder.exists():  # (a file there: open() names it below)
+                folder.mkdir(parents=True)
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(fleet, f, indent=1, ensure_ascii=False)
                 f.write("\n")

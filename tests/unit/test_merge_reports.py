@@ -191,6 +191,16 @@ def test_cli_exit_0_when_the_fleet_passes(
     assert "  web" not in capsys.readouterr().out  # no host named as failing
 
 
+def test_cli_makes_the_folders_it_writes_into(tmp_path: Path) -> None:
+    a, _ = _shards()
+    paths = _write(tmp_path, [_no_errors(a)])
+    out = tmp_path / "new" / "dir"
+    args = ["--json", str(out / "fleet.json"), "--html", str(out / "h" / "fleet.html")]
+    assert cli.main(["merge-reports", *paths, *args, "--fail-under", "0"]) == 0
+    assert json.loads((out / "fleet.json").read_text())["hosts"]
+    assert (out / "h" / "fleet.html").is_file()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
