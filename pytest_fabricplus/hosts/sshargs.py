@@ -125,8 +125,9 @@ HARMLESS_OPTIONS = frozenset(
         "batchmode",  # we never prompt
         "loglevel",
         "requesttty",
+        # ssh sends these variables only where sshd's AcceptEnv allows; Debian's stock
+        # ssh_config sends LANG LC_*: commands here get the host's own locale instead
         "sendenv",
-        "setenv",
         "hashknownhosts",  # only how ssh writes known_hosts; we never write it
         "checkhostip",
         "updatehostkeys",
@@ -168,6 +169,8 @@ WARNED_OPTIONS: Mapping[str, str] = {
     "addressfamily": "the address family is not restricted: every address of the name is tried",
     "bindaddress": "the local address to connect from is the one the system picks",
     "pkcs11provider": "PKCS#11 keys are not offered",
+    "setenv": "environment variables are not sent to the host: set them in the command "
+    "(env NAME=value ...)",
 }
 OTHER_OPTION = "not one of the options we resolve"
 

@@ -67,6 +67,9 @@ TABLE: list[tuple[list[str], str]] = [
     (["-o", "LocalForward=8080 localhost:80"], WARN),
     (["-o", "Ciphers=aes128-ctr"], WARN),
     (["-o", "SomeFutureOption=1"], WARN),
+    # the command's environment would differ from ssh's: said, not silent
+    (["-o", "SetEnv=LANG=C"], WARN),
+    (["-o", "SendEnv=LANG"], QUIET),  # Debian's stock config: sshd decides, by AcceptEnv
 ]
 
 #: what ssh itself refuses -> the words of our message
