@@ -27,7 +27,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 CONSTRAINTS = ROOT / "constraints" / "minimum.txt"
 
 #: extras holding only development tools: their packages need no floor pin
-DEV_EXTRAS = {"dev", "docs"}
+DEV_EXTRAS = {"dev", "docs", "bench"}  # tooling of ours, not what a user installs
 #: libraries whose private internals we use: capped below their floor's next major version
 CAPPED = {"paramiko", "invoke", "fabric", "fabricplus"}
 
