@@ -230,6 +230,9 @@ def test_a_closed_channel_is_shelllost(case: tuple[FabricPlusConnection, RemoteS
             shell.run("sleep 5", timeout=20)
     finally:
         timer.cancel()
+        # its close may still be sending (a loaded machine): it must not outlive the test,
+        # whose connection closes next (else an EOFError in the timer's thread)
+        timer.join(10)
     assert shell.run("echo new shell", timeout=10).stdout == b"new shell\n"
 
 
@@ -253,6 +256,7 @@ def test_a_dead_transport_is_shelllost(
                 shell.run("sleep 40", timeout=20)
         finally:
             timer.cancel()
+            timer.join(10)
     with pytest.raises(ShellLost):  # and again: no new shell on a dead transport
         shell.run("echo y", timeout=10)
 
