@@ -258,6 +258,8 @@ class HostReporter:
                 continue  # not a host's test, or its last report already said what happened
             if last is None:  # stopped in its setup: what this process knows of the item
                 item = self._items.get(nodeid)
+                if item is None:  # it ran in another process: an xdist worker
+                    _end_terminal_line(config)
                 props = list(item.user_properties) if item is not None else []
                 if HOST_PROPERTY not in dict(props):
                     props.append((HOST_PROPERTY, host))
@@ -390,6 +392,22 @@ def interrupted_reports(
             report.node = node  # type: ignore[attr-defined]
         out.append(report)
     return out
+
+
+def _end_terminal_line(config: pytest.Config) -> None:
+    """The next ``-v`` word starts a line of its own, with the test's name again.
+
+    The xdist controller began the test's line (``nodeid ``) when the worker said the test
+    started, and pytest appends the word of a report without an xdist ``node`` (the
+    interrupted report of a test stopped in its setup names none) to that line. The workers
+    write to the same terminal (their stderr: a warning, a log record, a traceback): had one
+    written since, the name and ``INTERRUPTED`` would land on different lines, and the
+    terminal would show no line for the test while every other view says it was interrupted.
+    """
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    # pytest 7.4 does not export pytest.TerminalReporter: its attribute is read instead
+    if terminal is not None and getattr(terminal, "currentfspath", None) is not None:
+        terminal.currentfspath = -2  # pytest's "this line is taken": a new one is begun
 
 
 def item_host(item: pytest.Item) -> HostSpec | None:

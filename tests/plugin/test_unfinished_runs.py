@@ -184,3 +184,85 @@ def test_ctrl_c_is_recorded(pytester: pytest.Pytester, sshd: Target, workers: li
     assert doc["exit_status"] == 2
     tests = {t["nodeid"].split("::")[-1]: t["outcome"] for t in doc["hosts"]["h1"]["tests"]}
     assert tests == {"test_first[h1]": "passed", "test_slow[h1]": "interrupted"}
+
+
+NOISY = """
+import os
+import pathlib
+import time
+
+import pytest
+
+@pytest.fixture
+def noisy_setup(connection, capfd):
+    # once the controller has begun this test's -v line, a worker writes to the stderr it
+    # shares with the controller (as a library's warning, a log record can), then sleeps
+    out = pathlib.Path("out.txt")
+    for _ in range(600):
+        if "test_slow[h1] " in out.read_text():
+            break
+        time.sleep(0.1)
+    with capfd.disabled():
+        os.write(2, b"a worker writes to its stderr\\n")
+    pathlib.Path("started").touch()
+    connection.run("sleep 60")
+
+def test_first(connection):
+    connection.run("true")
+
+def test_slow(noisy_setup):
+    pass
+"""
+
+
+def test_interrupted_line_is_whole_when_a_worker_wrote(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    """Ctrl-C while a test's setup runs on an xdist worker: the controller began the test's
+    ``-v`` line at its start (``test_slow[h1] ``) and a worker wrote to the terminal since;
+    the ``INTERRUPTED`` word comes on a line of its own, with the test's name."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_noisy=NOISY)
+    hosts = _inventory(pytester, sshd, ("h1",))
+    output = pytester.path / "out.txt"
+    with output.open("w") as sink:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-v",
+                "-n",
+                "2",
+                *sshd.args("--fabricplus-report=r.json", hosts=hosts),
+            ],
+            cwd=pytester.path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not (pytester.path / "started").exists():
+                assert proc.poll() is None, output.read_text()
+                assert time.monotonic() < deadline, "the slow test never started"
+                time.sleep(0.1)
+            time.sleep(0.5)  # inside the remote command
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = output.read_text()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, text
+    assert "a worker writes to its stderr" in text
+    assert re.search(r"^test_noisy\.py::test_slow\[h1\] INTERRUPTED\b", text, re.M), text
+    doc = json.loads((pytester.path / "r.json").read_text())
+    tests = {t["nodeid"].split("::")[-1]: t["outcome"] for t in doc["hosts"]["h1"]["tests"]}
+    assert tests == {"test_first[h1]": "passed", "test_slow[h1]": "interrupted"}
