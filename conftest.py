@@ -142,3 +142,23 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
 def no_dropin(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner runs in the default mode: no testinfra drop-in."""
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+
+
+# The test command (scripts/run-tests.sh) runs tests/plugin's non-container tests in its
+# background jobs on the oldest Python at the floors and on the newest Python; with those jobs
+# on, and no paths given, it sets this for the main run, which then runs only tests/plugin's
+# container tests (the one Docker daemon is the main run's). pytest lists them as deselected.
+PLUGIN_TESTS_ELSEWHERE = "FABRICPLUS_PLUGIN_TESTS_ELSEWHERE"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get(PLUGIN_TESTS_ELSEWHERE) != "1":
+        return
+    plugin_dir = Path(__file__).parent / "tests" / "plugin"
+    kept, dropped = [], []
+    for item in items:
+        in_plugin = plugin_dir in Path(str(item.path)).parents
+        (dropped if in_plugin and item.get_closest_marker("docker") is None else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
