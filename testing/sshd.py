@@ -29,6 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SSHD = shutil.which("sshd", path="/usr/sbin:/usr/local/sbin:/sbin") or "/usr/sbin/sshd"
+#: the test sshd ends when the process that started it dies (see SshdServer.start)
+_DIES_WITH_US: tuple[str, ...] = (
+    (shutil.which("setpriv") or "setpriv", "--pdeathsig", "TERM", "--")
+    if shutil.which("setpriv")
+    else ()
+)
 LOGIN_USER = "fptest"
 OTHER_USER = "fptest2"
 #: a service account: nologin shell, no password (only sudo can run commands as it)
@@ -271,6 +277,9 @@ Subsystem sftp internal-sftp
         return config
 
     def start(self, timeout: float = 10.0) -> SshdServer:
+        """Start sshd (``-D``, its own session); it ends with the pytest process that started
+        it, even one killed outright (SIGKILL skips every teardown): util-linux's ``setpriv
+        --pdeathsig`` sends it SIGTERM then."""
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
         for _attempt in range(5):
@@ -280,7 +289,7 @@ Subsystem sftp internal-sftp
             run([SSHD, "-t", "-f", str(config)])
             with self.log_path.open("ab") as log:
                 self.proc = subprocess.Popen(
-                    [SSHD, "-D", "-e", "-f", str(config)],
+                    [*_DIES_WITH_US, SSHD, "-D", "-e", "-f", str(config)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
