@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from testing.processes import reaped, wait_for_file
+
 docker = pytest.importorskip("docker")
 
 pytestmark = pytest.mark.docker
@@ -127,19 +129,12 @@ def test_sigint_removes_containers(
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    try:
-        deadline = time.monotonic() + 180
-        while not flag.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-        assert flag.exists(), log.read_text()
+    with reaped(proc):
+        wait_for_file(flag, proc, log.read_text, "the test never started", timeout=180, poll=0.2)
         names = set(flag.read_text().split())
         assert containers_named(client, names)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert containers_named(client, names) == [], log.read_text()
     assert "KeyboardInterrupt" in log.read_text()
 

@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,23 +108,30 @@ def remote_log() -> Iterator[Path]:
 
 
 def run_both(
-    pytester: pytest.Pytester, args: list[str], *extra: str
+    pytester: pytest.Pytester,
+    args: list[str],
+    *extra: str,
+    env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[pytest.RunResult, pytest.RunResult]:
+    """The item path, then fleet mode (``env``: variables for each mode's run)."""
     results = []
     for mode in ("items", "fleet"):
         more = ["--fleet"] if mode == "fleet" else []
-        results.append(
-            pytester.runpytest(
-                *args,
-                *extra,
-                *more,
-                "-rA",
-                f"--junitxml={mode}.xml",
-                "-o",
-                "junit_logging=all",
-                f"--fabricplus-report={mode}.json",
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in (env or {}).get(mode, {}).items():
+                patch.setenv(name, value)
+            results.append(
+                pytester.runpytest(
+                    *args,
+                    *extra,
+                    *more,
+                    "-rA",
+                    f"--junitxml={mode}.xml",
+                    "-o",
+                    "junit_logging=all",
+                    f"--fabricplus-report={mode}.json",
+                )
             )
-        )
     return results[0], results[1]
 
 
@@ -522,24 +529,8 @@ def test_testinfra_host_runs_test_by_test_with_per_host_verdicts(
     each worker so for its hosts."""
     pytester.makepyfile(test_ti_a=TESTINFRA_SUITE, test_ti_b=TESTINFRA_SUITE)
     events = {mode: tmp_path / f"{mode}.events" for mode in ("items", "fleet")}
-    results = []
-    for mode in ("items", "fleet"):
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("FP_EVENTS", str(events[mode]))
-            more = ["--fleet"] if mode == "fleet" else []
-            results.append(
-                pytester.runpytest(
-                    *fleet_args,
-                    *more,
-                    *xdist,
-                    "-rA",
-                    f"--junitxml={mode}.xml",
-                    "-o",
-                    "junit_logging=all",
-                    f"--fabricplus-report={mode}.json",
-                )
-            )
-    items, fleet = results
+    env = {mode: {"FP_EVENTS": str(path)} for mode, path in events.items()}
+    items, fleet = run_both(pytester, fleet_args, *xdist, env=env)
     counts = dict(passed=2 * (4 * 4 + 1) - 2, failed=2)
     items.assert_outcomes(**counts)
     fleet.assert_outcomes(**counts)

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from testing.processes import reaped, wait_for_file
 from testing.targets import Target
 
 CRASH = """
@@ -165,19 +166,11 @@ def test_ctrl_c_is_recorded(pytester: pytest.Pytester, sshd: Target, workers: li
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not (pytester.path / "started").exists():
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "the slow test never started"
-            time.sleep(0.1)
+    with reaped(proc):
+        wait_for_file(pytester.path / "started", proc, lambda: proc.communicate()[0])
         time.sleep(0.5)  # inside the remote command
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     doc = json.loads((pytester.path / "r.json").read_text())
     assert doc["interrupted"] is True
@@ -246,19 +239,11 @@ def test_interrupted_line_is_whole_when_a_worker_wrote(
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-        try:
-            deadline = time.monotonic() + 120
-            while not (pytester.path / "started").exists():
-                assert proc.poll() is None, output.read_text()
-                assert time.monotonic() < deadline, "the slow test never started"
-                time.sleep(0.1)
+        with reaped(proc):
+            wait_for_file(pytester.path / "started", proc, output.read_text)
             time.sleep(0.5)  # inside the remote command
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     text = output.read_text()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, text
     assert "a worker writes to its stderr" in text

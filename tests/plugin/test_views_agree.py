@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from testing import views
+from testing.processes import reaped, wait_for_file
 from testing.sshd import free_port
 from testing.targets import Target
 
@@ -410,19 +411,12 @@ def test_interrupted_run_every_view(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
-        for _ in range(1200):  # polls of 0.1 s: the slow test starts within two minutes
-            if (pytester.path / "started").exists() or proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert (pytester.path / "started").exists(), "the slow test never started"
+    with reaped(proc):
+        # the slow test starts within two minutes
+        wait_for_file(pytester.path / "started", proc, lambda: proc.communicate()[0])
         time.sleep(0.5)  # inside the remote command
         proc.send_signal(signal.SIGINT)
         stdout, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, stdout
     out = pytester.path / "out"
     lines = stdout.splitlines()
