@@ -344,7 +344,7 @@ class KnownHostsCache:
         with self._lock:
             view = self._per_host.get(index)
         if view is None:
-            view = HostEntries.select(name, parsed.entries)
+            view = HostEntries(name, parsed.matching(name))
             with self._lock:
                 self._per_host[index] = view
         return view

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_fabricplus.hosts import knownhosts
 from pytest_fabricplus.hosts.knownhosts import (
     CA_MARKER,
     REVOKED_MARKER,
@@ -136,6 +137,61 @@ def test_match_host_lists_negation_case_and_hashes() -> None:
     hashed = f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
     assert match_host("[10.0.0.1]:2222", hashed)
     assert not match_host("10.0.0.1", hashed)
+
+
+def test_indexed_lookup_matches_every_entry_in_file_order(
+    keys: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``KnownHostsParse.matching`` (a dict for plain names) finds what trying every line
+    finds, in the same order: plain, listed, case-folded, wildcard, negated, hashed, markers."""
+    key = str(keys["host"])
+    salt = bytes(range(20))
+    digest = hmac.new(salt, b"[10.0.0.1]:2222", hashlib.sha1).digest()
+    hashed = f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+    fields = [
+        "web1",
+        "WEB2,web1",
+        "[10.0.0.1]:2222",
+        "10.0.0.1",
+        "web?",
+        "*.example.com,!db.example.com",
+        "db.example.com",
+        hashed,
+        "web1,,web3",
+        "[10.0.0.1]:2222,10.0.0.1",
+    ]
+    lines = [f"{f} {key}" for f in fields]
+    lines.insert(3, f"@cert-authority web1,*.corp {keys['ca']}")
+    lines.append(f"@revoked web2 {key}")
+    parsed = parse_known_hosts("\n".join(lines) + "\n", "kh")
+    assert parsed.warnings == []
+    names = [
+        "web1",
+        "Web2",
+        "web3",
+        "webx",
+        "[10.0.0.1]:2222",
+        "10.0.0.1",
+        "a.corp",
+        "db.example.com",
+        "x.example.com",
+        "web",
+        "nothing",
+        "[10.0.0.1]:22",
+    ]
+    for name in names:
+        expected = HostEntries.select(name, parsed.entries).entries
+        assert parsed.matching(name) == expected, name
+    assert [e.line for e in parsed.matching("web1")] == [1, 2, 4, 6, 10]
+    # plain names are not matched line by line (a fleet's known_hosts has a line per host)
+    calls: list[str] = []
+    real = knownhosts.match_host
+    monkeypatch.setattr(knownhosts, "match_host", lambda n, h: calls.append(h) or real(n, h))
+    assert parsed.matching("web1")
+    assert len(calls) == 4  # the three with "*" or "?" and the hashed one
+    # entries added after a lookup (another file of the same set) are found too
+    parse_known_hosts(f"web1 {key}\n", "kh2", parsed)
+    assert [e.where for e in parsed.matching("WEB1")][-1] == "kh2:1"
 
 
 # -- certificates ---------------------------------------------------------------------
