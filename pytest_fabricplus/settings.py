@@ -392,9 +392,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "max_connections",
         "--max-connections",
-        "hosts opened or driven at once by pre-flight and host_pool (default 32)",
+        "hosts driven at once by host_pool and --fleet (default 32); also the hosts "
+        "pre-flight opens at once when --preflight-connections is not given",
         positive_int,
         32,
+        "N",
+    ),
+    OptionSpec(
+        "preflight_connections",
+        "--preflight-connections",
+        "hosts pre-flight opens at once (default 128, or an explicit --max-connections): "
+        "handshakes wait for round trips, so more at once than host_pool's threads",
+        positive_int,
+        128,
         "N",
     ),
     OptionSpec(
@@ -555,6 +565,7 @@ class Settings:
     sudo_password_env: str | None = None
     docker_targets: tuple[str, ...] | None = None
     max_connections: int = 32
+    preflight_connections: int = 128
     remote_shell: str = "exec"
     hosts_shard: tuple[int, int] | None = None
     report: str | None = None
@@ -573,6 +584,15 @@ class Settings:
     compliance_report: str | None = None
     #: known_hosts files the run wrote itself (verified container keys), not an option
     extra_known_hosts: tuple[str, ...] = ()
+
+    @property
+    def preflight_limit(self) -> int:
+        """Hosts pre-flight opens at once: ``--preflight-connections``; without it, an
+        explicit ``--max-connections`` (which bounded pre-flight before the option existed);
+        else the default (128)."""
+        if "preflight_connections" in self.explicit or "max_connections" not in self.explicit:
+            return self.preflight_connections
+        return self.max_connections
 
     @classmethod
     def resolve(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from types import TracebackType
 
 
@@ -21,6 +22,7 @@ class Holes:
         self._open = 0
         self.peak = 0
         self.accepted = [0] * count
+        self.accept_times: list[float] = []  # time.monotonic() of every accept, in order
         self._stop = threading.Event()
         self._sockets = []
         self._threads: list[threading.Thread] = []
@@ -32,6 +34,14 @@ class Holes:
             self._sockets.append(listener)
             thread = threading.Thread(target=self._accept, args=(index, listener), daemon=True)
             self._threads.append(thread)
+
+    def started_within(self, seconds: float) -> int:
+        """Connections accepted within ``seconds`` of the first: with a client whose connect
+        timeout is longer, the hosts it tried at once (``peak`` can count one more: a hole
+        may see a timed-out client's end-of-file after the next host's accept)."""
+        with self._lock:
+            times = sorted(self.accept_times)
+        return sum(1 for t in times if t - times[0] <= seconds) if times else 0
 
     @property
     def ports(self) -> list[int]:
@@ -64,6 +74,7 @@ class Holes:
                 return
             with self._lock:
                 self.accepted[index] += 1
+                self.accept_times.append(time.monotonic())
                 self._open += 1
                 self.peak = max(self.peak, self._open)
             threading.Thread(target=self._hold, args=(conn,), daemon=True).start()

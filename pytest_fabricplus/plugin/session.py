@@ -300,7 +300,7 @@ class FabricPlusSession:
         if not getattr(session, "items", None):  # the xdist controller collects nothing
             return (yield)
         hosts = self.preflight_hosts(session, state)
-        limit = state.settings.max_connections
+        limit = state.settings.preflight_limit
         files = open_files.ensure(open_files.needed(len(hosts)), len(hosts))
         if hasattr(session.config, "workerinput"):
             # In the order of this worker's items, 8 handshakes at a time (hosts that

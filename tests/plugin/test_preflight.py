@@ -44,6 +44,31 @@ def test_dead_hosts_cost_one_timeout_together(pytester: pytest.Pytester, sshd: T
     )
 
 
+@pytest.mark.parametrize(
+    ("holes_n", "options", "at_once"),
+    [
+        # default: more handshakes at once than host_pool's 32 threads (they wait for
+        # round trips, not for the CPU)
+        (40, (), 40),
+        # an explicit --max-connections still bounds pre-flight, as before the option
+        (10, ("--max-connections=4",), 4),
+        (10, ("--max-connections=4", "--preflight-connections=7"), 7),
+    ],
+    ids=["default", "max-connections", "preflight-connections"],
+)
+def test_preflight_opens_this_many_hosts_at_once(
+    pytester: pytest.Pytester, sshd: Target, holes_n: int, options: tuple[str, ...], at_once: int
+) -> None:
+    with Holes(holes_n) as holes:
+        pytester.makepyfile("def test_0(connection): connection.run('true')")
+        inv = inventory(pytester.path / "inv.ini", sshd, holes.ports)
+        result = pytester.runpytest(*sshd.args("--connect-timeout=2", *options, hosts=inv))
+    result.assert_outcomes(passed=1, errors=holes_n)
+    assert holes.accepted == [1] * holes_n
+    # the hosts started before the first could time out (2 s) were opened at once
+    assert holes.started_within(1.5) == at_once
+
+
 def test_skip_unreachable(pytester: pytest.Pytester, sshd: Target) -> None:
     pytester.makepyfile(TESTS)
     inv = inventory(pytester.path / "inv.ini", sshd, [free_port()])

@@ -60,6 +60,17 @@ def test_timeouts() -> None:
         seconds("nan")
 
 
+def test_preflight_limit_default_max_connections_and_its_own_option() -> None:
+    assert Settings.resolve({}, {}, {}).preflight_limit == 128
+    # an explicit --max-connections (any layer) bounds pre-flight, as before the option
+    assert Settings.resolve({}, {"fabricplus_max_connections": "8"}, {}).preflight_limit == 8
+    assert Settings.resolve({"max_connections": 64}, {}, {}).preflight_limit == 64
+    both = Settings.resolve({"max_connections": 8}, {}, {"FABRICPLUS_PREFLIGHT_CONNECTIONS": "300"})
+    assert (both.max_connections, both.preflight_limit) == (8, 300)
+    with pytest.raises(ConfigError, match="fabricplus_preflight_connections"):
+        Settings.resolve({}, {"fabricplus_preflight_connections": "0"}, {})
+
+
 def test_login_password_missing_variable_names_it_not_a_value() -> None:
     s = Settings(ssh_password_env="NOPE_VAR")
     spec = HostSpec("h", id="h")
