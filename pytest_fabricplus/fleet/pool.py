@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from ..text import tail
 
 if TYPE_CHECKING:
     from ..ssh.connection import FabricPlusConnection
+    from ..ssh.runner import DirectRun
 
 _T = TypeVar("_T")
 _A = TypeVar("_A")
@@ -305,11 +307,15 @@ class HostPool:
     ) -> PoolResult[_T]:
         """Call ``func(connection)`` for every host concurrently."""
         label: str = what or str(getattr(func, "__name__", "map"))
-        if not self.hosts:
-            return PoolResult(label, [])
-        workers = min(self.max_workers, len(self.hosts))
+        return PoolResult(label, self._in_threads(self.hosts, lambda s: self._one(s, func)))
+
+    def _in_threads(self, items: Sequence[_A], call: Callable[[_A], _T]) -> list[_T]:
+        """``[call(i) for i in items]`` in up to ``max_workers`` threads, in ``items`` order."""
+        if not items:
+            return []
+        workers = min(self.max_workers, len(items))
         if workers == 1:
-            return PoolResult(label, [self._one(s, func) for s in self.hosts])
+            return [call(i) for i in items]
         # the session's threads, unless called from one of them (a nested map could wait
         # for threads that are all busy waiting for it)
         own: ThreadPoolExecutor | None = None
@@ -318,21 +324,13 @@ class HostPool:
                 POOL_THREAD_PREFIX
             ):
                 shared = self._threads.executor()
-                outcomes = map_in_steps(
-                    shared, lambda s: self._one(s, func), self.hosts, limit=workers
-                )
-            else:
-                own = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
-                outcomes = map_in_steps(own, lambda s: self._one(s, func), self.hosts)
+                return map_in_steps(shared, call, items, limit=workers)
+            own = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
+            return map_in_steps(own, call, items)
         except (KeyboardInterrupt, SystemExit):
             # Ctrl-C, SIGTERM: the other hosts' commands run in threads this did not reach;
             # the registry kills them on their hosts and closes, the threads then end
-            interrupt = getattr(self.registry, "interrupt", None)
-            if callable(interrupt):
-                interrupt()
-            else:
-                for conn in list(self._used.values()):
-                    conn.interrupt()
+            self._interrupt()
             if own is not None:
                 own.shutdown(wait=False, cancel_futures=True)
                 own = None
@@ -340,13 +338,117 @@ class HostPool:
         finally:
             if own is not None:
                 own.shutdown(wait=True)
-        return PoolResult(label, outcomes)
+
+    def _interrupt(self) -> None:
+        interrupt = getattr(self.registry, "interrupt", None)
+        if callable(interrupt):
+            interrupt()
+        else:
+            for conn in list(self._used.values()):
+                conn.interrupt()
 
     def run(self, command: str, **kwargs: Any) -> PoolResult[Any]:
         """``run(command)`` on every host; a non-zero exit is that host's failure."""
         kwargs.setdefault("warn", True)
         kwargs.setdefault("hide", True)
-        return self.map(lambda c: c.run(command, **kwargs), f"`{command}`")
+        label = f"`{command}`"
+        fanned = self._fan_out(command, kwargs, label)
+        if fanned is not None:
+            return fanned
+        return self.map(lambda c: c.run(command, **kwargs), label)
+
+    def _fan_out(self, command: str, kwargs: dict[str, Any], label: str) -> PoolResult[Any] | None:
+        """:meth:`run` from this one thread, for every host whose connection is open and
+        whose call takes the direct path (``FabricPlusConnection.direct_run``): up to
+        ``max_workers`` commands in flight, each collected as it ends and the next host's
+        started, with no thread hand-off per command (measured on 300 open connections:
+        0.56 ms of client CPU per command instead of 0.77-0.81 ms with 32 threads). The
+        other hosts (still opening, a run-as user, the persistent shell) run in threads as
+        :meth:`map` does; so do the commands in flight once one outlives its deadline, so
+        that timed-out hosts are killed and probed at once. The same outcome per host as
+        :meth:`map`.
+
+        None when the registry cannot say which hosts are open (not a registry of ours).
+        """
+        ready = getattr(self.registry, "ready", None)
+        if not callable(ready) or len(self.hosts) < 2:
+            return None
+        outcomes: list[HostOutcome[Any] | None] = [None] * len(self.hosts)
+        others: list[int] = []
+        todo = list(range(len(self.hosts)))
+        todo.reverse()  # pop() from the end: host order
+        flying: list[tuple[int, DirectRun]] = []
+        wake = threading.Event()
+        window = self.max_workers
+
+        def start(index: int) -> None:
+            spec = self.hosts[index]
+            if not ready(spec):
+                others.append(index)
+                return
+            try:
+                conn = self.registry.get(spec)
+                if self._prepare is not None and spec.id not in self._used:
+                    self._prepare(conn)
+                self._used[spec.id] = conn
+                direct = conn.direct_run(command, **kwargs)
+                if direct is None:
+                    others.append(index)
+                    return
+                direct.start(wake)
+                flying.append((index, direct))
+            except Exception as exc:  # kept per host, as map() does
+                outcomes[index] = HostOutcome(spec, error=exc)
+
+        try:
+            while todo or flying:
+                while todo and len(flying) < window:
+                    start(todo.pop())
+                wake.clear()  # before looking: what arrives after sets it again
+                ended = [p for p in flying if p[1].done() or p[1].conn.interrupted]
+                for pair in ended:
+                    flying.remove(pair)
+                    outcomes[pair[0]] = self._collect(pair)
+                if ended:
+                    continue
+                for _index, direct in flying:
+                    direct.drain()
+                now = time.monotonic()
+                if any(d.deadline is not None and d.deadline <= now for _i, d in flying):
+                    # kill and probe the timed-out ones at once; the rest end meanwhile
+                    for pair, outcome in zip(
+                        flying, self._in_threads(flying, self._collect), strict=True
+                    ):
+                        outcomes[pair[0]] = outcome
+                    flying.clear()
+                    continue
+                step = min(
+                    [WAIT_STEP, *(d.deadline - now for _i, d in flying if d.deadline is not None)]
+                )
+                wake.wait(max(0.0, step))
+            if others:
+                rest = self._in_threads(
+                    [self.hosts[i] for i in others],
+                    lambda s: self._one(s, lambda c: c.run(command, **kwargs)),
+                )
+                for index, outcome in zip(others, rest, strict=True):
+                    outcomes[index] = outcome
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: killed on their hosts
+            for _index, direct in flying:
+                direct.abandon()
+            self._interrupt()
+            raise
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(self.hosts)  # every host got its outcome
+        return PoolResult(label, done)
+
+    def _collect(self, pair: tuple[int, DirectRun]) -> HostOutcome[Any]:
+        index, direct = pair
+        spec = self.hosts[index]
+        try:
+            return HostOutcome(spec, value=direct.finish())
+        except Exception as exc:  # kept per host, never swallowed
+            return HostOutcome(spec, error=exc)
 
     def sudo(self, command: str, **kwargs: Any) -> PoolResult[Any]:
         kwargs.setdefault("warn", True)

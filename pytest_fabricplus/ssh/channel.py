@@ -441,6 +441,13 @@ def start_exec(channel: Any, command: str, deadline: float | None, eof: bool = T
     """paramiko's ``exec_command``, waiting for the reply until ``deadline`` at most; with
     ``eof``, stdin at end-of-file (``ssh -n``), sent before the reply is awaited: no extra
     round trip (sshd starts the command before it reads the EOF that follows the request)."""
+    request_exec(channel, command, eof)
+    exec_reply(channel, deadline)
+
+
+def request_exec(channel: Any, command: str, eof: bool = True) -> None:
+    """The first half of :func:`start_exec`: the exec request (and stdin's EOF) sent, its
+    reply not awaited (:func:`exec_reply`), so one thread can start commands on many hosts."""
     msg = Message()
     msg.add_byte(bytes([98]))  # SSH_MSG_CHANNEL_REQUEST
     msg.add_int(channel.remote_chanid)
@@ -451,6 +458,10 @@ def start_exec(channel: Any, command: str, deadline: float | None, eof: bool = T
     channel.transport._send_user_message(msg)
     if eof:
         send_eof(channel)
+
+
+def exec_reply(channel: Any, deadline: float | None) -> None:
+    """The second half of :func:`start_exec`: the exec request's reply, until ``deadline``."""
     _wait_reply(channel, deadline, "the exec request")
 
 
@@ -467,6 +478,34 @@ def data_event(channel: paramiko.Channel) -> threading.Event:
     if channel.recv_ready() or channel.recv_stderr_ready() or channel.closed:
         event.set()
     return event
+
+
+class _Notifying(threading.Event):
+    """An event that also sets another one (never clears it)."""
+
+    def __init__(self, also: threading.Event) -> None:
+        super().__init__()
+        self._also = also
+
+    def set(self) -> None:
+        super().set()
+        self._also.set()
+
+
+def notify(channel: paramiko.Channel, event: threading.Event) -> None:
+    """Make ``channel`` set ``event`` when data, EOF, its exit status or its close arrives,
+    so that one thread can wait for many channels (``HostPool.run``). Call it before the
+    exec request: paramiko's status event (``Channel.status_event``, undocumented) is
+    replaced by one that also sets ``event``; the input buffers get one through their public
+    ``set_event``. A read that empties a buffer clears only the buffer's own event."""
+    status = _Notifying(event)
+    if channel.status_event.is_set():
+        status.set()
+    channel.status_event = status
+    for buffer in (channel.in_buffer, channel.in_stderr_buffer):
+        buffer.set_event(_Notifying(event))
+    if channel.closed:
+        event.set()
 
 
 def expired(

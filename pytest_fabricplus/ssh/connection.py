@@ -180,6 +180,21 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
                 return runner.run_direct(self, command, run, **kwargs)
         return self._timed(super().run, command, kwargs)
 
+    def direct_run(self, command: str, **kwargs: Any) -> runner.DirectRun | None:
+        """``run(command, **kwargs)`` as a :class:`~.runner.DirectRun` (started and finished
+        by the caller, e.g. ``HostPool.run`` for many hosts from one thread) when :meth:`run`
+        would read the channel directly; None when it would not (a run-as user, the
+        persistent shell, ``FABRICPLUS_FAST_PATH=0``, keywords or config the direct path does
+        not serve): call :meth:`run`."""
+        if self._spec is None:
+            self.spec  # noqa: B018  # raises: built directly, not by a Connector
+        if self._run_as is not None or not self._fast or self._persistent:
+            return None
+        run = channel.run_settings(self.config)
+        if not runner.direct_ok(self, kwargs, run):
+            return None
+        return runner.DirectRun(self, command, run, **kwargs)
+
     # -- the persistent remote shell (--remote-shell=persistent) ----------------------------
     def _start_shell(self) -> RemoteShell | None:
         """This connection's shell; a new one on a reopened connection (Fabric reopens a

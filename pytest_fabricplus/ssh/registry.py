@@ -70,6 +70,22 @@ class ConnectionRegistry:
         if self._closed:
             raise FabricPlusError(f"no new connection to {spec.describe()}: the registry is closed")
 
+    def ready(self, spec: HostSpec) -> bool:
+        """Whether :meth:`get` would answer at once, without a handshake to make or to wait
+        for: the host is open and connected, or its failure is remembered, or the registry
+        refuses (closed, interrupted)."""
+        key = spec.name
+        if self._closed or self._interrupted:
+            return True
+        with self._lock:
+            lock = self._locks.get(key)
+            if lock is not None and lock.locked():
+                return False  # being opened (pre-flight) or reopened now
+            if key in self._failed:
+                return True
+            conn = self._open.get(key)
+        return conn is not None and bool(conn.is_connected)
+
     def get(self, spec: HostSpec) -> FabricPlusConnection:
         key = spec.name
         self._refuse_if_closed(spec)

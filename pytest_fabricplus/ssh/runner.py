@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -39,11 +40,13 @@ from ..errors import CommandTimeout, RunInterrupted, ShellLost
 from .channel import (
     DirectConnection,
     Unanswered,
+    exec_reply,
     exit_status_event,
     expired,
     kill,
+    notify,
     prefix_commands,
-    start_exec,
+    request_exec,
 )
 
 DIRECT_KWARGS = frozenset({"hide", "warn", "timeout", "encoding"})
@@ -185,63 +188,147 @@ def run_direct(
     and errors as invoke's runner, output streamed to ``sys.stdout``/``sys.stderr`` unless
     hidden, multibyte characters split across packets decoded whole."""
     __tracebackhide__ = True
-    hidden, warn, encoding, limit = _options(conn, config, hide, warn, timeout, encoding)
-    deadline = None if limit is None else time.monotonic() + limit
-    if not conn.is_connected:
-        conn.open()
-    try:
-        channel = conn.create_session(deadline)  # takes the spare, requests the next one
-    except Unanswered as exc:
-        raise expired(conn, command, limit or 0, exc.what) from None
-    except (EOFError, OSError, paramiko.SSHException) as exc:
-        conn.raise_if_lost(command, exc)
-        raise
-    out = _Stream(channel.recv, None if "stdout" in hidden else sys.stdout, encoding)
-    err = _Stream(channel.recv_stderr, None if "stderr" in hidden else sys.stderr, encoding)
-    try:
-        # we wait for the exec request's reply: the next spare, requested just before, is
-        # confirmed during that round trip; stdin gets EOF (ssh -n) in the same flight
-        start_exec(channel, prefix_commands(conn, command), deadline)
-        status = exit_status_event(channel)
-        while True:
-            flowing = False
+    run = DirectRun(conn, command, config, hide, warn, timeout, encoding)
+    run.start()
+    return run.finish()
+
+
+class DirectRun:
+    """:func:`run_direct` in two halves, so that one thread can start a command on many
+    hosts and then collect each (``HostPool.run``): :meth:`start` sends the exec request
+    without waiting for its reply, :meth:`finish` waits for the reply and reads the channel
+    to its end. The deadline (``timeout``, else ``--command-timeout``) runs from the
+    constructor. A started run must be finished, or :meth:`abandon` ed (killed, closed)."""
+
+    def __init__(
+        self,
+        conn: DirectConnection,
+        command: str,
+        config: Mapping[str, Any],
+        hide: Any = None,
+        warn: bool | None = None,
+        timeout: float | None = None,
+        encoding: str | None = None,
+    ) -> None:
+        self.conn = conn
+        self.command = command
+        self.config = config
+        self.hidden, self.warn, self.encoding, self.limit = _options(
+            conn, config, hide, warn, timeout, encoding
+        )
+        self.deadline = None if self.limit is None else time.monotonic() + self.limit
+        self.channel: Any = None
+
+    def start(self, wake: threading.Event | None = None) -> None:
+        """Send the exec request. ``wake``: set whenever this command's channel has data,
+        its exit status or closes (one thread waiting for many commands)."""
+        __tracebackhide__ = True
+        conn, command = self.conn, self.command
+        if not conn.is_connected:
+            conn.open()
+        try:
+            channel = conn.create_session(self.deadline)  # takes the spare, requests the next
+        except Unanswered as exc:
+            raise expired(conn, command, self.limit or 0, exc.what) from None
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            conn.raise_if_lost(command, exc)
+            raise
+        hidden, encoding = self.hidden, self.encoding
+        self.out = _Stream(channel.recv, None if "stdout" in hidden else sys.stdout, encoding)
+        self.err = _Stream(
+            channel.recv_stderr, None if "stderr" in hidden else sys.stderr, encoding
+        )
+        try:
+            if wake is not None:
+                notify(channel, wake)
+            # the reply is awaited by finish(): the next spare, requested just before, is
+            # confirmed during that round trip; stdin gets EOF (ssh -n) in the same flight
+            request_exec(channel, prefix_commands(conn, command))
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            channel.close()
+            conn.raise_if_lost(command, exc)
+            raise
+        except BaseException:  # Ctrl-C, SIGTERM: the request may be out; killed as on timeout
+            kill(channel)
+            channel.close()
+            raise
+        self.channel = channel
+
+    def done(self) -> bool:
+        """The exit status came (or the channel closed): :meth:`finish` will not wait long."""
+        channel = self.channel
+        return channel is None or bool(channel.exit_status_ready())
+
+    def drain(self) -> None:
+        """Read the output that has arrived (the channel's window stays open: a command
+        writing more than it holds would otherwise wait for us)."""
+        channel = self.channel
+        if channel is not None:
             while channel.recv_ready():
-                flowing = out.read()
+                self.out.read()
             while channel.recv_stderr_ready():
-                flowing = err.read()
-            if status.is_set():
-                break
-            if conn.interrupted:  # SIGINT/SIGTERM handled in another thread: as a timeout does
-                kill(channel)
-                raise RunInterrupted(conn.spec.describe(), f"running {command!r}")
-            step = 0.002 if flowing else 0.05
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                self.err.read()
+
+    def abandon(self) -> None:
+        """Kill the command on its host and close the channel (the caller was interrupted)."""
+        channel, self.channel = self.channel, None
+        if channel is not None:
+            kill(channel)
+            channel.close()
+
+    def finish(self) -> Any:
+        __tracebackhide__ = True
+        conn, command, limit, deadline = self.conn, self.command, self.limit, self.deadline
+        channel = self.channel
+        if channel is None:
+            raise RuntimeError(f"{command!r} was not started, or was abandoned")
+        hidden, encoding = self.hidden, self.encoding
+        out, err = self.out, self.err
+        try:
+            exec_reply(channel, deadline)
+            status = exit_status_event(channel)
+            while True:
+                flowing = False
+                while channel.recv_ready():
+                    flowing = out.read()
+                while channel.recv_stderr_ready():
+                    flowing = err.read()
+                if status.is_set():
+                    break
+                if conn.interrupted:  # SIGINT/SIGTERM handled in another thread: as a timeout
                     kill(channel)
-                    raise expired(conn, command, limit or 0)
-                step = min(step, remaining)
-            status.wait(step)
-        # the exit status can precede the last output: read both streams to their EOF
-        channel.settimeout(max(1.0, (deadline - time.monotonic()) if deadline else 30.0))
-        while out.read():
-            pass
-        while err.read():
-            pass
-        exited = channel.recv_exit_status()
-    except Unanswered as exc:
-        raise expired(conn, command, limit or 0, exc.what) from None
-    except TimeoutError:  # the exit status came, then the rest of the output did not
-        raise expired(conn, command, limit or 0) from None
-    except (EOFError, OSError, paramiko.SSHException) as exc:
-        conn.raise_if_lost(command, exc)
-        raise
-    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: killed on the host, as on timeout
-        kill(channel)
-        raise
-    finally:
-        channel.close()
-    return _result(conn, command, config, out.text(), err.text(), exited, hidden, encoding, warn)
+                    raise RunInterrupted(conn.spec.describe(), f"running {command!r}")
+                step = 0.002 if flowing else 0.05
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        kill(channel)
+                        raise expired(conn, command, limit or 0)
+                    step = min(step, remaining)
+                status.wait(step)
+            # the exit status can precede the last output: read both streams to their EOF
+            channel.settimeout(max(1.0, (deadline - time.monotonic()) if deadline else 30.0))
+            while out.read():
+                pass
+            while err.read():
+                pass
+            exited = channel.recv_exit_status()
+        except Unanswered as exc:
+            raise expired(conn, command, limit or 0, exc.what) from None
+        except TimeoutError:  # the exit status came, then the rest of the output did not
+            raise expired(conn, command, limit or 0) from None
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            conn.raise_if_lost(command, exc)
+            raise
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: killed, as on timeout
+            kill(channel)
+            raise
+        finally:
+            channel.close()
+            self.channel = None
+        return _result(
+            conn, command, self.config, out.text(), err.text(), exited, hidden, encoding, self.warn
+        )
 
 
 def run_in_shell(

@@ -1,0 +1,128 @@
+"""host_pool.run from one thread: every host's command in flight (up to --max-connections),
+each collected as it ends, the same outcome per host as the threaded map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from testing.sshd import free_port
+from testing.targets import Target
+
+
+def aliases(path: Path, target: Target, count: int, dead_port: int | None = None) -> Path:
+    """``count`` inventory hosts on one sshd (one connection each), and maybe a dead one."""
+    lines = [
+        f"h{i} ansible_host=127.0.0.1 ansible_port={target.port} ansible_user=fptest"
+        for i in range(1, count + 1)
+    ]
+    if dead_port is not None:
+        lines.append(f"dead ansible_host=127.0.0.1 ansible_port={dead_port} ansible_user=fptest")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_run_gives_what_map_gives_without_pool_threads(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    pytester.makepyfile(
+        """
+        import threading
+
+        from pytest_fabricplus.errors import HostUnreachable
+
+        def pool_threads():
+            return [t for t in threading.enumerate() if t.name.startswith("fabricplus-pool")]
+
+        def outcome(o):
+            if o.error is not None:
+                return type(o.error).__name__
+            return (o.ok, o.exited, o.stdout, o.stderr)
+
+        # exit codes, both streams, non-ASCII, and more output than a channel's window
+        # (2 MiB): collected while the other hosts' commands run
+        COMMANDS = [
+            "echo out; echo err >&2; exit 3",
+            "printf 'caf\\\\303\\\\251 \\\\342\\\\234\\\\223'",
+            "head -c 3000000 /dev/zero | tr '\\\\0' x; echo; echo done >&2",
+            "true",
+        ]
+
+        def test_run_then_map(host_pool):
+            fanned_all = [host_pool.run(command, timeout=60) for command in COMMANDS]
+            assert not pool_threads(), "run() used the pool's threads"
+            for command, fanned in zip(COMMANDS, fanned_all):
+                mapped = host_pool.map(lambda c: c.run(command, warn=True, hide=True, timeout=60))
+                assert pool_threads()  # map()'s (kept for the session)
+                assert list(fanned) == list(mapped)
+                assert sorted(fanned) == ["dead", "h1", "h2", "h3", "h4"]
+                assert {h: outcome(o) for h, o in fanned.items()} == {
+                    h: outcome(o) for h, o in mapped.items()
+                }, command
+                assert isinstance(fanned["dead"].error, HostUnreachable)
+                assert fanned["h1"].value.command == command
+            assert fanned_all[0]["h2"].stdout == "out\\n"
+            assert fanned_all[0]["h2"].stderr == "err\\n"
+            assert fanned_all[0]["h2"].exited == 3
+            big = host_pool.run(COMMANDS[2])
+            assert {len(o.stdout) for o in big.values() if o.error is None} == {3000001}
+        """
+    )
+    inv = aliases(pytester.path / "inv.ini", sshd, 4, dead_port=free_port())
+    result = pytester.runpytest(*sshd.args(hosts=inv))
+    result.assert_outcomes(passed=1, errors=0)
+
+
+def test_run_keeps_at_most_max_connections_commands_in_flight(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    pytester.makepyfile(
+        """
+        import uuid
+
+        def test_in_flight(host_pool, tmp_path):
+            # each command counts the commands running while it sleeps (this machine's /tmp
+            # is every "host"'s)
+            d = f"/tmp/fp-fan-{uuid.uuid4().hex}"
+            command = (
+                f"mkdir -p {d}; touch {d}/$$; sleep 1.5; n=$(ls {d} | wc -l); rm {d}/$$; echo $n"
+            )
+            try:
+                counts = sorted(int(o.stdout) for o in host_pool.run(command).values())
+            finally:
+                host_pool.run(f"rm -rf {d}")
+            # never more than --max-connections at once, and that many at first
+            assert max(counts) == 3, counts
+        """
+    )
+    inv = aliases(pytester.path / "inv.ini", sshd, 6)
+    result = pytester.runpytest(*sshd.args("--max-connections=3", hosts=inv))
+    result.assert_outcomes(passed=1)
+
+
+def test_timed_out_commands_are_killed_on_every_host(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    pytester.makepyfile(
+        """
+        import uuid
+
+        from pytest_fabricplus.errors import CommandTimeout
+
+        def test_timeout(host_pool):
+            marker = uuid.uuid4().hex[:12]
+            results = host_pool.run(f"sleep 30; echo {marker}", timeout=1)
+            assert {type(o.error) for o in results.values()} == {CommandTimeout}
+            assert sorted(o.error.host.split()[0] for o in results.values()) == [
+                "h1", "h2", "h3", "h4", "h5"
+            ]
+            # killed, not left running (the signal request, as on the item path)
+            left = host_pool.run(f"pgrep -f '[s]leep 30; echo {marker}'", timeout=10)
+            assert {o.stdout for o in left.values()} == {""}
+            assert host_pool.run("echo again").ok  # the connections are still usable
+        """
+    )
+    inv = aliases(pytester.path / "inv.ini", sshd, 5)
+    result = pytester.runpytest(*sshd.args(hosts=inv))
+    result.assert_outcomes(passed=1)
