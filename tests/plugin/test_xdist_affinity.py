@@ -72,7 +72,7 @@ def _workers_started(result: pytest.RunResult) -> int:
     return len(set(re.findall(r"\b(gw\d+) \[", text)))
 
 
-def test_n_auto_with_hosts_runs_several_workers_per_core(
+def test_n_auto_with_hosts_runs_several_workers_per_core_one_with_fleet(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import os
@@ -85,6 +85,9 @@ def test_n_auto_with_hosts_runs_several_workers_per_core(
     inventory.write_text("".join(f"h{i} ansible_host=127.0.0.1\n" for i in range(50)))
     result = pytester.runpytest_subprocess("-n", "auto", f"--hosts={inventory}")
     assert _workers_started(result) == WORKERS_PER_CORE * cores
+    # fleet mode runs a worker's hosts at once already: one worker per core
+    result = pytester.runpytest_subprocess("-n", "auto", "--fleet", f"--hosts={inventory}")
+    assert _workers_started(result) == cores
     # never more workers than hosts named on the command line
     result = pytester.runpytest_subprocess("-n", "auto", "--hosts=127.0.0.1:1,127.0.0.1:2")
     assert _workers_started(result) == 2
