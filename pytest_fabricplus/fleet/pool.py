@@ -374,17 +374,34 @@ class HostPool:
         if not callable(ready) or len(self.hosts) < 2:
             return None
         outcomes: list[HostOutcome[Any] | None] = [None] * len(self.hosts)
-        others: list[int] = []
         todo = list(range(len(self.hosts)))
         todo.reverse()  # pop() from the end: host order
         flying: list[tuple[int, DirectRun]] = []
+        threaded: dict[Future[HostOutcome[Any]], int] = {}  # hosts run as map() runs them
         wake = threading.Event()
         window = self.max_workers
+        own: ThreadPoolExecutor | None = None
+
+        def executor() -> Executor:
+            nonlocal own
+            if self._threads is not None and not threading.current_thread().name.startswith(
+                POOL_THREAD_PREFIX
+            ):
+                return self._threads.executor()
+            if own is None:
+                own = ThreadPoolExecutor(window, thread_name_prefix=POOL_THREAD_PREFIX)
+            return own
+
+        def in_thread(index: int) -> None:
+            spec = self.hosts[index]
+            future = executor().submit(self._one, spec, lambda c: c.run(command, **kwargs))
+            threaded[future] = index
+            future.add_done_callback(lambda _f: wake.set())
 
         def start(index: int) -> None:
             spec = self.hosts[index]
-            if not ready(spec):
-                others.append(index)
+            if not ready(spec):  # opening now (pre-flight) or to reopen: not from here
+                in_thread(index)
                 return
             try:
                 conn = self.registry.get(spec)
@@ -392,8 +409,8 @@ class HostPool:
                     self._prepare(conn)
                 self._used[spec.id] = conn
                 direct = conn.direct_run(command, **kwargs)
-                if direct is None:
-                    others.append(index)
+                if direct is None:  # a run-as user, the persistent shell, other keywords
+                    in_thread(index)
                     return
                 direct.start(wake)
                 flying.append((index, direct))
@@ -401,43 +418,51 @@ class HostPool:
                 outcomes[index] = HostOutcome(spec, error=exc)
 
         try:
-            while todo or flying:
-                while todo and len(flying) < window:
+            while todo or flying or threaded:
+                while todo and len(flying) + len(threaded) < window:
                     start(todo.pop())
                 wake.clear()  # before looking: what arrives after sets it again
+                finished = [f for f in threaded if f.done()]
+                for future in finished:
+                    outcomes[threaded.pop(future)] = future.result()
                 ended = [p for p in flying if p[1].done() or p[1].conn.interrupted]
                 for pair in ended:
                     flying.remove(pair)
                     outcomes[pair[0]] = self._collect(pair)
-                if ended:
+                if ended or finished:
                     continue
                 for _index, direct in flying:
                     direct.drain()
                 now = time.monotonic()
                 if any(d.deadline is not None and d.deadline <= now for _i, d in flying):
                     # kill and probe the timed-out ones at once; the rest end meanwhile
+                    late, flying[:] = list(flying), []
                     for pair, outcome in zip(
-                        flying, self._in_threads(flying, self._collect), strict=True
+                        late, self._in_threads(late, self._collect), strict=True
                     ):
                         outcomes[pair[0]] = outcome
-                    flying.clear()
                     continue
+                if any(d.done() for _i, d in flying):
+                    continue  # drain() met an error: collect it now
                 step = min(
                     [WAIT_STEP, *(d.deadline - now for _i, d in flying if d.deadline is not None)]
                 )
                 wake.wait(max(0.0, step))
-            if others:
-                rest = self._in_threads(
-                    [self.hosts[i] for i in others],
-                    lambda s: self._one(s, lambda c: c.run(command, **kwargs)),
-                )
-                for index, outcome in zip(others, rest, strict=True):
-                    outcomes[index] = outcome
-        except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: killed on their hosts
+        except BaseException as exc:
+            # nothing keeps running on the hosts: Ctrl-C, SIGTERM, or a bug of ours
             for _index, direct in flying:
                 direct.abandon()
-            self._interrupt()
+            for future in threaded:
+                future.cancel()
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                self._interrupt()  # the threads' commands, killed on their hosts
+                if own is not None:
+                    own.shutdown(wait=False, cancel_futures=True)
+                    own = None
             raise
+        finally:
+            if own is not None:
+                own.shutdown(wait=True)
         done = [o for o in outcomes if o is not None]
         assert len(done) == len(self.hosts)  # every host got its outcome
         return PoolResult(label, done)

@@ -403,11 +403,19 @@ def _remaining(deadline: float | None) -> float | None:
 
 
 def _wait_reply(channel: Any, deadline: float | None, what: str) -> None:
-    """paramiko's ``Channel._wait_for_event``, until ``deadline`` at most."""
+    """paramiko's ``Channel._wait_for_event``, until ``deadline`` at most. A channel that
+    closed (or whose transport died) before the request went out gets no reply: paramiko
+    drops a message for a dead transport silently, and the close had set the event before
+    the request cleared it; that raises at once instead of waiting for the deadline (or for
+    ever without one)."""
     event = channel.event
-    while not event.wait(1.0 if deadline is None else min(1.0, _remaining(deadline) or 0.0)):
+    transport = channel.get_transport()
+    while not event.is_set():
+        if channel.closed or transport is None or not transport.is_active():
+            break
         if deadline is not None and time.monotonic() >= deadline:
             raise Unanswered(what)
+        event.wait(1.0 if deadline is None else min(1.0, _remaining(deadline) or 0.0))
     if channel.event_ready:
         return
     transport = channel.get_transport()

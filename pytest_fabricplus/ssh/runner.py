@@ -218,6 +218,7 @@ class DirectRun:
         )
         self.deadline = None if self.limit is None else time.monotonic() + self.limit
         self.channel: Any = None
+        self._error: Exception | None = None  # what drain() met, raised by finish()
 
     def start(self, wake: threading.Event | None = None) -> None:
         """Send the exec request. ``wake``: set whenever this command's channel has data,
@@ -255,19 +256,30 @@ class DirectRun:
         self.channel = channel
 
     def done(self) -> bool:
-        """The exit status came (or the channel closed): :meth:`finish` will not wait long."""
+        """:meth:`finish` will not wait: the channel closed, or both the exit status and the
+        end of the output came (OpenSSH sends the exit status first when a process the
+        command left running still holds its output open, and ``exec`` waits for it), or
+        :meth:`drain` failed."""
         channel = self.channel
-        return channel is None or bool(channel.exit_status_ready())
+        if channel is None or self._error is not None or channel.closed:
+            return True
+        return bool(channel.exit_status_ready() and channel.eof_received)
 
     def drain(self) -> None:
         """Read the output that has arrived (the channel's window stays open: a command
-        writing more than it holds would otherwise wait for us)."""
+        writing more than it holds would otherwise wait for us). What reading raises (a
+        connection reset, output that cannot be shown) is this command's: :meth:`finish`
+        raises it, as :func:`run_direct` would have."""
         channel = self.channel
-        if channel is not None:
+        if channel is None or self._error is not None:
+            return
+        try:
             while channel.recv_ready():
                 self.out.read()
             while channel.recv_stderr_ready():
                 self.err.read()
+        except Exception as exc:
+            self._error = exc
 
     def abandon(self) -> None:
         """Kill the command on its host and close the channel (the caller was interrupted)."""
@@ -285,6 +297,8 @@ class DirectRun:
         hidden, encoding = self.hidden, self.encoding
         out, err = self.out, self.err
         try:
+            if self._error is not None:
+                raise self._error  # met by drain(): handled as if met here
             exec_reply(channel, deadline)
             status = exit_status_event(channel)
             while True:

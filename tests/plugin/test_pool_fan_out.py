@@ -126,3 +126,89 @@ def test_timed_out_commands_are_killed_on_every_host(
     inv = aliases(pytester.path / "inv.ini", sshd, 5)
     result = pytester.runpytest(*sshd.args(hosts=inv))
     result.assert_outcomes(passed=1)
+
+
+def test_a_host_holding_its_output_open_stalls_no_other(
+    pytester: pytest.Pytester, sshd: Target
+) -> None:
+    """A command that leaves a process holding its stdout gets its exit status before its
+    end of output (exec waits for that end, as ``ssh`` does); meanwhile the other hosts'
+    commands, each writing more than a channel's window, end on time with their output."""
+    pytester.makepyfile(
+        """
+        import uuid
+
+        def test_holder(host_pool):
+            lock = f"/tmp/fp-hold-{uuid.uuid4().hex}"
+            # the first command to take the lock leaves a process holding stdout for 8 s
+            # (exit status now, end of output in 8 s: past its timeout, as with exec);
+            # the others print 3 MB each
+            command = (
+                f"if mkdir {lock} 2>/dev/null; then (sleep 8) & echo holder; "
+                "else head -c 3000000 /dev/zero | tr '\\\\0' x; fi"
+            )
+            try:
+                results = host_pool.run(command, timeout=3.5, warn=True)
+            finally:
+                host_pool.run(f"rmdir {lock}")
+            holders = [h for h, o in results.items() if o.error is None and o.stdout == "holder\\n"]
+            assert holders == [], "the holder ended before its output did"
+            errors = {h: type(o.error).__name__ for h, o in results.items() if o.error is not None}
+            assert list(errors.values()) == ["CommandTimeout"], results
+            big = [h for h, o in results.items() if o.error is None]
+            assert len(big) == 3
+            assert {len(results[h].stdout) for h in big} == {3000000}
+        """
+    )
+    inv = aliases(pytester.path / "inv.ini", sshd, 4)
+    result = pytester.runpytest(*sshd.args("--max-connections=2", hosts=inv))
+    result.assert_outcomes(passed=1)
+
+
+def test_what_reading_one_host_raises_stays_that_hosts(
+    pytester: pytest.Pytester, sshd: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Output shown as it arrives (``hide=False``) that the terminal cannot encode: each
+    host's own error, as with map(), not one exception for the whole pool."""
+    pytester.makepyfile(
+        """
+        def test_unencodable(host_pool):
+            command = "printf 'caf\\\\303\\\\251'; sleep 1"
+            fanned = host_pool.run(command, hide=False)
+            mapped = host_pool.map(lambda c: c.run(command, hide=False, warn=True))
+            for results in (fanned, mapped):
+                assert {type(o.error).__name__ for o in results.values()} == {
+                    "UnicodeEncodeError"
+                }, results
+            assert list(fanned) == list(mapped)
+        """
+    )
+    inv = aliases(pytester.path / "inv.ini", sshd, 3)
+    monkeypatch.setenv("PYTHONIOENCODING", "ascii")  # for the inner pytest process only
+    result = pytester.runpytest_subprocess(*sshd.args("-s", hosts=inv))
+    result.assert_outcomes(passed=1)
+
+
+def test_a_host_to_reopen_runs_beside_the_others(pytester: pytest.Pytester, sshd: Target) -> None:
+    """A host whose connection must be opened (here: it dropped) runs in a thread at the
+    same time as the other hosts' commands, not after them."""
+    pytester.makepyfile(
+        """
+        import uuid
+
+        def test_reopen(host_pool, fabricplus_registry):
+            fabricplus_registry.get(host_pool.hosts[0]).close()  # reopened by its next use
+            d = f"/tmp/fp-fan-{uuid.uuid4().hex}"
+            # each counts the commands started before its own sleep ended
+            command = f"mkdir -p {d}; touch {d}/$$; sleep 1.5; ls {d} | wc -l"
+            try:
+                counts = {h: int(o.stdout) for h, o in host_pool.run(command).items()}
+            finally:
+                host_pool.run(f"rm -rf {d}")
+            assert counts == {"h1": 4, "h2": 4, "h3": 4, "h4": 4}
+            assert fabricplus_registry.opened_count == 5  # h1 reopened once
+        """
+    )
+    inv = aliases(pytester.path / "inv.ini", sshd, 4)
+    result = pytester.runpytest(*sshd.args(hosts=inv))
+    result.assert_outcomes(passed=1)
