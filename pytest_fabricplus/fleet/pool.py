@@ -15,6 +15,7 @@ Usable without pytest::
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
@@ -316,28 +317,36 @@ class HostPool:
         workers = min(self.max_workers, len(items))
         if workers == 1:
             return [call(i) for i in items]
-        # the session's threads, unless called from one of them (a nested map could wait
-        # for threads that are all busy waiting for it)
-        own: ThreadPoolExecutor | None = None
+        with self._executor(workers) as (executor, limit):
+            try:
+                return map_in_steps(executor, call, items, limit=limit)
+            except (KeyboardInterrupt, SystemExit):
+                # Ctrl-C, SIGTERM: the other hosts' commands run in threads this did not
+                # reach; the registry kills them on their hosts and closes, the threads end
+                self._interrupt()
+                raise
+
+    @contextlib.contextmanager
+    def _executor(self, workers: int) -> Iterator[tuple[Executor, int | None]]:
+        """Threads for up to ``workers`` calls at once, and the bound to keep on them (None:
+        the executor has no more threads): the session's threads, unless called from one of
+        them (a nested call could wait for threads that are all busy waiting for it); else
+        an executor of its own, shut down on leaving -- without waiting for its threads when
+        the run is interrupted (Ctrl-C, SIGTERM)."""
+        if self._threads is not None and not threading.current_thread().name.startswith(
+            POOL_THREAD_PREFIX
+        ):
+            yield self._threads.executor(), workers
+            return
+        own = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
+        wait_for_threads = True
         try:
-            if self._threads is not None and not threading.current_thread().name.startswith(
-                POOL_THREAD_PREFIX
-            ):
-                shared = self._threads.executor()
-                return map_in_steps(shared, call, items, limit=workers)
-            own = ThreadPoolExecutor(workers, thread_name_prefix=POOL_THREAD_PREFIX)
-            return map_in_steps(own, call, items)
+            yield own, None
         except (KeyboardInterrupt, SystemExit):
-            # Ctrl-C, SIGTERM: the other hosts' commands run in threads this did not reach;
-            # the registry kills them on their hosts and closes, the threads then end
-            self._interrupt()
-            if own is not None:
-                own.shutdown(wait=False, cancel_futures=True)
-                own = None
+            wait_for_threads = False
             raise
         finally:
-            if own is not None:
-                own.shutdown(wait=True)
+            own.shutdown(wait=wait_for_threads, cancel_futures=not wait_for_threads)
 
     def _interrupt(self) -> None:
         interrupt = getattr(self.registry, "interrupt", None)
@@ -381,21 +390,10 @@ class HostPool:
         threaded: dict[Future[HostOutcome[Any]], int] = {}  # hosts run as map() runs them
         wake = threading.Event()
         window = self.max_workers
-        own: ThreadPoolExecutor | None = None
 
-        def executor() -> Executor:
-            nonlocal own
-            if self._threads is not None and not threading.current_thread().name.startswith(
-                POOL_THREAD_PREFIX
-            ):
-                return self._threads.executor()
-            if own is None:
-                own = ThreadPoolExecutor(window, thread_name_prefix=POOL_THREAD_PREFIX)
-            return own
-
-        def in_thread(index: int) -> None:
+        def in_thread(index: int) -> None:  # on the executor of the `with` below
             spec = self.hosts[index]
-            future = executor().submit(self._one, spec, lambda c: c.run(command, **kwargs))
+            future = executor.submit(self._one, spec, lambda c: c.run(command, **kwargs))
             threaded[future] = index
             future.add_done_callback(lambda _f: wake.set())
 
@@ -418,52 +416,46 @@ class HostPool:
             except Exception as exc:  # kept per host, as map() does
                 outcomes[index] = HostOutcome(spec, error=exc)
 
-        try:
-            while todo or flying or threaded:
-                while todo and len(flying) + len(threaded) < window:
-                    start(todo.pop())
-                wake.clear()  # before looking: what arrives after sets it again
-                finished = [f for f in threaded if f.done()]
-                for future in finished:
-                    outcomes[threaded.pop(future)] = future.result()
-                ended = [p for p in flying if p[1].done() or p[1].conn.interrupted]
-                for pair in ended:
-                    flying.remove(pair)
-                    outcomes[pair[0]] = self._collect(pair)
-                if ended or finished:
-                    continue
+        with self._executor(window) as (executor, _limit):  # the window bounds them
+            try:
+                while todo or flying or threaded:
+                    while todo and len(flying) + len(threaded) < window:
+                        start(todo.pop())
+                    wake.clear()  # before looking: what arrives after sets it again
+                    finished = [f for f in threaded if f.done()]
+                    for future in finished:
+                        outcomes[threaded.pop(future)] = future.result()
+                    ended = [p for p in flying if p[1].done() or p[1].conn.interrupted]
+                    for pair in ended:
+                        flying.remove(pair)
+                        outcomes[pair[0]] = self._collect(pair)
+                    if ended or finished:
+                        continue
+                    for _index, direct in flying:
+                        direct.drain()
+                    now = time.monotonic()
+                    if any(d.deadline is not None and d.deadline <= now for _i, d in flying):
+                        # kill and probe the timed-out ones at once; the rest end meanwhile
+                        late, flying[:] = list(flying), []
+                        for pair, outcome in zip(
+                            late, self._in_threads(late, self._collect), strict=True
+                        ):
+                            outcomes[pair[0]] = outcome
+                        continue
+                    if any(d.done() for _i, d in flying):
+                        continue  # drain() met an error: collect it now
+                    deadlines = [d.deadline for _i, d in flying if d.deadline is not None]
+                    step = min([WAIT_STEP, *(t - now for t in deadlines)])
+                    wake.wait(max(0.0, step))
+            except BaseException as exc:
+                # nothing keeps running on the hosts: Ctrl-C, SIGTERM, or a bug of ours
                 for _index, direct in flying:
-                    direct.drain()
-                now = time.monotonic()
-                if any(d.deadline is not None and d.deadline <= now for _i, d in flying):
-                    # kill and probe the timed-out ones at once; the rest end meanwhile
-                    late, flying[:] = list(flying), []
-                    for pair, outcome in zip(
-                        late, self._in_threads(late, self._collect), strict=True
-                    ):
-                        outcomes[pair[0]] = outcome
-                    continue
-                if any(d.done() for _i, d in flying):
-                    continue  # drain() met an error: collect it now
-                step = min(
-                    [WAIT_STEP, *(d.deadline - now for _i, d in flying if d.deadline is not None)]
-                )
-                wake.wait(max(0.0, step))
-        except BaseException as exc:
-            # nothing keeps running on the hosts: Ctrl-C, SIGTERM, or a bug of ours
-            for _index, direct in flying:
-                direct.abandon()
-            for future in threaded:
-                future.cancel()
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                self._interrupt()  # the threads' commands, killed on their hosts
-                if own is not None:
-                    own.shutdown(wait=False, cancel_futures=True)
-                    own = None
-            raise
-        finally:
-            if own is not None:
-                own.shutdown(wait=True)
+                    direct.abandon()
+                for future in threaded:
+                    future.cancel()
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    self._interrupt()  # the threads' commands, killed on their hosts
+                raise
         done = [o for o in outcomes if o is not None]
         assert len(done) == len(self.hosts)  # every host got its outcome
         return PoolResult(label, done)
