@@ -182,12 +182,18 @@ class DelayProxy:
         sender = self._spawn(deliver())
         try:
             while True:
-                data = await reader.read(_CHUNK)
+                try:
+                    data = await reader.read(_CHUNK)
+                except OSError:
+                    # a reset (a client that exits with unread data): what came before it
+                    # still goes through, then EOF -- so sshd ends the session, as it does
+                    # on a direct connection, instead of waiting for the proxy to stop
+                    data = b""
                 queue.put_nowait((loop.time() + self.delay, data or None))
                 if not data:
                     break
             await sender
-        except (OSError, asyncio.IncompleteReadError):
+        except OSError:  # the other side is gone: nothing more can be delivered
             sender.cancel()
         except asyncio.CancelledError:
             sender.cancel()

@@ -174,8 +174,14 @@ def host_pool(
         conn.remember_state()  # what reset() restores after this test
         _set_run_as(conn, request.node, fabricplus_registry)
 
+    settings = state.settings
     pool = HostPool(
-        fabricplus_registry, hosts, state.settings.max_connections, prepare, state.threads
+        fabricplus_registry,
+        hosts,
+        settings.max_connections,
+        prepare,
+        state.threads,
+        in_flight=settings.pool_in_flight(len(hosts)),
     )
     try:
         yield pool

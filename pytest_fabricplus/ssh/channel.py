@@ -56,6 +56,9 @@ Upstream behaviour worked around here:
   channel (two descriptors) for ``select``, and ``select.select`` raises ``ValueError`` for a
   descriptor past 1,024 (a few hundred persistent shells in one process):
   :func:`data_event` hands the channel's two input buffers one ``threading.Event`` instead.
+* paramiko's packetizer reads each packet with two exact-size ``recv`` calls on a socket
+  with a timeout (four system calls, the GIL dropped and retaken around each):
+  :class:`GulpReads` reads whatever has arrived at once and serves the packets from it.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ import contextlib
 import contextvars
 import functools
 import os
+import socket
 import threading
 import time
 import typing
@@ -175,11 +179,66 @@ def quiet_transport(transport: Any) -> None:
     changes none of that: ``close()`` closes the packetizer and socket and does not wait for
     the thread, keepalives (``ServerAliveInterval``, whole seconds) and rekeys are checked as
     before, only less often while idle; data still wakes the thread at once.
+
+    Its reads then go through :class:`GulpReads` (a plain TCP socket only: a ProxyJump
+    channel or a ProxyCommand is left as it is).
     """
     sock = getattr(transport, "sock", None)
     if sock is not None and hasattr(sock, "settimeout"):
         with contextlib.suppress(Exception):  # a closed socket, or a proxy without it
             sock.settimeout(IDLE_POLL)
+    packetizer = getattr(transport, "packetizer", None)
+    if isinstance(sock, socket.socket) and getattr(packetizer, _PACKETIZER_SOCKET, None) is sock:
+        setattr(packetizer, _PACKETIZER_SOCKET, GulpReads(sock))
+
+
+#: the socket paramiko's ``Packetizer`` reads and writes (name-mangled private attribute)
+_PACKETIZER_SOCKET = "_Packetizer__socket"
+
+#: bytes one read of the transport socket asks for (:class:`GulpReads`)
+GULP = 65536
+
+
+class GulpReads:
+    """The socket as paramiko's packetizer sees it, read in gulps of up to :data:`GULP`.
+
+    paramiko reads each packet in two exact-size ``recv`` calls (its first cipher block,
+    then the rest) and, with a timeout on the socket, each is a ``poll`` and a ``recv``
+    system call with the GIL released and taken back around each. sshd answers a command
+    with several packets in one segment (exit status, EOF, close): at 300 hosts x 10
+    commands a run made ~140,000 context switches, and the transport threads queued for
+    the GIL once per read. Here one ``recv`` takes whatever has arrived and the following
+    reads are served from it without a system call. Measured at 300 hosts x 10 checks,
+    40 ms RTT: ``--fleet`` 9.0 s of client CPU instead of 10.0 s (sys 2.2 s instead of
+    2.8 s), ``host_pool`` ~30 % fewer context switches.
+
+    Only paramiko's transport thread reads (after the handshake, the one place this is
+    installed: :func:`quiet_transport`); ``send`` and ``close`` are the socket's own, and
+    anything else is looked up on the socket. A timeout, a reset or the end of the stream
+    come from the socket's ``recv`` as before, once what was read ahead has been served.
+    """
+
+    __slots__ = ("_sock", "_data", "_at", "send", "close")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._data = b""
+        self._at = 0  # the next unread byte of _data
+        self.send = sock.send
+        self.close = sock.close
+
+    def recv(self, size: int) -> bytes:
+        data, at = self._data, self._at
+        if at >= len(data):
+            data = self._sock.recv(max(size, GULP))
+            if len(data) <= size:
+                return data  # all of it (b"": the end of the stream)
+            at = 0
+        self._data, self._at = data, at + size
+        return data[at : at + size]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def send_while_open(channel: Any, msg: Message | None = None) -> bool:

@@ -94,10 +94,10 @@ def test_command_timeout_kills_the_remote_command(sshd: Target) -> None:
         conn.close()
 
 
-def test_an_idle_connection_polls_once_a_second_and_still_closes_at_once(
+def test_an_idle_connection_polls_once_a_second_reads_in_gulps_and_still_closes_at_once(
     sshd: Target,
 ) -> None:
-    from pytest_fabricplus.ssh.channel import IDLE_POLL
+    from pytest_fabricplus.ssh.channel import IDLE_POLL, GulpReads
 
     (spec,) = resolve_hosts(sshd.address)
     conn = Connector(settings_for(sshd)).open(spec)
@@ -106,6 +106,11 @@ def test_an_idle_connection_polls_once_a_second_and_still_closes_at_once(
     # paramiko's 0.1 s poll woke every idle transport thread ten times a second
     assert transport.sock.gettimeout() == IDLE_POLL
     assert conn.run("echo busy", hide=True).stdout == "busy\n"
+    # its reads go through GulpReads: a key re-exchange and 3 MB of output still arrive whole
+    assert isinstance(transport.packetizer._Packetizer__socket, GulpReads)
+    transport.renegotiate_keys()
+    big = conn.run("head -c 3000000 /dev/zero | tr '\\0' x; echo; echo end >&2", hide=True)
+    assert (len(big.stdout), big.stderr) == (3000001, "end\n")
     conn.close()
     # (how quickly close() returns is bench/'s business: tests hold no clock)
     transport.join(IDLE_POLL + 2)

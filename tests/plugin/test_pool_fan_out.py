@@ -1,4 +1,4 @@
-"""host_pool.run from one thread: every host's command in flight (up to --max-connections),
+"""host_pool.run from one thread: every host's command in flight (or --max-connections),
 each collected as it ends, the same outcome per host as the threaded map."""
 
 from __future__ import annotations
@@ -74,31 +74,45 @@ def test_run_gives_what_map_gives_without_pool_threads(
     result.assert_outcomes(passed=1, errors=0)
 
 
-def test_run_keeps_at_most_max_connections_commands_in_flight(
-    pytester: pytest.Pytester, sshd: Target
-) -> None:
-    pytester.makepyfile(
-        """
-        import uuid
+IN_FLIGHT = """
+import uuid
 
-        def test_in_flight(host_pool, tmp_path):
-            # each command counts the commands running while it sleeps (this machine's /tmp
-            # is every "host"'s)
-            d = f"/tmp/fp-fan-{uuid.uuid4().hex}"
-            command = (
-                f"mkdir -p {d}; touch {d}/$$; sleep 1.5; n=$(ls {d} | wc -l); rm {d}/$$; echo $n"
-            )
-            try:
-                counts = sorted(int(o.stdout) for o in host_pool.run(command).values())
-            finally:
-                host_pool.run(f"rm -rf {d}")
-            # never more than --max-connections at once, and that many at first
-            assert max(counts) == 3, counts
-        """
-    )
-    inv = aliases(pytester.path / "inv.ini", sshd, 6)
-    result = pytester.runpytest(*sshd.args("--max-connections=3", hosts=inv))
+def test_in_flight(host_pool, tmp_path):
+    # each command counts the commands running while it sleeps (this machine's /tmp is
+    # every "host"'s)
+    d = f"/tmp/fp-fan-{uuid.uuid4().hex}"
+    command = f"mkdir -p {d}; touch {d}/$$; sleep 1.5; n=$(ls {d} | wc -l); rm {d}/$$; echo $n"
+    try:
+        counts = sorted(int(o.stdout) for o in host_pool.run(command).values())
+    finally:
+        host_pool.run(f"rm -rf {d}")
+    print(f"at most {max(counts)} at once")
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "expected"),
+    [
+        # never more than an explicit --max-connections at once, and that many at first
+        (["--max-connections=3"], "", 3),
+        # from the ini file too
+        ([], "[pytest]\nfabricplus_max_connections = 4\n", 4),
+        # without one, every host's command at once: more than the threads (32) would be
+        ([], "", 40),
+    ],
+    ids=["option", "ini", "default-every-host"],
+)
+def test_run_keeps_every_command_in_flight_unless_max_connections_bounds_it(
+    pytester: pytest.Pytester, sshd: Target, args: list[str], ini: str, expected: int
+) -> None:
+    pytester.makepyfile(IN_FLIGHT)
+    if ini:
+        pytester.makefile(".ini", pytest=ini)
+    hosts = 40 if expected == 40 else 6
+    inv = aliases(pytester.path / "inv.ini", sshd, hosts)
+    result = pytester.runpytest(*sshd.args("-s", *args, hosts=inv))
     result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*at most {expected} at once*"])
 
 
 def test_timed_out_commands_are_killed_on_every_host(
