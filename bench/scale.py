@@ -9,9 +9,10 @@ hypothesis plugin, as bench/fleet.py):
   (A)  ours, per-host items (``connection`` fixture), ``-n W`` for each W in ``--workers``
        floor: hosts * 10 / W * RTT (every check one round trip, W in flight)
   (B)  ours, ``host_pool``: one test per check over all hosts, no ``-n``
-       floor: 10 * RTT * ceil(hosts / Settings.max_connections)
+       floor: 10 * RTT (``host_pool.run`` sends every host's command at once)
   (F)  ours, the (A) suite (per-host items) in fleet mode (``--fleet``), no ``-n``
-       floor: as (B) -- each check's hosts at once, ``max_connections`` bodies in flight;
+       floor: 10 * RTT * ceil(hosts / Settings.max_connections) -- each check's hosts at
+       once, ``max_connections`` bodies in flight;
        (FW) the same with ``-n W``: each worker runs its share of the hosts at once
   (C)  pytest-testinfra's plugin, paramiko backend, ``-p no:fabricplus``, ``-n W[0]``
   (Z)  bare pytest ``-n W``: hosts * 10 parametrized empty items, ``-p no:fabricplus``
@@ -376,10 +377,10 @@ def run_fresh(
 ) -> Run:
     """``key``'s run behind a proxy of its own, stopped before sshd CPU is read.
 
-    delay_proxy.py keeps the sshd side of a connection open when the client's side ends with a
-    reset (as when a pytest process exits with unread data): those sshd sessions would live
-    (and their CPU stay uncounted: it is reaped at close) until the proxy stops. A fresh proxy
-    per run, closed after it, ends them all; its ports, known_hosts and inventory are new.
+    A connection's sshd CPU is reaped only when it closes: a fresh proxy per run, closed after
+    it, ends every connection the run left (delay_proxy.py before 8d492aa kept the sshd side
+    open when a client exited with unread data: a reset), so the CPU read afterwards is the
+    run's whole; its ports, known_hosts and inventory are new.
     """
     server0 = stable_server_cpu(targets)
     with opener() as setup:
@@ -711,17 +712,18 @@ def report(
         summary.setdefault("floors", {})[f"A{w}"] = floor
         summary["floors"][f"Z{w}"] = z
     b = wall_of("B")
-    bfloor = len(CHECKS) * rtt * math.ceil(hosts / maxconn)
+    bfloor = len(CHECKS) * rtt  # host_pool.run: every host's command at once
     summary.setdefault("floors", {})["B"] = bfloor
     print(
-        f"(B) floor {len(CHECKS)}*{rtt_ms:g} ms*ceil({hosts}/{maxconn}) = {bfloor:.2f} s; wall "
+        f"(B) floor {len(CHECKS)}*{rtt_ms:g} ms = {bfloor:.2f} s; wall "
         f"{fmt(b, unit=' s')}; wall/floor {fmt(b / bfloor if b and bfloor else None)}x"
     )
     f = wall_of("F")
-    summary["floors"]["F"] = bfloor
+    ffloor = len(CHECKS) * rtt * math.ceil(hosts / maxconn)  # max_connections bodies at once
+    summary["floors"]["F"] = ffloor
     print(
-        f"(F) floor as (B) {bfloor:.2f} s; wall {fmt(f, unit=' s')}; wall/floor "
-        f"{fmt(f / bfloor if f and bfloor else None)}x"
+        f"(F) floor {len(CHECKS)}*{rtt_ms:g} ms*ceil({hosts}/{maxconn}) = {ffloor:.2f} s; wall "
+        f"{fmt(f, unit=' s')}; wall/floor {fmt(f / ffloor if f and ffloor else None)}x"
     )
     if f:
         for key in ["B", *(f"A{w}" for w in workers)]:

@@ -187,9 +187,12 @@ def quiet_transport(transport: Any) -> None:
     if sock is not None and hasattr(sock, "settimeout"):
         with contextlib.suppress(Exception):  # a closed socket, or a proxy without it
             sock.settimeout(IDLE_POLL)
+    if not isinstance(sock, socket.socket):
+        return  # a ProxyJump channel or a ProxyCommand: read as paramiko reads it
+    plain: socket.socket = sock
     packetizer = getattr(transport, "packetizer", None)
-    if isinstance(sock, socket.socket) and getattr(packetizer, _PACKETIZER_SOCKET, None) is sock:
-        setattr(packetizer, _PACKETIZER_SOCKET, GulpReads(sock))
+    if getattr(packetizer, _PACKETIZER_SOCKET, None) is plain:
+        setattr(packetizer, _PACKETIZER_SOCKET, GulpReads(plain))
 
 
 #: the socket paramiko's ``Packetizer`` reads and writes (name-mangled private attribute)
@@ -218,7 +221,7 @@ class GulpReads:
     come from the socket's ``recv`` as before, once what was read ahead has been served.
     """
 
-    __slots__ = ("_sock", "_data", "_at", "send", "close")
+    __slots__ = ("_at", "_data", "_sock", "close", "send")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
