@@ -466,3 +466,150 @@ def test_one_ssh_connection_per_target(peer: Peer) -> None:
     assert peer.ours.check_output(f"ps -o args= -p {peer.session_pid}") == "sshd: fpuser@notty"
     # testinfra's own backend arrives on a connection of its own: the check can tell them apart
     assert peer.theirs.check_output(SSH_SESSION_PID) != peer.session_pid
+
+
+# -- a role-style suite, whole: testinfra's own plugin against the drop-in in fleet mode ----
+
+#: written the way public testinfra suites are (molecule verify scenarios, role tests):
+#: module fixtures on ``host``, parametrized checks, a class, skips, xfail/xpass, sudo, and a
+#: check that passes on one target only -- so per-host verdicts differ within a test
+ROLE_SUITE = """
+import pytest
+
+
+@pytest.fixture(scope="module")
+def distro(host):
+    return host.system_info.distribution
+
+
+@pytest.fixture(scope="module")
+def short_name(host):
+    return host.check_output("hostname -s")
+
+
+def test_passwd_file(host):
+    passwd = host.file("/etc/passwd")
+    assert passwd.contains("root")
+    assert (passwd.user, passwd.group, passwd.mode) == ("root", "root", 0o644)
+
+
+@pytest.mark.parametrize("name", ["openssh-server", "sudo", "not-a-package-xyz"])
+def test_packages(host, name):
+    assert host.package(name).is_installed
+
+
+def test_sshd(host):
+    assert host.process.filter(comm="sshd")
+    assert host.socket("tcp://0.0.0.0:22").is_listening
+
+
+def test_user_and_group(host):
+    user = host.user("fpuser")
+    assert user.exists and user.shell == "/bin/bash" and "fpuser" in user.groups
+    assert host.group("root").gid == 0
+
+
+def test_sudo_whoami(host):
+    with host.sudo():
+        assert host.check_output("whoami") == "root"
+
+
+def test_debian_family_only(host, distro):
+    if distro not in ("debian", "ubuntu"):
+        pytest.skip(f"not on {distro}")
+    assert host.file("/etc/debian_version").exists
+
+
+def test_named_ubuntu(host, short_name):
+    assert short_name == "ubuntu"
+
+
+class TestDirectories:
+    @pytest.mark.parametrize("path", ["/etc", "/tmp", "/nonexistent"])
+    def test_is_directory(self, host, path):
+        assert host.file(path).is_directory
+
+
+@pytest.mark.xfail(reason="known gap")
+def test_known_gap(host):
+    assert host.file("/nope").exists
+
+
+@pytest.mark.xfail(reason="passes anyway")
+def test_xpass(host):
+    assert host.file("/etc").exists
+
+
+def test_system(host):
+    assert host.sysctl("kernel.ostype") == "Linux"
+    assert host.mount_point("/").exists
+    assert host.interface("lo").exists
+    assert host.exists("sh") and not host.exists("definitely-not-a-command")
+
+
+def test_commands(host):
+    host.run_expect([0, 1], "grep -q root /etc/passwd")
+    assert host.run("echo out; echo err >&2; exit 3").rc == 3
+    assert host.check_output("printf 'a\\\\nb'") == "a\\nb"
+"""
+
+_ID = r"test_role\.py::(\S+)\[(?:paramiko://)?([^\]-]+)(-[^\]]*)?\]"
+#: ``ID OUTCOME`` (-v), or ``[gwN] [ n%] OUTCOME ID`` (-v under xdist)
+_VERDICT = re.compile(rf"^{_ID} (\w+)")
+_XDIST_VERDICT = re.compile(rf"^\[gw\d+\] \[\s*\d+%\] (\w+) {_ID}")
+
+
+def _verdicts(result: pytest.RunResult) -> dict[tuple[str, str, str], str]:
+    """(test, host, other parameters) -> PASSED/FAILED/SKIPPED/XFAIL/XPASS/ERROR, whatever the
+    spelling of the host in the id (testinfra's ``paramiko://h``, ours ``h``)."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for line in result.outlines:
+        match = _VERDICT.match(line)
+        if match:
+            test, host, rest, outcome = match.groups()
+            seen[(test, host, rest or "")] = outcome
+        match = _XDIST_VERDICT.match(line)
+        if match:
+            outcome, test, host, rest = match.groups()
+            seen[(test, host, rest or "")] = outcome
+    return seen
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_a_role_style_suite_in_fleet_mode_gets_testinfras_verdicts_per_host(
+    pytester: pytest.Pytester, session_targets: DockerTargets, xdist: list[str]
+) -> None:
+    """The same suite, the same two containers: testinfra 10.2.2's own plugin, then ours
+    (``-p pytest_fabricplus.testinfra_dropin --fleet``); every (test, host) verdict equal."""
+    pytester.makepyfile(test_role=ROLE_SUITE)
+    targets = dict(session_targets.targets)
+    # two names for the two ports (testinfra's id is the host name without the port)
+    names = {"ubuntu": "127.0.0.1", "centos7": "localhost"}
+    spec = ",".join(
+        f"paramiko://fpuser@{names[kind]}:{t.port}?ssh_identity_file={t.key_filename}"
+        for kind, t in targets.items()
+    )
+    known = pytester.path / "known_hosts"
+    lines = session_targets.known_hosts_path.read_text().splitlines()
+    centos_port = targets["centos7"].port
+    extra = [ln.replace(f"[127.0.0.1]:{centos_port}", f"[localhost]:{centos_port}") for ln in lines]
+    known.write_text("\n".join(lines + extra) + "\n")
+    ssh_config = pytester.path / "ssh_config"  # testinfra's backend: accept (it warns else)
+    ssh_config.write_text("Host *\n    StrictHostKeyChecking no\n")
+    theirs = pytester.runpytest_subprocess(
+        "-p", "testinfra", "-p", "no:fabricplus", "-p", "no:cacheprovider", "-v",
+        f"--hosts={spec}", f"--ssh-config={ssh_config}", timeout=300,
+    )  # fmt: skip
+    ours = pytester.runpytest_subprocess(
+        "-p", "pytest_fabricplus.testinfra_dropin", "-p", "no:cacheprovider", "-v",
+        f"--hosts={spec}", f"--known-hosts={known}", "--fleet", *xdist, timeout=300,
+    )  # fmt: skip
+    expected = _verdicts(theirs)
+    assert len(expected) == 2 * 16, theirs.stdout.str()
+    # not vacuous: every kind of outcome, and a test whose hosts disagree
+    assert {"PASSED", "FAILED", "XFAIL", "XPASS"} <= set(expected.values()), expected
+    assert expected[("test_named_ubuntu", "127.0.0.1", "")] == "PASSED"
+    assert expected[("test_named_ubuntu", "localhost", "")] == "FAILED"
+    assert _verdicts(ours) == expected, ours.stdout.str()
+    ours.stdout.fnmatch_lines(["fabricplus: fleet mode: *hosts at once*"])
+    assert ours.ret == theirs.ret == 1
