@@ -71,6 +71,17 @@ def test_preflight_limit_default_max_connections_and_its_own_option() -> None:
         Settings.resolve({}, {"fabricplus_preflight_connections": "0"}, {})
 
 
+def test_pool_in_flight_every_host_unless_max_connections_is_given() -> None:
+    assert Settings.resolve({}, {}, {}).pool_in_flight(300) == 300
+    assert Settings.resolve({}, {}, {}).pool_in_flight(0) == 1
+    # an explicit --max-connections, from any layer, bounds host_pool.run too
+    assert Settings.resolve({"max_connections": 4}, {}, {}).pool_in_flight(300) == 4
+    ini = Settings.resolve({}, {"fabricplus_max_connections": "32"}, {})
+    assert ini.pool_in_flight(300) == 32
+    env = Settings.resolve({}, {}, {"FABRICPLUS_MAX_CONNECTIONS": "7"})
+    assert env.pool_in_flight(300) == 7
+
+
 def test_login_password_missing_variable_names_it_not_a_value() -> None:
     s = Settings(ssh_password_env="NOPE_VAR")
     spec = HostSpec("h", id="h")
