@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import paramiko
@@ -168,16 +168,15 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         run_as = self._run_as
         if run_as is not None:
             return self._privilege.run(self, run_as, command, **kwargs)
-        if self._fast:
-            run = channel.run_settings(self.config)
-            if runner.direct_ok(self, kwargs, run):
-                shell = self._start_shell() if self._persistent else None
-                if shell is not None:
-                    try:
-                        return runner.run_in_shell(self, shell, command, run, **kwargs)
-                    except ShellUnavailable as exc:  # raised before the command was sent
-                        self._no_shell(exc)
-                return runner.run_direct(self, command, run, **kwargs)
+        run = self._direct_settings(kwargs)
+        if run is not None:
+            shell = self._start_shell() if self._persistent else None
+            if shell is not None:
+                try:
+                    return runner.run_in_shell(self, shell, command, run, **kwargs)
+                except ShellUnavailable as exc:  # raised before the command was sent
+                    self._no_shell(exc)
+            return runner.run_direct(self, command, run, **kwargs)
         return self._timed(super().run, command, kwargs)
 
     def direct_run(self, command: str, **kwargs: Any) -> runner.DirectRun | None:
@@ -188,12 +187,17 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         not serve): call :meth:`run`."""
         if self._spec is None:
             self.spec  # noqa: B018  # raises: built directly, not by a Connector
-        if self._run_as is not None or not self._fast or self._persistent:
+        run = None if self._persistent else self._direct_settings(kwargs)
+        return None if run is None else runner.DirectRun(self, command, run, **kwargs)
+
+    def _direct_settings(self, kwargs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """invoke's ``run`` settings when :meth:`run` reads the channel itself (the fast path,
+        no run-as user, a call :func:`runner.direct_ok` serves); else None. The one place
+        :meth:`run` and :meth:`direct_run` decide it."""
+        if self._run_as is not None or not self._fast:
             return None
         run = channel.run_settings(self.config)
-        if not runner.direct_ok(self, kwargs, run):
-            return None
-        return runner.DirectRun(self, command, run, **kwargs)
+        return run if runner.direct_ok(self, kwargs, run) else None
 
     # -- the persistent remote shell (--remote-shell=persistent) ----------------------------
     def _start_shell(self) -> RemoteShell | None:
