@@ -68,6 +68,8 @@ def one_of(choices: Sequence[str]) -> Callable[[str], str]:
 
 #: how ``run()`` reaches the host: an ``exec`` channel per command, or one persistent shell
 REMOTE_SHELLS = ("exec", "persistent")
+#: how fleet mode runs a test's bodies at once (--fleet-bodies)
+FLEET_BODIES = ("cooperative", "threads")
 
 
 def boolean(text: str) -> bool:
@@ -452,6 +454,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
         False,
         switch=True,
     ),
+    OptionSpec(
+        "fleet_bodies",
+        "--fleet-bodies",
+        "how --fleet runs a test's bodies at once: cooperative (one thread; a body waiting "
+        "for a command lets the others run; default) or threads (a thread per body, up to "
+        "--max-connections: for bodies that block outside the connection, e.g. time.sleep)",
+        one_of(FLEET_BODIES),
+        "cooperative",
+        "cooperative|threads",
+    ),
     # -- testinfra's options, with its meanings ---------------------------------------
     OptionSpec(
         "connection",
@@ -572,6 +584,7 @@ class Settings:
     report: str | None = None
     skip_unreachable: bool = False
     fleet: bool = False
+    fleet_bodies: str = "cooperative"
     docker_targets_keep: bool = False
     connection: str | None = None
     sudo: bool = False

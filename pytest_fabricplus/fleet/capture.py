@@ -1,4 +1,5 @@
-"""Per-thread output capture for code that runs many hosts' test bodies at once.
+"""Per-thread (and per-greenlet) output capture for code that runs many hosts' test bodies
+at once.
 
 ``sys.stdout``, ``sys.stderr`` and the root logger are process-wide: pytest captures them
 for the one test that runs. When several test bodies run in threads of their own (fleet
@@ -12,6 +13,10 @@ descriptors themselves (a subprocess, a C extension) and writes from threads the
 started (invoke's IO threads, when a command runs with a pty or the fast path is off) go
 to the original streams.
 
+The owner of a write is the running greenlet (``greenlet.getcurrent()``): a body that
+:mod:`.cooperative` runs in a greenlet, or a plain thread (each has a main greenlet of its
+own).
+
 No pytest here (plugin/fleetmode.py is the pytest side).
 """
 
@@ -20,11 +25,12 @@ from __future__ import annotations
 import io
 import logging
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+import greenlet
 
 
 @dataclass
@@ -68,7 +74,7 @@ class _Bytes:
 class _Router(io.TextIOBase):
     """A text stream that writes to the calling thread's capture, else to ``original``."""
 
-    def __init__(self, original: TextIO, which: str, owners: dict[int, Captured]) -> None:
+    def __init__(self, original: TextIO, which: str, owners: dict[Any, Captured]) -> None:
         super().__init__()
         self._original = original
         self._which = which
@@ -76,7 +82,7 @@ class _Router(io.TextIOBase):
         self.buffer = _Bytes(self)
 
     def _target(self) -> TextIO | io.StringIO:
-        captured = self._owners.get(threading.get_ident())
+        captured = self._owners.get(greenlet.getcurrent())
         if captured is None:
             return self._original
         return captured.stdout if self._which == "stdout" else captured.stderr
@@ -118,13 +124,13 @@ class _LogRouter(logging.Handler):
     """The root logger's only handler while bodies run: a registered thread's records are
     kept for it, others go to the handlers that were there."""
 
-    def __init__(self, handlers: list[logging.Handler], owners: dict[int, Captured]) -> None:
+    def __init__(self, handlers: list[logging.Handler], owners: dict[Any, Captured]) -> None:
         super().__init__(logging.NOTSET)
         self._handlers = handlers
         self._owners = owners
 
     def handle(self, record: logging.LogRecord) -> bool:
-        captured = self._owners.get(threading.get_ident())
+        captured = self._owners.get(greenlet.getcurrent())
         if captured is not None:
             captured.records.append(record)
             return True
@@ -141,7 +147,7 @@ class ThreadCapture:
     """While active (``with capture.active():``), registered threads' output is theirs."""
 
     def __init__(self) -> None:
-        self._owners: dict[int, Captured] = {}
+        self._owners: dict[Any, Captured] = {}
 
     @contextmanager
     def active(self) -> Iterator[None]:
@@ -158,11 +164,22 @@ class ThreadCapture:
 
     @contextmanager
     def thread(self) -> Iterator[Captured]:
-        """Capture what the calling thread writes and logs until the block ends."""
-        captured = Captured()
-        ident = threading.get_ident()
-        self._owners[ident] = captured
+        """Capture what the calling thread (or greenlet) writes and logs until the block
+        ends."""
+        with self.owned(Captured()) as captured:
+            yield captured
+
+    @contextmanager
+    def owned(self, captured: Captured) -> Iterator[Captured]:
+        """What the calling thread (or greenlet) writes and logs goes to ``captured`` until
+        the block ends (a call made in another thread for a body: the body's)."""
+        key = greenlet.getcurrent()
+        self._owners[key] = captured
         try:
             yield captured
         finally:
-            self._owners.pop(ident, None)
+            self._owners.pop(key, None)
+
+    def owner(self) -> Captured | None:
+        """Where the calling thread's (or greenlet's) output goes now, if captured."""
+        return self._owners.get(greenlet.getcurrent())

@@ -62,17 +62,20 @@ pytest internals used here (no public API for "many items set up at once"):
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import greenlet
 import pytest
 from _pytest.runner import call_and_report
 
 from ..fleet.capture import Captured, ThreadCapture
 from ..fleet.pool import map_in_steps
 from ..fleet.state import RunState
+from ..ssh.cooperative import Hub, current_hub
 from .fleet_hostscope import HostScopes, host_bound_fixturedefs
 from .reporting import item_host
 from .xdist import AFFINITY_KEY
@@ -522,25 +525,29 @@ class FleetMode:
         if not items:
             return
         capture = ThreadCapture()
-
-        def body(item: pytest.Item) -> None:
-            record = _Body()
-            with capture.thread() as captured:
-                record.start = time.time()
-                start = time.perf_counter()
-                try:
-                    item.runtest()
-                except BaseException as exc:  # kept for the item's call phase
-                    record.error = exc
-                record.duration = time.perf_counter() - start
-                record.stop = time.time()
-            record.captured = captured
-            prepared[item].body = record
-
-        limit = self.state.settings.max_connections
         with capture.active():
             try:
-                map_in_steps(self.state.threads.executor(), body, items, limit=limit)
+                if self.state.settings.fleet_bodies == "threads":
+                    map_in_steps(
+                        self.state.threads.executor(),
+                        lambda item: _run_body(item, prepared[item], capture),
+                        items,
+                        limit=self.state.settings.max_connections,
+                    )
+                    return
+                hub = Hub(self.state.threads.executor, capture)
+                window = self.state.settings.pool_in_flight(len(items))
+                todo = list(reversed(items))  # pop() from the end: item order
+                try:
+                    while todo or hub.busy:
+                        while todo and hub.running < window:
+                            item = todo.pop()
+                            hub.spawn(functools.partial(_run_body, item, prepared[item], capture))
+                        if hub.busy:
+                            hub.step()
+                except BaseException:  # Ctrl-C, SIGTERM, a bug of ours: no body goes on
+                    hub.abandon()  # each body's command killed on its host
+                    raise
             except (KeyboardInterrupt, SystemExit):
                 self.state.interrupt()  # the other bodies' commands end on their hosts
                 raise
@@ -620,6 +627,29 @@ def _queued(torun: Any) -> list[Any]:
         with mutex:
             return list(queue)
     return []
+
+
+def _run_body(item: pytest.Item, prepared: _Prepared, capture: ThreadCapture) -> None:
+    """Run the item's body (in a pool thread, or a greenlet of a ``Hub``); what it writes and
+    logs, its exception and its times are kept for its call phase."""
+    record = _Body()
+    with capture.thread() as captured:
+        record.start = time.time()
+        start = time.perf_counter()
+        try:
+            item.runtest()
+        except greenlet.GreenletExit:
+            raise  # the hub ends it (the run was interrupted)
+        except KeyboardInterrupt as exc:
+            if current_hub() is not None:
+                raise  # in the main thread: Ctrl-C or SIGTERM (or the body's own) stops the run
+            record.error = exc  # in a thread: the body's own, raised in its call phase
+        except BaseException as exc:  # kept for the item's call phase
+            record.error = exc
+        record.duration = time.perf_counter() - start
+        record.stop = time.time()
+    record.captured = captured
+    prepared.body = record
 
 
 def _runs_body(item: pytest.Item, prepared: _Prepared) -> bool:

@@ -47,6 +47,7 @@ from ..hosts.spec import HostSpec
 from ..runas import RunAs
 from ..secrets import Secret, SecretStore
 from . import channel, runner
+from .cooperative import current_hub
 from .hostkeys import accepted_warnings, hops
 from .shell import RemoteShell, ShellUnavailable
 
@@ -165,6 +166,10 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         __tracebackhide__ = True
         if self._spec is None:
             self.spec  # noqa: B018  # raises: built directly, not by a Connector
+        hub = current_hub()
+        if hub is not None and (self._persistent or self._direct_settings(kwargs) is None):
+            # a fleet-mode body, on a path that blocks: in a thread while the others run
+            return hub.offload(lambda: self.run(command, **kwargs))
         run_as = self._run_as
         if run_as is not None:
             return self._privilege.run(self, run_as, command, **kwargs)
@@ -257,6 +262,9 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
     def run_plain(self, command: str, **kwargs: Any) -> Any:
         """``run`` as the login user, whatever user is active."""
         __tracebackhide__ = True
+        hub = current_hub()
+        if hub is not None:  # a fleet-mode body: in a thread while the others run
+            return hub.offload(lambda: self.run_plain(command, **kwargs))
         return self._timed(super().run, command, kwargs)
 
     @contextlib.contextmanager
@@ -307,6 +315,9 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         used is redacted; a refused one is a ``PrivilegeError`` naming host and users.
         """
         __tracebackhide__ = True
+        hub = current_hub()
+        if hub is not None:  # a fleet-mode body: in a thread while the others run
+            return hub.offload(lambda: self.sudo(command, **kwargs))
         sudo_config = self.config.sudo
         user = kwargs.pop("user", None) or sudo_config.user or "root"
         password = kwargs.pop("password", None) or sudo_config.password
@@ -325,6 +336,9 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         says; an ``OSError`` (SFTP's ``PermissionError``, ``FileNotFoundError``, ...) is
         re-raised as the same class with a message naming host and both paths."""
         __tracebackhide__ = True
+        hub = current_hub()
+        if hub is not None:  # a fleet-mode body: in a thread while the others run
+            return hub.offload(lambda: self.put(*args, **kwargs))
         try:
             return self._transfer(super().put, "put", args, kwargs)
         except OSError as exc:
@@ -340,6 +354,9 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         """fabricplus' ``get`` (SFTP, or scp with ``scp=True``); an ``OSError`` is re-raised as
         the same class with a message naming host and both paths."""
         __tracebackhide__ = True
+        hub = current_hub()
+        if hub is not None:  # a fleet-mode body: in a thread while the others run
+            return hub.offload(lambda: self.get(*args, **kwargs))
         try:
             return self._transfer(super().get, "get", args, kwargs)
         except OSError as exc:
@@ -367,6 +384,9 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         wrong password is a ``PrivilegeError`` naming user and host.
         """
         __tracebackhide__ = True
+        hub = current_hub()
+        if hub is not None:  # a fleet-mode body: in a thread while the others run
+            return hub.offload(lambda: self.su(command, user, password, timeout, **kwargs))
         spec = self.spec  # first: built directly, this raises a clear error
         run_as = self._resolve_run_as(spec, user, "su")
         secret = password or run_as.su_password or self.connect_kwargs.get("password")

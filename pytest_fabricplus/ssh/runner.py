@@ -48,6 +48,7 @@ from .channel import (
     prefix_commands,
     request_exec,
 )
+from .cooperative import Hub, current_hub
 
 DIRECT_KWARGS = frozenset({"hide", "warn", "timeout", "encoding"})
 
@@ -189,8 +190,37 @@ def run_direct(
     hidden, multibyte characters split across packets decoded whole."""
     __tracebackhide__ = True
     run = DirectRun(conn, command, config, hide, warn, timeout, encoding)
+    hub = current_hub()
+    if hub is not None:  # a fleet-mode body: the others run while this one waits
+        return run_parked(hub, run)
     run.start()
     return run.finish()
+
+
+def run_parked(hub: Hub, run: DirectRun) -> Any:
+    """``run.start()`` and ``run.finish()`` for a body of ``hub``: parked while the command
+    runs (its output read as it comes); past its deadline, or with the connection
+    interrupted, ``finish`` (which kills the command and asks whether the host still answers)
+    runs in a thread of its own, so that the other bodies do not wait for that probe."""
+    __tracebackhide__ = True
+    run.start(hub.waker())
+    try:
+        while not (run.done() or run.conn.interrupted):
+            hub.park(lambda: run.done() or run.conn.interrupted or _has_output(run), run.deadline)
+            if run.deadline is not None and run.deadline <= time.monotonic() and not run.done():
+                break
+            run.drain()
+    except BaseException:  # the run was interrupted (the body abandoned): nothing keeps running
+        run.abandon()
+        raise
+    if run.done():
+        return run.finish()
+    return hub.offload(run.finish)
+
+
+def _has_output(run: DirectRun) -> bool:
+    channel = run.channel
+    return channel is not None and bool(channel.recv_ready() or channel.recv_stderr_ready())
 
 
 class DirectRun:

@@ -278,16 +278,28 @@ def test_all_hosts_at_once(connection, host_spec):
 
 @pytest.mark.parametrize(
     "xdist",
-    [[], ["-n", "2"], ["--remote-shell=persistent"]],
-    ids=["one-process", "xdist", "persistent-shell"],
+    [
+        [],
+        ["-n", "2"],
+        ["--remote-shell=persistent"],
+        ["--fleet-bodies=threads"],
+        ["-n", "2", "--fleet-bodies=threads"],
+        ["pty"],
+    ],
+    ids=["one-process", "xdist", "persistent-shell", "threads", "xdist-threads", "offloaded"],
 )
 def test_bodies_run_at_the_same_time(
     pytester: pytest.Pytester, fleet_args: list[str], remote_log: Path, xdist: list[str]
 ) -> None:
     """With ``-n 2`` each worker gets two hosts and runs them at once: four at a time, where
-    the item path runs two."""
+    the item path runs two. The persistent shell and a call invoke's runner serves
+    (``pty=True``) block: a cooperative body runs them in a thread, and the others go on."""
     log = remote_log
-    pytester.makepyfile(test_concurrent=CONCURRENT.format(log=log))
+    source = CONCURRENT.format(log=log)
+    if xdist == ["pty"]:
+        xdist = []
+        source = source.replace("hide=True,", "hide=True, pty=True,")
+    pytester.makepyfile(test_concurrent=source)
     result = pytester.runpytest(*fleet_args, "--fleet", "-v", *xdist)
     result.assert_outcomes(passed=4)
     events = log.read_text().split("\n")[:-1]
@@ -323,6 +335,41 @@ def test_testinfra_bodies_run_at_the_same_time(
     result.assert_outcomes(passed=4)
     events = remote_log.read_text().split("\n")[:-1]
     assert sorted(events[:4]) == [f"start {h}" for h in HOSTS]  # all started before any ended
+
+
+WHERE = """
+import threading
+
+
+def test_where(connection, host_spec):
+    connection.run("true", hide=True)
+    print("in", threading.current_thread().name, "main" if threading.current_thread() is threading.main_thread() else "pool")
+"""
+
+
+@pytest.mark.parametrize(
+    ("bodies", "where"),
+    [([], "main"), (["--fleet-bodies=cooperative"], "main"), (["--fleet-bodies=threads"], "pool")],
+    ids=["default", "cooperative", "threads"],
+)
+def test_cooperative_bodies_run_in_the_main_thread(
+    pytester: pytest.Pytester, fleet_args: list[str], bodies: list[str], where: str
+) -> None:
+    """``--fleet-bodies``: cooperative (default) runs every body in the main thread, each
+    switching out where it waits for its command; threads runs each in a pool thread."""
+    pytester.makepyfile(test_where=WHERE)
+    result = pytester.runpytest(*fleet_args, "--fleet", "-rP", *bodies)
+    result.assert_outcomes(passed=4)
+    lines = [line for line in result.outlines if line.startswith("in ")]
+    assert len(lines) == 4
+    assert {line.split()[-1] for line in lines} == {where}
+
+
+def test_fleet_bodies_is_checked_early(pytester: pytest.Pytester, fleet_args: list[str]) -> None:
+    pytester.makepyfile(test_where=WHERE)
+    result = pytester.runpytest(*fleet_args, "--fleet", "--fleet-bodies=greenlets")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--fleet-bodies*greenlets*"])
 
 
 def test_max_connections_bounds_the_bodies_at_once(
