@@ -11,9 +11,10 @@ hypothesis plugin, as bench/fleet.py):
   (B)  ours, ``host_pool``: one test per check over all hosts, no ``-n``
        floor: 10 * RTT (``host_pool.run`` sends every host's command at once)
   (F)  ours, the (A) suite (per-host items) in fleet mode (``--fleet``), no ``-n``
-       floor: 10 * RTT * ceil(hosts / Settings.max_connections) -- each check's hosts at
-       once, ``max_connections`` bodies in flight;
+       floor: 10 * RTT -- each check's bodies run cooperatively, every host's at once;
        (FW) the same with ``-n W``: each worker runs its share of the hosts at once
+  (H)  (F) with ``--fleet-bodies=threads``: a pool thread per body, ``max_connections`` at
+       once (floor 10 * RTT * ceil(hosts / Settings.max_connections))
   (C)  pytest-testinfra's plugin, paramiko backend, ``-p no:fabricplus``, ``-n W[0]``
   (Z)  bare pytest ``-n W``: hosts * 10 parametrized empty items, ``-p no:fabricplus``
        (the xdist floor, and the CPU baseline per item)
@@ -93,7 +94,7 @@ from bench.targets import (
 )
 from pytest_fabricplus.settings import Settings
 
-VARIANT_KEYS = ("A", "B", "C", "Z", "N", "R", "F", "T", "P")
+VARIANT_KEYS = ("A", "B", "C", "Z", "N", "R", "F", "H", "T", "P")
 RAW_FLEET = Path(__file__).resolve().parent / "raw_fleet.py"
 PEERS = Path(__file__).resolve().parent / "peers.py"
 #: Ansible ad-hoc runs this many of the checks (a run per check costs seconds); extrapolated
@@ -489,6 +490,13 @@ def build_specs(
                 [*ours, "-p", "no:xdist", "--fleet", f"test_ours{suffix}.py"], hosts * k,
                 hosts * k, big_ports,
             ))  # fmt: skip
+        if "H" in variants:
+            specs.append(Spec(
+                f"H{suffix}", f"(H) ours per-host items --fleet --fleet-bodies=threads{tag}",
+                big,
+                [*ours, "-p", "no:xdist", "--fleet", "--fleet-bodies=threads",
+                 f"test_ours{suffix}.py"], hosts * k, hosts * k, big_ports,
+            ))  # fmt: skip
         if "C" in variants:
             w = workers[0]
             specs.append(Spec(
@@ -719,12 +727,22 @@ def report(
         f"{fmt(b, unit=' s')}; wall/floor {fmt(b / bfloor if b and bfloor else None)}x"
     )
     f = wall_of("F")
-    ffloor = len(CHECKS) * rtt * math.ceil(hosts / maxconn)  # max_connections bodies at once
+    ffloor = len(CHECKS) * rtt  # cooperative bodies: every host's at once
     summary["floors"]["F"] = ffloor
     print(
-        f"(F) floor {len(CHECKS)}*{rtt_ms:g} ms*ceil({hosts}/{maxconn}) = {ffloor:.2f} s; wall "
+        f"(F) floor {len(CHECKS)}*{rtt_ms:g} ms = {ffloor:.2f} s; wall "
         f"{fmt(f, unit=' s')}; wall/floor {fmt(f / ffloor if f and ffloor else None)}x"
     )
+    h = wall_of("H")
+    hfloor = len(CHECKS) * rtt * math.ceil(hosts / maxconn)  # max_connections threads at once
+    summary["floors"]["H"] = hfloor
+    if h:
+        print(
+            f"(H) floor {len(CHECKS)}*{rtt_ms:g} ms*ceil({hosts}/{maxconn}) = {hfloor:.2f} s; "
+            f"wall {h:.2f} s; wall/floor {h / hfloor:.2f}x"
+        )
+        if f:
+            say(f"F/H wall (cooperative / threads): {f / h:.2f}x (F {f:.2f} s, H {h:.2f} s)")
     if f:
         for key in ["B", *(f"A{w}" for w in workers)]:
             other = wall_of(key)
@@ -744,7 +762,7 @@ def report(
         f"\n-- 1b. the machine's CPU floor: (client + sshd + proxy CPU) / {cores} cores; every "
         "process of the run shares them --"
     )
-    for key in [f"A{w}" for w in workers] + ["B", "F", f"C{w0}", f"R{w0}", "RB"]:
+    for key in [f"A{w}" for w in workers] + ["B", "F", "H", "T", f"C{w0}", f"R{w0}", "RB"]:
         got = good(key)
         if not got:
             continue
@@ -765,7 +783,7 @@ def report(
         "\n-- 1c. the peers (same hosts, same checks; per command: client CPU, sshd CPU; "
         "logins per host) --"
     )
-    for key in ["B", "F", "T", *(f"A{w}" for w in workers), f"C{w0}", *PEER_TOOLS]:
+    for key in ["B", "F", "H", "T", *(f"A{w}" for w in workers), f"C{w0}", *PEER_TOOLS]:
         got = good(key)
         if not got:
             continue
@@ -905,7 +923,8 @@ def main(argv: list[str] | None = None) -> int:
         "--variants",
         default="A,B,C,Z,N,R",
         help="subset of A,B,C,Z (Z8 = Z),N (the -n 0 set),R (raw paramiko: R8 and RB),"
-        "F (fleet mode),T (testinfra-style suite in fleet mode),P (peers: asyncssh, "
+        "F (fleet mode),H (fleet mode, a thread per body),T (testinfra-style suite in fleet "
+        "mode),P (peers: asyncssh, "
         "parallel-ssh, Fabric, Ansible)",
     )
     parser.add_argument("--reps", type=int, default=1, help="rounds (interleaved, medians)")

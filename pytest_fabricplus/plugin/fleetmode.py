@@ -14,9 +14,15 @@ comparison hook, the warnings filters -- are active):
    ``FixtureDef`` it used. pytest keeps ONE active item (the stack asserts it, and a
    ``FixtureDef`` caches one value); setting the state aside lets the next item set up its
    own fixtures, and putting it back lets each item's teardown run exactly its own.
-2. **the bodies** (``item.runtest()``) of the items whose setup passed, concurrently in the
-   session's pool threads (at most ``--max-connections``), each thread's ``print``/echoed
-   command output and log records captured for its item (``fleet/capture.py``).
+2. **the bodies** (``item.runtest()``) of the items whose setup passed, concurrently, each
+   body's ``print``/echoed command output and log records captured for its item
+   (``fleet/capture.py``). By default (``--fleet-bodies=cooperative``) every body runs in a
+   greenlet of the main thread (``ssh/cooperative.py``): it steps aside where it waits for a
+   command and goes on when the command has ended, with no thread hand-off per command (a
+   call that would block the thread runs in a pool thread meanwhile). Every host's body is
+   in flight at once, unless ``--max-connections`` is explicit. ``--fleet-bodies=threads``
+   runs each body in a pool thread instead (at most ``--max-connections``), for bodies that
+   block outside the connection (``time.sleep``).
 3. **call**, item by item, in the main thread, through pytest's own hook again, with
    ``runtest`` replaced by a replay: the body's output is written where pytest's capture
    takes it for that item, its log records handed to the logging handlers, its exception
@@ -323,10 +329,14 @@ class FleetMode:
     def header(self) -> str:
         if self.off_reason is not None:
             return f"fleet mode: {self.off_reason}"
-        limit = self.state.settings.max_connections
+        settings = self.state.settings
+        bounded = settings.fleet_bodies == "threads" or "max_connections" in settings.explicit
+        how = (f", up to {settings.max_connections}" if bounded else "") + (
+            f" ({settings.fleet_bodies} bodies)"
+        )
         if self.controller:
-            return f"fleet mode: each xdist worker runs its hosts at once, up to {limit}"
-        return f"fleet mode: each test's hosts at once, up to {limit}"
+            return f"fleet mode: each xdist worker runs its hosts at once{how}"
+        return f"fleet mode: each test's hosts at once{how}"
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

@@ -162,18 +162,21 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         ``sys.stdout``/``sys.stderr`` unless hidden. invoke starts three IO threads and
         merges its configuration per command; over a fleet, in threads
         sharing the GIL, that is most of a check's time.
+
+        In a fleet-mode body that runs cooperatively (``ssh/cooperative.py``) the direct path
+        parks the body while the command runs; any other path runs in a pool thread.
         """
         __tracebackhide__ = True
         if self._spec is None:
             self.spec  # noqa: B018  # raises: built directly, not by a Connector
+        run = self._direct_settings(kwargs)  # None with a run-as user
         hub = current_hub()
-        if hub is not None and (self._persistent or self._direct_settings(kwargs) is None):
+        if hub is not None and (run is None or self._persistent):
             # a fleet-mode body, on a path that blocks: in a thread while the others run
             return hub.offload(lambda: self.run(command, **kwargs))
         run_as = self._run_as
         if run_as is not None:
             return self._privilege.run(self, run_as, command, **kwargs)
-        run = self._direct_settings(kwargs)
         if run is not None:
             shell = self._start_shell() if self._persistent else None
             if shell is not None:

@@ -255,7 +255,9 @@ def test_same_per_host_results_with_xdist(pytester: pytest.Pytester, fleet_args:
     for name in a:
         assert a[name] == b[name], name
     assert host_report(pytester.path / "items.json") == host_report(pytester.path / "fleet.json")
-    fleet.stdout.fnmatch_lines(["*fleet mode: each xdist worker runs its hosts at once, up to 32"])
+    fleet.stdout.fnmatch_lines(
+        ["*fleet mode: each xdist worker runs its hosts at once (cooperative bodies)"]
+    )
 
 
 CONCURRENT = """
@@ -673,9 +675,18 @@ def test_fleet_is_an_ini_key_and_a_header_line(
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
-            "fabricplus: fleet mode: each test's hosts at once, up to 32",
+            "fabricplus: fleet mode: each test's hosts at once (cooperative bodies)",
             "fabricplus: fleet mode: 1 tests on 4 host items run each test's hosts at once",
         ]
+    )
+    # a bound only where there is one: threads, or an explicit --max-connections
+    threads = pytester.runpytest(*fleet_args, "--fleet-bodies=threads")
+    threads.stdout.fnmatch_lines(
+        ["fabricplus: fleet mode: each test's hosts at once, up to 32 (threads bodies)"]
+    )
+    bounded = pytester.runpytest(*fleet_args, "--max-connections=3")
+    bounded.stdout.fnmatch_lines(
+        ["fabricplus: fleet mode: each test's hosts at once, up to 3 (cooperative bodies)"]
     )
 
 
