@@ -394,9 +394,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "max_connections",
         "--max-connections",
-        "hosts driven at once by host_pool's threads and --fleet (default 32); when "
-        "given, it also bounds host_pool.run (default: every host's command at once, "
-        "from one thread) and pre-flight (unless --preflight-connections is given)",
+        "hosts driven at once by host_pool's threads, --fleet-bodies=threads and the calls "
+        "a cooperative --fleet body hands to a thread (default 32); when given, it also "
+        "bounds host_pool.run and cooperative --fleet bodies (default: every host's at "
+        "once, from one thread) and pre-flight (unless --preflight-connections is given)",
         positive_int,
         32,
         "N",
@@ -449,7 +450,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "fleet",
         "--fleet",
         "fleet mode: a test's items on its hosts (test_x[web1], test_x[web2], ...) run at "
-        "once, up to --max-connections, each host keeping its own result, output and report",
+        "once (see --fleet-bodies), each host keeping its own result, output and report",
         boolean,
         False,
         switch=True,
