@@ -367,6 +367,42 @@ def test_cooperative_bodies_run_in_the_main_thread(
     assert {line.split()[-1] for line in lines} == {where}
 
 
+TRANSFER = """
+import io
+import os
+import threading
+
+
+class Recording(io.BytesIO):
+    def read(self, *args):
+        self.readers.add(threading.current_thread().name)
+        return super().read(*args)
+
+
+def test_transfer(connection, host_spec, tmp_path):
+    remote = f"/tmp/fp-transfer-{host_spec.id}-{os.getpid()}"
+    source = Recording(host_spec.id.encode())
+    source.readers = set()
+    connection.put(source, remote)
+    # read in a pool thread while the other bodies went on, not in the main thread
+    assert source.readers and all(n.startswith("fabricplus-pool") for n in source.readers)
+    connection.get(remote, str(tmp_path / "back"))
+    assert (tmp_path / "back").read_text() == host_spec.id
+    assert connection.run(f"cat {remote}; rm -f {remote}", hide=True).stdout == host_spec.id
+"""
+
+
+def test_put_and_get_in_cooperative_bodies(
+    pytester: pytest.Pytester, fleet_args: list[str]
+) -> None:
+    """``put``/``get`` block the thread: a cooperative body hands them to a pool thread and
+    waits; each host gets its own file back."""
+    pytester.makepyfile(test_transfer=TRANSFER)
+    result = pytester.runpytest(*fleet_args, "--fleet", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*(cooperative bodies)*"])
+
+
 def test_fleet_bodies_is_checked_early(pytester: pytest.Pytester, fleet_args: list[str]) -> None:
     pytester.makepyfile(test_where=WHERE)
     result = pytester.runpytest(*fleet_args, "--fleet", "--fleet-bodies=greenlets")
