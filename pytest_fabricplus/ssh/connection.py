@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import paramiko
 from fabric.runners import Remote
@@ -55,6 +56,24 @@ if TYPE_CHECKING:
     from .privilege import PrivilegeRunner
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def _offloaded_in_fleet_bodies(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """A call that blocks its thread: in a cooperative fleet-mode body
+    (``cooperative.current_hub()``) it runs in a pool thread while the other bodies go on."""
+
+    @functools.wraps(method)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        __tracebackhide__ = True
+        hub = current_hub()
+        if hub is not None:
+            return hub.offload(lambda: method(*args, **kwargs))
+        return method(*args, **kwargs)
+
+    return call
+
+
 log = logging.getLogger("pytest_fabricplus")
 
 
@@ -262,12 +281,10 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         """Unknown host keys accepted under ``--host-key-policy=warn`` (this hop and gateways)."""
         return accepted_warnings(self)
 
+    @_offloaded_in_fleet_bodies
     def run_plain(self, command: str, **kwargs: Any) -> Any:
         """``run`` as the login user, whatever user is active."""
         __tracebackhide__ = True
-        hub = current_hub()
-        if hub is not None:  # a fleet-mode body: in a thread while the others run
-            return hub.offload(lambda: self.run_plain(command, **kwargs))
         return self._timed(super().run, command, kwargs)
 
     @contextlib.contextmanager
@@ -306,6 +323,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         """Every user this test's commands were set to run as (marker, ``as_user``)."""
         return list(self._users_used)
 
+    @_offloaded_in_fleet_bodies
     def sudo(self, command: str, **kwargs: Any) -> Any:
         """Fabric's ``sudo``, through our :class:`~pytest_fabricplus.privilege.Sudo` strategy
         (the path of ``su_user(USER, method="sudo", login=False)``), as the login user.
@@ -318,9 +336,6 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         used is redacted; a refused one is a ``PrivilegeError`` naming host and users.
         """
         __tracebackhide__ = True
-        hub = current_hub()
-        if hub is not None:  # a fleet-mode body: in a thread while the others run
-            return hub.offload(lambda: self.sudo(command, **kwargs))
         sudo_config = self.config.sudo
         user = kwargs.pop("user", None) or sudo_config.user or "root"
         password = kwargs.pop("password", None) or sudo_config.password
@@ -334,14 +349,12 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         return self._privilege.run(self, run_as, command, **kwargs)
 
     # -- file transfer: errors that name host and both paths ---------------------------------
+    @_offloaded_in_fleet_bodies
     def put(self, *args: Any, **kwargs: Any) -> Any:
         """fabricplus' ``put`` (SFTP, or scp with ``scp=True``), bounded as :meth:`_transfer`
         says; an ``OSError`` (SFTP's ``PermissionError``, ``FileNotFoundError``, ...) is
         re-raised as the same class with a message naming host and both paths."""
         __tracebackhide__ = True
-        hub = current_hub()
-        if hub is not None:  # a fleet-mode body: in a thread while the others run
-            return hub.offload(lambda: self.put(*args, **kwargs))
         try:
             return self._transfer(super().put, "put", args, kwargs)
         except OSError as exc:
@@ -353,13 +366,11 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             )
             raise _with_where(exc, where) from None
 
+    @_offloaded_in_fleet_bodies
     def get(self, *args: Any, **kwargs: Any) -> Any:
         """fabricplus' ``get`` (SFTP, or scp with ``scp=True``); an ``OSError`` is re-raised as
         the same class with a message naming host and both paths."""
         __tracebackhide__ = True
-        hub = current_hub()
-        if hub is not None:  # a fleet-mode body: in a thread while the others run
-            return hub.offload(lambda: self.get(*args, **kwargs))
         try:
             return self._transfer(super().get, "get", args, kwargs)
         except OSError as exc:
@@ -371,6 +382,7 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
             )
             raise _with_where(exc, where) from None
 
+    @_offloaded_in_fleet_bodies
     def su(
         self,
         command: str,
@@ -387,9 +399,6 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         wrong password is a ``PrivilegeError`` naming user and host.
         """
         __tracebackhide__ = True
-        hub = current_hub()
-        if hub is not None:  # a fleet-mode body: in a thread while the others run
-            return hub.offload(lambda: self.su(command, user, password, timeout, **kwargs))
         spec = self.spec  # first: built directly, this raises a clear error
         run_as = self._resolve_run_as(spec, user, "su")
         secret = password or run_as.su_password or self.connect_kwargs.get("password")

@@ -33,7 +33,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -100,7 +100,6 @@ class Hub:
         self._ready: collections.deque[_Body] = collections.deque()  # woken, to look at
         self._next_look = 0.0  # when step() next looks at every parked body
         self._live: set[_Body] = set()
-        self._futures: set[Future[Any]] = set()
 
     # -- the caller's side --------------------------------------------------------------
     def spawn(self, func: Callable[[], None]) -> None:
@@ -150,15 +149,14 @@ class Hub:
 
     def abandon(self) -> None:
         """End every body that has not ended (each gets ``GreenletExit`` where it parked:
-        its command is killed on its host and its channel closed). After an interrupt."""
+        its command is killed on its host and its channel closed, its offloaded call
+        cancelled if not started). After an interrupt."""
         for body in list(self._live):
             self._parked.pop(body, None)
             self._live.discard(body)
             if not body.dead:
                 with contextlib.suppress(greenlet.GreenletExit):
                     body.throw(greenlet.GreenletExit)
-        for future in self._futures:
-            future.cancel()
 
     def _resume(self, body: _Body) -> None:
         self._parked.pop(body, None)
@@ -205,12 +203,10 @@ class Hub:
                 return call()
 
         future = self._executor().submit(in_thread)
-        self._futures.add(future)
         future.add_done_callback(lambda _f: waker.set())
         try:
             self.park(future.done)
         except BaseException:
             future.cancel()  # not started yet; a started one ends as the run's interrupt says
             raise
-        self._futures.discard(future)
         return future.result()

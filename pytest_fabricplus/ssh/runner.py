@@ -206,7 +206,7 @@ def run_parked(hub: Hub, run: DirectRun) -> Any:
     run.start(hub.waker())
     try:
         while not (run.done() or run.conn.interrupted):
-            hub.park(lambda: run.done() or run.conn.interrupted or _has_output(run), run.deadline)
+            hub.park(lambda: run.done() or run.conn.interrupted or run.has_output(), run.deadline)
             if run.deadline is not None and run.deadline <= time.monotonic() and not run.done():
                 break
             run.drain()
@@ -216,11 +216,6 @@ def run_parked(hub: Hub, run: DirectRun) -> Any:
     if run.done():
         return run.finish()
     return hub.offload(run.finish)
-
-
-def _has_output(run: DirectRun) -> bool:
-    channel = run.channel
-    return channel is not None and bool(channel.recv_ready() or channel.recv_stderr_ready())
 
 
 class DirectRun:
@@ -294,6 +289,11 @@ class DirectRun:
         if channel is None or self._error is not None or channel.closed:
             return True
         return bool(channel.exit_status_ready() and channel.eof_received)
+
+    def has_output(self) -> bool:
+        """Output has arrived that :meth:`drain` would read."""
+        channel = self.channel
+        return channel is not None and bool(channel.recv_ready() or channel.recv_stderr_ready())
 
     def drain(self) -> None:
         """Read the output that has arrived (the channel's window stays open: a command
