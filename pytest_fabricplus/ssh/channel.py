@@ -535,14 +535,15 @@ def exec_reply(channel: Any, deadline: float | None) -> None:
     _wait_reply(channel, deadline, "the exec request")
 
 
-def data_event(channel: paramiko.Channel) -> threading.Event:
-    """An event set when ``channel`` has stdout or stderr data, or got EOF, or closed --
-    what ``Channel.fileno()`` offers to ``select``, without its OS pipe. The channel's input
-    buffers (``in_buffer``/``in_stderr_buffer``, paramiko ``BufferedPipe``: public
-    ``set_event``, private attribute names) share it; a read that empties either buffer
-    clears it, so a waiter reads BOTH streams before it waits again (as ``select`` on the
-    pipe requires too)."""
-    event = threading.Event()
+def data_event(channel: paramiko.Channel, event: threading.Event | None = None) -> threading.Event:
+    """An event (``event``, else a new one) set when ``channel`` has stdout or stderr data,
+    or got EOF, or closed -- what ``Channel.fileno()`` offers to ``select``, without its OS
+    pipe. The channel's input buffers (``in_buffer``/``in_stderr_buffer``, paramiko
+    ``BufferedPipe``: public ``set_event``, private attribute names) share it; a read that
+    empties either buffer clears it, so a waiter reads BOTH streams before it waits again
+    (as ``select`` on the pipe requires too)."""
+    if event is None:
+        event = threading.Event()
     for buffer in (channel.in_buffer, channel.in_stderr_buffer):
         buffer.set_event(event)
     if channel.recv_ready() or channel.recv_stderr_ready() or channel.closed:

@@ -183,24 +183,30 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         sharing the GIL, that is most of a check's time.
 
         In a fleet-mode body that runs cooperatively (``ssh/cooperative.py``) the direct path
-        parks the body while the command runs; any other path runs in a pool thread.
+        and the persistent shell park the body while the command runs; any other path (and
+        opening the connection or starting the shell) runs in a pool thread.
         """
         __tracebackhide__ = True
         if self._spec is None:
             self.spec  # noqa: B018  # raises: built directly, not by a Connector
         run = self._direct_settings(kwargs)  # None with a run-as user
         hub = current_hub()
-        if hub is not None and (run is None or self._persistent):
+        if hub is not None and run is None:
             # a fleet-mode body, on a path that blocks: in a thread while the others run
             return hub.offload(lambda: self.run(command, **kwargs))
         run_as = self._run_as
         if run_as is not None:
             return self._privilege.run(self, run_as, command, **kwargs)
         if run is not None:
-            shell = self._start_shell() if self._persistent else None
+            shell = None
+            if self._persistent:
+                # opening a connection blocks: a fleet body has that done in a thread
+                shell = self._start_shell() if hub is None or self.is_connected else None
+                if shell is None and hub is not None and self._persistent:
+                    return hub.offload(lambda: self.run(command, **kwargs))
             if shell is not None:
                 try:
-                    return runner.run_in_shell(self, shell, command, run, **kwargs)
+                    return runner.run_in_shell(self, shell, command, run, hub=hub, **kwargs)
                 except ShellUnavailable as exc:  # raised before the command was sent
                     self._no_shell(exc)
             return runner.run_direct(self, command, run, **kwargs)

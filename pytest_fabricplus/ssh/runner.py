@@ -384,9 +384,11 @@ def run_in_shell(
     warn: bool | None = None,
     timeout: float | None = None,
     encoding: str | None = None,
+    hub: Hub | None = None,
 ) -> Any:
     """:func:`run_direct`'s contract (same :class:`Result`, errors, streaming) over the
-    connection's persistent shell (:class:`~.shell.RemoteShell`)."""
+    connection's persistent shell (:class:`~.shell.RemoteShell`). ``hub``: the caller is a
+    body of that cooperative hub, parked while the command runs."""
     __tracebackhide__ = True
     hidden, warn, encoding, limit = _options(conn, config, hide, warn, timeout, encoding)
     out = None if "stdout" in hidden else _Echo(sys.stdout, encoding)
@@ -397,6 +399,7 @@ def run_in_shell(
             limit,
             on_stdout=out.feed if out is not None else None,
             on_stderr=err.feed if err is not None else None,
+            hub=hub,
         )
     except CommandTimeout:
         raise CommandTimeout(conn.spec.describe(), command, limit or 0) from None

@@ -40,7 +40,7 @@ API::
   shell's ``$?``: 0..255, 127 for "not found", 128+N when killed by signal N (``exec``
   reports a signal as exit-signal, which paramiko shows as -1).
 * ``timeout`` (seconds, None: no limit): the command's process group is killed with
-  ``kill -KILL -- -PGID`` over a separate ``exec`` channel and
+  ``kill -9 -PGID`` over a separate ``exec`` channel and
   :class:`~pytest_fabricplus.errors.CommandTimeout` raised; the shell stays usable.
 * A shell that dies or whose channel closes while a command runs raises :class:`ShellLost`
   for that command (also when the transport is dead; the caller maps it to
@@ -78,15 +78,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import greenlet
 import paramiko
 
 from ..errors import CommandTimeout, ShellLost, ShellUnavailable
 from . import channel as private  # every use of paramiko internals
+from .cooperative import Hub
 
 __all__ = ["RemoteShell", "ShellLost", "ShellResult", "ShellUnavailable"]
 
 Callback = Callable[[bytes], None]
+_T = TypeVar("_T")
 
 #: how long the killed command's shell gets to report its end after a timeout
 _DRAIN_AFTER_KILL = 5.0
@@ -100,6 +104,25 @@ _CHECK_MAX = 8.0
 #: when the run is interrupted: how long learning the command's process group and killing it
 #: over exec may take (s)
 _INTERRUPT_KILL = 2.0
+
+
+class _Ready(threading.Event):
+    """The shell channel's data event (``channel.data_event``); while a cooperative fleet
+    body runs a command, it also wakes that body's hub (``also``)."""
+
+    also: threading.Event | None = None
+
+    def set(self) -> None:
+        super().set()
+        also = self.also
+        if also is not None:
+            also.set()
+
+
+def _killpg(pgid: int) -> str:
+    """The command that kills process group ``pgid``, in any login shell: ``kill -9 -PGID``
+    (dash's ``kill`` refuses ``kill -KILL -- -PGID``: "Illegal number: -")."""
+    return f"kill -9 -{pgid}"
 
 
 @dataclass(frozen=True)
@@ -185,11 +208,13 @@ class RemoteShell:
         self.start_timeout = start_timeout
         self._lock = threading.Lock()
         self._channel: paramiko.Channel | None = None
-        self._ready = threading.Event()  # the channel has data, EOF or closed
+        self._ready = _Ready()  # the channel has data, EOF or closed
+        self._hub: Hub | None = None  # a cooperative fleet body's, while it runs a command
         self._job_control = False  # set -m works (else setsid)
         self.pid: int | None = None  # the shell's pid on the target
         self.starts = 0  # shells started so far (tests, benchmarks)
         self._job: _Framer | None = None  # the running command's stdout (its pgid on it)
+        self._orphan: int | None = None  # the pgid of an abandoned fleet body's command
         self._interrupted = False
 
     # -- state ------------------------------------------------------------------------------
@@ -207,8 +232,8 @@ class RemoteShell:
 
     @property
     def busy(self) -> bool:
-        """A command runs in the shell now."""
-        return self._job is not None
+        """A command runs in the shell now (or an abandoned fleet body's may still run)."""
+        return self._job is not None or self._orphan is not None
 
     @property
     def process_groups(self) -> str:
@@ -236,7 +261,8 @@ class RemoteShell:
         try:
             deadline = time.monotonic() + self.start_timeout
             channel = private.open_session(self.transport, deadline)
-            ready = private.data_event(channel)
+            ready = _Ready()
+            private.data_event(channel, ready)
             # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
             private.start_exec(channel, f"exec {first}", deadline, eof=False)
         except private.Unanswered as exc:
@@ -268,6 +294,10 @@ class RemoteShell:
                     self.program = "bash"
             probe = (
                 "set -m 2>/dev/null\n"
+                # SIGTERM to the shell (an SSH "signal" request: an abandoned fleet body)
+                # kills the running command's process group, then ends the shell
+                'trap \'[ -n "${__fpsh_j-}" ] && kill -9 -"$__fpsh_j" 2>/dev/null; '
+                "exit 143' TERM\n"
                 f'printf \'%s %s %s %s\\n\' {nonce} "$((6*7))" "$$" "$-"\n'
                 f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
                 f"printf '%s end\\n' {nonce}\n"
@@ -355,12 +385,12 @@ class RemoteShell:
             job = f"setsid {self.program} -c {quote(command)} </dev/null &\n"
         # P: the job's pgid (anywhere in stdout); E: the end and $? (stdout), the end (stderr)
         return (
-            f"{job}printf '%s P %d\\n' {nonce} \"$!\"\n"
+            f"{job}__fpsh_j=$!; printf '%s P %d\\n' {nonce} \"$!\"\n"
             'wait "$!"; __fpsh_s=$?\n'
             # with job control, wait also returns when the job STOPS (128+SIGSTOP...): wait
             # on for its end, as exec does (the timeout kills it)
             'while [ "$__fpsh_s" -gt 128 ] && kill -0 "$!" 2>/dev/null; do\n'
-            'sleep 1; wait "$!"; __fpsh_s=$?; done\n'
+            'sleep 1; wait "$!"; __fpsh_s=$?; done; __fpsh_j=\n'
             f"printf '%s E\\n' {nonce} >&2\n"
             f"printf '%s E %d\\n' {nonce} \"$__fpsh_s\"\n"
         )
@@ -380,66 +410,103 @@ class RemoteShell:
         timeout: float | None,
         on_stdout: Callback | None = None,
         on_stderr: Callback | None = None,
+        hub: Hub | None = None,
     ) -> ShellResult:
-        """Run ``command`` in the shell (started now if none runs); see the module doc."""
-        with self._lock:
-            if self._interrupted:
-                raise ShellLost(self.describe, command, "the run was interrupted")
-            channel = self._channel
-            if channel is None or not self.alive:
-                self._drop()
-                channel = self._start(command)
-            nonce = secrets.token_hex(16)
-            out = _Framer(nonce.encode(), on_stdout)
-            err = _Framer(nonce.encode(), on_stderr)
-            deadline = None if timeout is None else time.monotonic() + timeout
-            self._job = out
+        """Run ``command`` in the shell (started now if none runs); see the module doc.
+
+        ``hub``: the caller is a cooperative fleet body of that hub (``cooperative.py``):
+        while the command runs, the body parks and the hub's other bodies go on. Starting a
+        shell, and a shell another body or thread is using, are waited for in a pool thread
+        (``Hub.offload``) instead."""
+        if hub is not None:
+            if not self._lock.acquire(blocking=False):
+                return hub.offload(lambda: self.run(command, timeout, on_stdout, on_stderr))
             try:
-                channel.sendall(self._script(command, nonce).encode())
-                if not self._pump(channel, out, err, deadline):
-                    self._unless_silent(command, f"within {timeout or 0:g}s (--command-timeout)")
-                    if out.pgid is None:  # the shell has not said which group yet
-                        self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL, out)
-                    self._kill(out.pgid, command)
-                    drained = self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL)
-                    if not drained:
-                        self._drop()  # out of step: the next command gets a new shell
-                    raise CommandTimeout(self.describe, command, timeout or 0)
-            except ShellLost as exc:
-                if self._interrupted:
-                    self._learn_pgid(channel, out, err)
-                self._drop()
-                if out.pgid is not None and not out.done:  # an orphan: end it (best effort)
-                    with contextlib.suppress(ShellLost):
-                        self._exec(f"kill -KILL -- -{out.pgid}", command)
-                raise ShellLost(self.describe, command, exc.detail) from None
-            except (EOFError, OSError, paramiko.SSHException) as exc:
-                self._drop()
-                raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
-            except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: kill it, as on timeout
-                self._abandon(channel, out, err, command)
-                raise
+                if not self._interrupted and self._channel is not None and self.alive:
+                    self._hub = hub
+                    self._ready.also = hub.waker()
+                    try:
+                        return self._run(command, timeout, on_stdout, on_stderr)
+                    finally:
+                        self._hub = None
+                        self._ready.also = None
             finally:
-                self._job = None
-            if out.status is None:
-                self._drop()
-                raise ShellLost(self.describe, command, "no exit status in the shell's answer")
-            return ShellResult(out.data(), err.data(), out.status)
+                self._lock.release()
+            return hub.offload(lambda: self.run(command, timeout, on_stdout, on_stderr))
+        with self._lock:
+            return self._run(command, timeout, on_stdout, on_stderr)
+
+    def _run(
+        self,
+        command: str,
+        timeout: float | None,
+        on_stdout: Callback | None,
+        on_stderr: Callback | None,
+    ) -> ShellResult:
+        """:meth:`run`, with the lock held."""
+        if self._interrupted:
+            raise ShellLost(self.describe, command, "the run was interrupted")
+        channel = self._channel
+        if channel is None or not self.alive:
+            self._drop()
+            channel = self._start(command)
+        nonce = secrets.token_hex(16)
+        out = _Framer(nonce.encode(), on_stdout)
+        err = _Framer(nonce.encode(), on_stderr)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._job = out
+        try:
+            channel.sendall(self._script(command, nonce).encode())
+            if not self._pump(channel, out, err, deadline):
+                self._unless_silent(command, f"within {timeout or 0:g}s (--command-timeout)")
+                if out.pgid is None:  # the shell has not said which group yet
+                    self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL, out)
+                self._kill(out.pgid, command)
+                drained = self._pump(channel, out, err, time.monotonic() + _DRAIN_AFTER_KILL)
+                if not drained:
+                    self._drop()  # out of step: the next command gets a new shell
+                raise CommandTimeout(self.describe, command, timeout or 0)
+        except ShellLost as exc:
+            if self._interrupted:
+                self._learn_pgid(channel, out, err)
+            self._drop()
+            if out.pgid is not None and not out.done:  # an orphan: end it (best effort)
+                pgid = out.pgid
+                with contextlib.suppress(ShellLost):
+                    self._blocking(lambda: self._exec(_killpg(pgid), command))
+            raise ShellLost(self.describe, command, exc.detail) from None
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            self._drop()
+            raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
+        except (KeyboardInterrupt, SystemExit, greenlet.GreenletExit):
+            # Ctrl-C, SIGTERM, an abandoned fleet body: kill it, as on timeout
+            self._abandon(channel, out, err, command)
+            raise
+        finally:
+            self._job = None
+        if out.status is None:
+            self._drop()
+            raise ShellLost(self.describe, command, "no exit status in the shell's answer")
+        return ShellResult(out.data(), err.data(), out.status)
 
     def interrupt(self, timeout: float = _INTERRUPT_KILL) -> None:
         """The run is stopping (SIGINT/SIGTERM, from another thread): kill the running
         command's process group now (over exec, within ``timeout``) and refuse new commands.
         Does not wait for the command's lock."""
         self._interrupted = True
+        deadline = time.monotonic() + timeout
+        orphan, self._orphan = self._orphan, None
+        if orphan is not None:  # the shell got a TERM; sshd before 7.9 ignores that
+            with contextlib.suppress(ShellLost):
+                self._exec(_killpg(orphan), "", max(time.monotonic() + 0.2, deadline))
         job = self._job
         if job is None:
             return
-        deadline = time.monotonic() + timeout
         while job.pgid is None and not job.done and time.monotonic() < deadline:
             time.sleep(0.02)  # the thread running it reads the "P" marker
         if job.pgid is not None and not job.done:
             with contextlib.suppress(ShellLost):
-                self._exec(f"kill -KILL -- -{job.pgid}", "", max(time.monotonic() + 0.2, deadline))
+                self._exec(_killpg(job.pgid), "", max(time.monotonic() + 0.2, deadline))
 
     def _learn_pgid(self, channel: paramiko.Channel, out: _Framer, err: _Framer) -> None:
         """Read on (briefly) until the shell says the running command's process group."""
@@ -450,14 +517,29 @@ class RemoteShell:
 
     def _abandon(self, channel: paramiko.Channel, out: _Framer, err: _Framer, command: str) -> None:
         """This thread was interrupted while ``command`` ran: kill its process group (bounded)
-        and drop the shell, whose output is now out of step."""
+        and drop the shell, whose output is now out of step. A fleet body the hub abandons
+        must not wait (the hub abandons every body in turn): the shell gets a TERM (an SSH
+        "signal" request: its trap kills the command's group and ends it), and
+        :meth:`interrupt` kills the group over exec as well, once the run's interrupt
+        reaches this connection."""
+        if self._hub is not None:
+            self._hub = None
+            self._ready.also = None
+            try:
+                with contextlib.suppress(Exception):
+                    while out.pgid is None and not out.done and channel.recv_ready():
+                        out.feed(channel.recv(65536))  # what has arrived: the pgid?
+                    private.send_signal(channel, "TERM")
+                if out.pgid is not None and not out.done:
+                    self._orphan = out.pgid
+            finally:
+                self._drop()
+            return
         try:
             self._learn_pgid(channel, out, err)
             if out.pgid is not None and not out.done:
                 with contextlib.suppress(Exception):
-                    self._exec(
-                        f"kill -KILL -- -{out.pgid}", command, time.monotonic() + _INTERRUPT_KILL
-                    )
+                    self._exec(_killpg(out.pgid), command, time.monotonic() + _INTERRUPT_KILL)
         finally:
             self._drop()
 
@@ -502,7 +584,7 @@ class RemoteShell:
                 raise ShellLost(self.describe, "", "the SSH transport is closed")
             now = time.monotonic()
             if now >= next_check:
-                alive = self._exec(f"kill -0 {self.pid}", "", deadline)
+                alive = self._blocking(lambda: self._exec(f"kill -0 {self.pid}", "", deadline))
                 if alive is None and deadline is not None and time.monotonic() >= deadline:
                     return False  # the command's deadline came first: run() decides
                 if alive is None:  # no answer to the check in time: a silent host?
@@ -519,14 +601,29 @@ class RemoteShell:
                 if remaining <= 0:
                     return False
                 step = min(step, remaining)
-            self._ready.wait(step)
+            self._wait(step)
         return True
+
+    def _wait(self, seconds: float) -> None:
+        """Until the channel has something to read (or ``seconds`` passed); a fleet body
+        parks meanwhile (the channel wakes its hub)."""
+        hub = self._hub
+        if hub is None:
+            self._ready.wait(seconds)
+            return
+        ready = self._ready
+        hub.park(lambda: ready.is_set() or self._interrupted, time.monotonic() + seconds)
+
+    def _blocking(self, call: Callable[[], _T]) -> _T:
+        """``call()``, which waits for the host: in a pool thread for a fleet body."""
+        hub = self._hub
+        return call() if hub is None else hub.offload(call)
 
     def _unless_silent(self, command: str, waited: str) -> None:
         """After the host left us ``waited``: return when it still answers a keepalive, else
         close the connection and raise :class:`ShellLost` (the caller's ConnectionLost)."""
         live = private.liveness(self.transport)
-        if live is None or live.probe(private.LIVENESS_PROBE):
+        if live is None or self._blocking(lambda: live.probe(private.LIVENESS_PROBE)):
             return
         reason = (
             f"no answer from the SSH server {waited}, nor to a keepalive within "
@@ -537,10 +634,10 @@ class RemoteShell:
         raise ShellLost(self.describe, command, reason)
 
     def _kill(self, pgid: int | None, command: str) -> None:
-        """``kill -KILL -- -PGID`` over an ``exec`` channel of its own."""
+        """:func:`_killpg` over an ``exec`` channel of its own."""
         if pgid is None or pgid <= 1:
             raise ShellLost(self.describe, command, "timed out before the shell started it")
-        self._exec(f"kill -KILL -- -{pgid}", command)
+        self._blocking(lambda: self._exec(_killpg(pgid), command))
 
     def _exec(self, line: str, command: str, until: float | None = None) -> int | None:
         """``line`` on an ``exec`` channel of its own: its exit status (None: no answer

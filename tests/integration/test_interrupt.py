@@ -204,6 +204,20 @@ def test_host_pool_fan_out(
     run.assert_nothing_left()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("shell", ["exec", "persistent"])
+def test_fleet_mode_bodies(
+    start: object, sshd: Target, sshd2: Target, both_known_hosts: Path, sig: int, shell: str
+) -> None:
+    """Fleet mode's cooperative bodies: both hosts' commands run at once in pytest's main
+    thread, each body parked; the interrupt abandons the bodies and kills each command."""
+    args = [*two_hosts(sshd, sshd2, both_known_hosts), "--fleet", f"--remote-shell={shell}"]
+    run = start(COMMAND_TEST, *args)  # type: ignore[operator]
+    run.wait_for_commands(2)
+    run.interrupt(sig)
+    run.assert_nothing_left()
+
+
 @pytest.fixture
 def blackhole() -> Iterator[socket.socket]:
     """A port that accepts TCP connections and never says a word of SSH."""

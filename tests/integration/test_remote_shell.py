@@ -11,12 +11,15 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from pytest_fabricplus import CommandTimeout, Connector, HostSpec, Settings, resolve_hosts
+from pytest_fabricplus.fleet.capture import ThreadCapture
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
+from pytest_fabricplus.ssh.cooperative import Hub
 from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellResult, ShellUnavailable
 from testing.targets import Target
 
@@ -342,3 +345,94 @@ def test_past_1024_descriptors(request: pytest.FixtureRequest, program: str) -> 
             os.close(r)
             os.close(w)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# -- in a cooperative fleet body (ssh/cooperative.py's Hub) ---------------------------------
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    executor = ThreadPoolExecutor(4)
+    yield executor
+    executor.shutdown(wait=True)
+
+
+def run_hub(hub: Hub, limit: float = 60.0) -> None:
+    end = time.monotonic() + limit
+    while hub.busy:
+        assert time.monotonic() < end, "the bodies did not end"
+        hub.step(0.05)
+
+
+def test_in_a_fleet_body_the_command_parks_its_body(
+    case: tuple[FabricPlusConnection, RemoteShell], pool: ThreadPoolExecutor, tmp_path: Any
+) -> None:
+    """Two bodies, each on a shell of its own, both in this thread: each command waits (on
+    the host) until the other has started, so they pass only when the first body parks
+    while its command runs; the output is read in this thread, not in a pool thread."""
+    conn, first = case
+    second = RemoteShell(first.transport, first.describe, shell=first.shell)
+    for shell in (first, second):
+        shell.start()
+    log = f"/tmp/fpsh-hub-{os.getpid()}-{time.monotonic_ns()}"
+    hub = Hub(lambda: pool, ThreadCapture())
+    results: dict[str, ShellResult] = {}
+    readers: set[str] = set()
+
+    def body(name: str, shell: RemoteShell) -> None:
+        command = (
+            f"echo {name} >> {log}; n=0; "
+            f"while [ $(wc -l < {log}) -lt 2 ]; do n=$((n+1)); [ $n -gt 200 ] && exit 9; "
+            f"sleep 0.05; done; echo {name} done"
+        )
+        results[name] = shell.run(
+            command,
+            timeout=30,
+            on_stdout=lambda _data: readers.add(threading.current_thread().name),
+            hub=hub,
+        )
+
+    try:
+        hub.spawn(lambda: body("a", first))
+        hub.spawn(lambda: body("b", second))
+        assert hub.running == 2  # both parked: their commands run on the host
+        run_hub(hub)
+    finally:
+        exec_bytes(conn, f"rm -f {log}")
+        second.close()
+    assert {n: (r.stdout, r.exited) for n, r in results.items()} == {
+        "a": (b"a done\n", 0),
+        "b": (b"b done\n", 0),
+    }
+    assert readers == {threading.main_thread().name}
+    assert (first.starts, second.starts) == (1, 1)
+
+
+def test_an_abandoned_fleet_body_leaves_nothing_running(
+    case: tuple[FabricPlusConnection, RemoteShell], pool: ThreadPoolExecutor
+) -> None:
+    """The hub abandons a parked body at once (no round trip): the shell gets a TERM, whose
+    trap kills the command's process group (OpenSSH >= 7.9 passes a "signal" request on);
+    the run's interrupt (``interrupt()``) kills the group over exec as well."""
+    conn, shell = case
+    shell.start()
+    hub = Hub(lambda: pool, ThreadCapture())
+    # a number of this case's own: cases may share a container
+    seconds = f"422.{os.getpid()}{time.monotonic_ns() % 10**6}"
+    hub.spawn(lambda: shell.run(f"sh -c 'sleep {seconds}; echo no'", timeout=60, hub=hub))
+    deadline = time.monotonic() + 20
+    while shell._job is None or shell._job.pgid is None:  # the shell said it started it
+        assert time.monotonic() < deadline
+        hub.step(0.05)
+    started = time.monotonic()
+    hub.abandon()
+    assert time.monotonic() - started < 1.0  # no wait for the host per body
+    assert not hub.busy
+    assert not shell.alive
+    version = conn.transport.remote_version if conn.transport is not None else ""
+    if "OpenSSH_7.4" not in version:  # the trap alone, before the run's interrupt
+        assert exec_bytes(conn, gone_within(f"slee[p] {seconds}"))[0] == b""
+    assert shell.busy  # until the run's interrupt has killed it over exec
+    shell.interrupt()
+    assert not shell.busy
+    assert exec_bytes(conn, gone_within(f"slee[p] {seconds}"))[0] == b""
