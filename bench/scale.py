@@ -94,7 +94,7 @@ from bench.targets import (
 )
 from pytest_fabricplus.settings import Settings
 
-VARIANT_KEYS = ("A", "B", "C", "Z", "N", "R", "F", "H", "T", "P")
+VARIANT_KEYS = ("A", "B", "C", "Z", "N", "R", "F", "H", "S", "T", "P")
 RAW_FLEET = Path(__file__).resolve().parent / "raw_fleet.py"
 PEERS = Path(__file__).resolve().parent / "peers.py"
 #: Ansible ad-hoc runs this many of the checks (a run per check costs seconds); extrapolated
@@ -490,6 +490,13 @@ def build_specs(
                 [*ours, "-p", "no:xdist", "--fleet", f"test_ours{suffix}.py"], hosts * k,
                 hosts * k, big_ports,
             ))  # fmt: skip
+        if "S" in variants:
+            specs.append(Spec(
+                f"S{suffix}", f"(S) ours per-host items --fleet --remote-shell=persistent{tag}",
+                big,
+                [*ours, "-p", "no:xdist", "--fleet", "--remote-shell=persistent",
+                 f"test_ours{suffix}.py"], hosts * k, hosts * k, big_ports,
+            ))  # fmt: skip
         if "H" in variants:
             specs.append(Spec(
                 f"H{suffix}", f"(H) ours per-host items --fleet --fleet-bodies=threads{tag}",
@@ -762,7 +769,7 @@ def report(
         f"\n-- 1b. the machine's CPU floor: (client + sshd + proxy CPU) / {cores} cores; every "
         "process of the run shares them --"
     )
-    for key in [f"A{w}" for w in workers] + ["B", "F", "H", "T", f"C{w0}", f"R{w0}", "RB"]:
+    for key in [f"A{w}" for w in workers] + ["B", "F", "H", "S", "T", f"C{w0}", f"R{w0}", "RB"]:
         got = good(key)
         if not got:
             continue
@@ -783,7 +790,7 @@ def report(
         "\n-- 1c. the peers (same hosts, same checks; per command: client CPU, sshd CPU; "
         "logins per host) --"
     )
-    for key in ["B", "F", "H", "T", *(f"A{w}" for w in workers), f"C{w0}", *PEER_TOOLS]:
+    for key in ["B", "F", "H", "S", "T", *(f"A{w}" for w in workers), f"C{w0}", *PEER_TOOLS]:
         got = good(key)
         if not got:
             continue
@@ -811,7 +818,7 @@ def report(
         verdict = "met" if b_cpu <= 1.3 * pa_cpu else "MISSED"
         say(f"target B client CPU/cmd <= 1.3x asyncssh: {b_cpu * 1000:.2f} / {pa_cpu * 1000:.2f}"
             f" ms = {b_cpu / pa_cpu:.2f}x: {verdict}")  # fmt: skip
-    for key in ("F", "T"):
+    for key in ("F", "S", "T"):
         v, base, cv, bc = wall_of(key), wall_of("B"), per_check(key), per_check("B")
         if v and base:
             verdict = "met" if v <= 1.2 * base else "MISSED"
@@ -826,7 +833,7 @@ def report(
     print("\n-- 2. speed-up vs testinfra and raw paramiko (same work, same targets) --")
     c = wall_of(f"C{w0}")
     print(f"(C{w0}) testinfra wall {fmt(c, unit=' s')}")
-    for key in [f"A{w}" for w in workers] + ["B", "F"]:
+    for key in [f"A{w}" for w in workers] + ["B", "F", "S"]:
         v = wall_of(key)
         if v and c:
             say(f"{key}/C{w0} speed-up: {c / v:.2f}x (C {c:.2f} s / {key} {v:.2f} s)")
@@ -923,9 +930,9 @@ def main(argv: list[str] | None = None) -> int:
         "--variants",
         default="A,B,C,Z,N,R",
         help="subset of A,B,C,Z (Z8 = Z),N (the -n 0 set),R (raw paramiko: R8 and RB),"
-        "F (fleet mode),H (fleet mode, a thread per body),T (testinfra-style suite in fleet "
-        "mode),P (peers: asyncssh, "
-        "parallel-ssh, Fabric, Ansible)",
+        "F (fleet mode),H (fleet mode, a thread per body),S (fleet mode on the persistent "
+        "shell),T (testinfra-style suite in fleet mode),P (peers: asyncssh, parallel-ssh, "
+        "Fabric, Ansible)",
     )
     parser.add_argument("--reps", type=int, default=1, help="rounds (interleaved, medians)")
     parser.add_argument(

@@ -51,6 +51,12 @@ API::
 * Interrupted (``KeyboardInterrupt`` in the thread running a command, or :meth:`interrupt`
   from another thread): the command's process group is killed over exec, as on timeout,
   within :data:`_INTERRUPT_KILL` s, and the shell refuses further commands.
+* In a cooperative fleet-mode body (``run(..., hub=hub)``, ``cooperative.py``) the body
+  parks while its command runs; the shell channel's data event wakes its hub. Starting the
+  shell, and a shell busy with another caller, are waited for in a pool thread. A body the
+  hub abandons (Ctrl-C) does not wait for the host: the shell gets a TERM (SSH "signal"
+  request), whose trap kills the command's process group and ends the shell; the run's
+  :meth:`interrupt` kills the group over exec too (sshd before 7.9 ignores the request).
 * One command at a time per shell: :meth:`RemoteShell.run` holds a lock; a second thread
   waits for the first command to finish (so does :meth:`RemoteShell.close`).
 
@@ -63,8 +69,13 @@ Differences from ``exec`` (where the shell is NOT the same):
   shell's whole input so far, where ``exec`` says ``line 1``; a command killed by a signal
   may get the subshell's ``Terminated``/``Killed`` line on stderr.
 * A background process a command leaves running with the command's stdout/stderr open
-  (``sleep 5 &``) does not hold the command up (``exec`` waits for its EOF), but whatever it
-  writes later is read as a later command's output.
+  (``(sleep 1; echo late) &``) holds the command up, and what it writes is this command's
+  output, as with ``exec``; one that closed them (``sleep 30 >/dev/null 2>&1 &``) does not.
+  The shell finds such processes in the command's process group through Linux's ``/proc``
+  (read only while the group still has a process once the command ended: ~5 ms per look,
+  every 50 ms). Not found, unlike ``exec``: one that left the group (``setsid``), one of
+  another user (``sudo cmd &``), any on a target without ``/proc``; what those write later
+  is read as a later command's output.
 * The environment is that of the shell started once per connection (sshd's session
   environment, as for ``exec``); startup files the login shell reads for ``-c`` are read
   once, not per command.
@@ -298,6 +309,22 @@ class RemoteShell:
                 # kills the running command's process group, then ends the shell
                 'trap \'[ -n "${__fpsh_j-}" ] && kill -9 -"$__fpsh_j" 2>/dev/null; '
                 "exit 143' TERM\n"
+                # does a process of group $1 still hold the shell's stdout or stderr (a
+                # background process of the command: exec waits for it)? Linux's /proc
+                "__fpsh_held() {\n"
+                "__fpsh_g=$1\n"
+                "for __fpsh_p in /proc/[0-9]*; do\n"
+                # (2>/dev/null for the read alone: on the loop, fd 2 would be /dev/null)
+                '{ read -r __fpsh_l < "$__fpsh_p/stat"; } 2>/dev/null || continue\n'
+                "set -- ${__fpsh_l##*) }\n"
+                '[ "$3" = "$__fpsh_g" ] || continue\n'
+                'for __fpsh_f in "$__fpsh_p"/fd/*; do\n'
+                'if [ "$__fpsh_f" -ef /proc/$$/fd/1 ] || [ "$__fpsh_f" -ef /proc/$$/fd/2 ]; '
+                "then return 0; fi\n"
+                "done\n"
+                "done\n"
+                "return 1\n"
+                "}\n"
                 f'printf \'%s %s %s %s\\n\' {nonce} "$((6*7))" "$$" "$-"\n'
                 f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
                 f"printf '%s end\\n' {nonce}\n"
@@ -390,7 +417,11 @@ class RemoteShell:
             # with job control, wait also returns when the job STOPS (128+SIGSTOP...): wait
             # on for its end, as exec does (the timeout kills it)
             'while [ "$__fpsh_s" -gt 128 ] && kill -0 "$!" 2>/dev/null; do\n'
-            'sleep 1; wait "$!"; __fpsh_s=$?; done; __fpsh_j=\n'
+            'sleep 1; wait "$!"; __fpsh_s=$?; done\n'
+            # as exec: the end comes when no process the command left running still holds
+            # its stdout or stderr (the timeout kills them); what they write is this output
+            'while kill -0 -"$__fpsh_j" 2>/dev/null && __fpsh_held "$__fpsh_j"; do\n'
+            "sleep 0.05 2>/dev/null || sleep 1; done; __fpsh_j=\n"
             f"printf '%s E\\n' {nonce} >&2\n"
             f"printf '%s E %d\\n' {nonce} \"$__fpsh_s\"\n"
         )

@@ -436,3 +436,18 @@ def test_an_abandoned_fleet_body_leaves_nothing_running(
     shell.interrupt()
     assert not shell.busy
     assert exec_bytes(conn, gone_within(f"slee[p] {seconds}"))[0] == b""
+
+
+def test_a_background_process_holding_the_output_is_waited_for(
+    case: tuple[FabricPlusConnection, RemoteShell],
+) -> None:
+    """As exec: a process the command leaves running with its stdout or stderr open holds
+    the command up, and what it writes is this command's output, not the next one's."""
+    conn, shell = case
+    command = "(sleep 1; echo late; echo err-late >&2) & echo now"
+    assert shell.run(command, timeout=30) == ShellResult(*exec_bytes(conn, command))
+    assert shell.run("echo next", timeout=10).stdout == b"next\n"
+    # one that closed them does not hold it up (a timeout would say it did)
+    quiet = "sleep 30 >/dev/null 2>&1 & echo quick"
+    assert shell.run(quiet, timeout=5).stdout == b"quick\n"
+    exec_bytes(conn, "pkill -f '^sleep 30$' || true")
