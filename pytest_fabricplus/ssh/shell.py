@@ -40,7 +40,7 @@ API::
   shell's ``$?``: 0..255, 127 for "not found", 128+N when killed by signal N (``exec``
   reports a signal as exit-signal, which paramiko shows as -1).
 * ``timeout`` (seconds, None: no limit): the command's process group is killed with
-  ``kill -9 -PGID`` over a separate ``exec`` channel and
+  ``kill -9 PGID -PGID`` over a separate ``exec`` channel and
   :class:`~pytest_fabricplus.errors.CommandTimeout` raised; the shell stays usable.
 * A shell that dies or whose channel closes while a command runs raises :class:`ShellLost`
   for that command (also when the transport is dead; the caller maps it to
@@ -131,9 +131,12 @@ class _Ready(threading.Event):
 
 
 def _killpg(pgid: int) -> str:
-    """The command that kills process group ``pgid``, in any login shell: ``kill -9 -PGID``
-    (dash's ``kill`` refuses ``kill -KILL -- -PGID``: "Illegal number: -")."""
-    return f"kill -9 -{pgid}"
+    """The command that kills the command's process group ``pgid``, in any login shell:
+    ``kill -9 PGID -PGID`` (dash's ``kill`` refuses ``kill -KILL -- -PGID``: "Illegal
+    number: -"). The process itself first: on the ``setsid`` path the shell learns the pid
+    when it forks, and the group exists only once that child has called setsid(1); killed
+    before, it never does (a kill right after the start missed it, seen in CI)."""
+    return f"kill -9 {pgid} -{pgid}"
 
 
 @dataclass(frozen=True)
@@ -307,7 +310,7 @@ class RemoteShell:
                 "set -m 2>/dev/null\n"
                 # SIGTERM to the shell (an SSH "signal" request: an abandoned fleet body)
                 # kills the running command's process group, then ends the shell
-                'trap \'[ -n "${__fpsh_j-}" ] && kill -9 -"$__fpsh_j" 2>/dev/null; '
+                'trap \'[ -n "${__fpsh_j-}" ] && kill -9 "$__fpsh_j" -"$__fpsh_j" 2>/dev/null; '
                 "exit 143' TERM\n"
                 # does a process of group $1 still hold the shell's stdout or stderr (a
                 # background process of the command: exec waits for it)? Linux's /proc
