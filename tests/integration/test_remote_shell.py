@@ -419,14 +419,25 @@ def test_an_abandoned_fleet_body_leaves_nothing_running(
     hub = Hub(lambda: pool, ThreadCapture())
     # a number of this case's own: cases may share a container
     seconds = f"422.{os.getpid()}{time.monotonic_ns() % 10**6}"
-    hub.spawn(lambda: shell.run(f"sh -c 'sleep {seconds}; echo no'", timeout=60, hub=hub))
+
+    def body() -> None:
+        shell.run(f"sh -c 'sleep {seconds}; echo no'", timeout=60, hub=hub)
+
+    hub.spawn(body)
     deadline = time.monotonic() + 20
     while shell._job is None or shell._job.pgid is None:  # the shell said it started it
         assert time.monotonic() < deadline
         hub.step(0.05)
-    started = time.monotonic()
+    execs: list[str] = []  # what goes over an exec channel (a round trip each)
+    exec_now = shell._exec
+
+    def recorded(line: str, *args: Any, **kwargs: Any) -> int | None:
+        execs.append(line)
+        return exec_now(line, *args, **kwargs)
+
+    shell._exec = recorded  # type: ignore[method-assign]
     hub.abandon()
-    assert time.monotonic() - started < 1.0  # no wait for the host per body
+    assert execs == []  # no round trip: the hub abandons every body in turn
     assert not hub.busy
     assert not shell.alive
     version = conn.transport.remote_version if conn.transport is not None else ""
@@ -434,6 +445,7 @@ def test_an_abandoned_fleet_body_leaves_nothing_running(
         assert exec_bytes(conn, gone_within(f"slee[p] {seconds}"))[0] == b""
     assert shell.busy  # until the run's interrupt has killed it over exec
     shell.interrupt()
+    assert [line.split()[:2] for line in execs] == [["kill", "-9"]]
     assert not shell.busy
     assert exec_bytes(conn, gone_within(f"slee[p] {seconds}"))[0] == b""
 
