@@ -484,26 +484,19 @@ def build_specs(
                 f"B{suffix}", f"(B) ours host_pool, no -n{tag}", big,
                 [*ours, "-p", "no:xdist", f"test_pool{suffix}.py"], k, hosts * k, big_ports,
             ))  # fmt: skip
-        if "F" in variants:
-            specs.append(Spec(
-                f"F{suffix}", f"(F) ours per-host items --fleet, no -n{tag}", big,
-                [*ours, "-p", "no:xdist", "--fleet", f"test_ours{suffix}.py"], hosts * k,
-                hosts * k, big_ports,
-            ))  # fmt: skip
-        if "S" in variants:
-            specs.append(Spec(
-                f"S{suffix}", f"(S) ours per-host items --fleet --remote-shell=persistent{tag}",
-                big,
-                [*ours, "-p", "no:xdist", "--fleet", "--remote-shell=persistent",
-                 f"test_ours{suffix}.py"], hosts * k, hosts * k, big_ports,
-            ))  # fmt: skip
-        if "H" in variants:
-            specs.append(Spec(
-                f"H{suffix}", f"(H) ours per-host items --fleet --fleet-bodies=threads{tag}",
-                big,
-                [*ours, "-p", "no:xdist", "--fleet", "--fleet-bodies=threads",
-                 f"test_ours{suffix}.py"], hosts * k, hosts * k, big_ports,
-            ))  # fmt: skip
+        # fleet mode in one process: F as it comes, S on the persistent shell, H with threads
+        for key, extra in (
+            ("F", []),
+            ("S", ["--remote-shell=persistent"]),
+            ("H", ["--fleet-bodies=threads"]),
+        ):
+            if key in variants:
+                how = " ".join(["--fleet", *extra]) + (", no -n" if not extra else "")
+                specs.append(Spec(
+                    f"{key}{suffix}", f"({key}) ours per-host items {how}{tag}", big,
+                    [*ours, "-p", "no:xdist", "--fleet", *extra, f"test_ours{suffix}.py"],
+                    hosts * k, hosts * k, big_ports,
+                ))  # fmt: skip
         if "C" in variants:
             w = workers[0]
             specs.append(Spec(
