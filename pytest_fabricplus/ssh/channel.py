@@ -551,16 +551,18 @@ def data_event(channel: paramiko.Channel, event: threading.Event | None = None) 
     return event
 
 
-class _Notifying(threading.Event):
-    """An event that also sets another one (never clears it)."""
+class Notifying(threading.Event):
+    """An event that also sets another one, ``also`` (never clears it; None: none)."""
 
-    def __init__(self, also: threading.Event) -> None:
+    def __init__(self, also: threading.Event | None = None) -> None:
         super().__init__()
-        self._also = also
+        self.also = also
 
     def set(self) -> None:
         super().set()
-        self._also.set()
+        also = self.also
+        if also is not None:
+            also.set()
 
 
 def notify(channel: paramiko.Channel, event: threading.Event) -> None:
@@ -569,12 +571,12 @@ def notify(channel: paramiko.Channel, event: threading.Event) -> None:
     exec request: paramiko's status event (``Channel.status_event``, undocumented) is
     replaced by one that also sets ``event``; the input buffers get one through their public
     ``set_event``. A read that empties a buffer clears only the buffer's own event."""
-    status = _Notifying(event)
+    status = Notifying(event)
     if channel.status_event.is_set():
         status.set()
     channel.status_event = status
     for buffer in (channel.in_buffer, channel.in_stderr_buffer):
-        buffer.set_event(_Notifying(event))
+        buffer.set_event(Notifying(event))
     if channel.closed:
         event.set()
 

@@ -200,10 +200,10 @@ class FabricPlusConnection(ConnectionPlus, channel.PlainAttributes):
         if run is not None:
             shell = None
             if self._persistent:
-                # opening a connection blocks: a fleet body has that done in a thread
-                shell = self._start_shell() if hub is None or self.is_connected else None
-                if shell is None and hub is not None and self._persistent:
+                if hub is not None and not self.is_connected:
+                    # opening the connection blocks: in a thread while the others run
                     return hub.offload(lambda: self.run(command, **kwargs))
+                shell = self._start_shell()
             if shell is not None:
                 try:
                     return runner.run_in_shell(self, shell, command, run, hub=hub, **kwargs)

@@ -117,19 +117,6 @@ _CHECK_MAX = 8.0
 _INTERRUPT_KILL = 2.0
 
 
-class _Ready(threading.Event):
-    """The shell channel's data event (``channel.data_event``); while a cooperative fleet
-    body runs a command, it also wakes that body's hub (``also``)."""
-
-    also: threading.Event | None = None
-
-    def set(self) -> None:
-        super().set()
-        also = self.also
-        if also is not None:
-            also.set()
-
-
 def _killpg(pgid: int) -> str:
     """The command that kills the command's process group ``pgid``, in any login shell:
     ``kill -9 PGID -PGID`` (dash's ``kill`` refuses ``kill -KILL -- -PGID``: "Illegal
@@ -222,7 +209,9 @@ class RemoteShell:
         self.start_timeout = start_timeout
         self._lock = threading.Lock()
         self._channel: paramiko.Channel | None = None
-        self._ready = _Ready()  # the channel has data, EOF or closed
+        # the channel has data, EOF or closed; while a cooperative fleet body runs a command
+        # it also wakes that body's hub (``also``)
+        self._ready = private.Notifying()
         self._hub: Hub | None = None  # a cooperative fleet body's, while it runs a command
         self._job_control = False  # set -m works (else setsid)
         self.pid: int | None = None  # the shell's pid on the target
@@ -275,7 +264,7 @@ class RemoteShell:
         try:
             deadline = time.monotonic() + self.start_timeout
             channel = private.open_session(self.transport, deadline)
-            ready = _Ready()
+            ready = private.Notifying()
             private.data_event(channel, ready)
             # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
             private.start_exec(channel, f"exec {first}", deadline, eof=False)
@@ -453,19 +442,19 @@ class RemoteShell:
         shell, and a shell another body or thread is using, are waited for in a pool thread
         (``Hub.offload``) instead."""
         if hub is not None:
-            if not self._lock.acquire(blocking=False):
-                return hub.offload(lambda: self.run(command, timeout, on_stdout, on_stderr))
-            try:
-                if not self._interrupted and self._channel is not None and self.alive:
-                    self._hub = hub
-                    self._ready.also = hub.waker()
-                    try:
-                        return self._run(command, timeout, on_stdout, on_stderr)
-                    finally:
-                        self._hub = None
-                        self._ready.also = None
-            finally:
-                self._lock.release()
+            if self._lock.acquire(blocking=False):
+                try:
+                    if not self._interrupted and self._channel is not None and self.alive:
+                        self._hub = hub
+                        self._ready.also = hub.waker()
+                        try:
+                            return self._run(command, timeout, on_stdout, on_stderr)
+                        finally:
+                            self._hub = None
+                            self._ready.also = None
+                finally:
+                    self._lock.release()
+            # a shell to start, or one another caller is using: wait in a pool thread
             return hub.offload(lambda: self.run(command, timeout, on_stdout, on_stderr))
         with self._lock:
             return self._run(command, timeout, on_stdout, on_stderr)
