@@ -10,6 +10,8 @@
   of its own instead.
 * ``privilege_targets`` / ``target_registry`` / ``open_target``: the same targets through the
   core API (Connector, ConnectionRegistry), no pytest plugin.
+* ``hub_executor``: the pool threads a fleet-mode ``Hub`` hands blocking calls to (the unit
+  tests of ``ssh/cooperative.py`` and the persistent shell's in a hub).
 
 Other than a missing daemon, any failure (image build, sshd not coming up) is an error that
 says what went wrong.
@@ -18,6 +20,7 @@ says what went wrong.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -91,3 +94,10 @@ def open_target(privilege_targets: PrivilegeTargets, target_registry: Connection
         return target_registry.get(privilege_targets.spec(kind, login))
 
     return get
+
+
+@pytest.fixture
+def hub_executor() -> Iterator[ThreadPoolExecutor]:
+    executor = ThreadPoolExecutor(4)
+    yield executor
+    executor.shutdown(wait=True)

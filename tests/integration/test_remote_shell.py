@@ -21,6 +21,7 @@ from pytest_fabricplus.fleet.capture import ThreadCapture
 from pytest_fabricplus.ssh.connection import FabricPlusConnection
 from pytest_fabricplus.ssh.cooperative import Hub
 from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellResult, ShellUnavailable
+from testing.hubs import run_hub
 from testing.targets import Target
 
 #: (where, shell program): sh (dash here: the setsid path) and bash (the set -m path) on each
@@ -350,22 +351,8 @@ def test_past_1024_descriptors(request: pytest.FixtureRequest, program: str) -> 
 # -- in a cooperative fleet body (ssh/cooperative.py's Hub) ---------------------------------
 
 
-@pytest.fixture
-def pool() -> Iterator[ThreadPoolExecutor]:
-    executor = ThreadPoolExecutor(4)
-    yield executor
-    executor.shutdown(wait=True)
-
-
-def run_hub(hub: Hub, limit: float = 60.0) -> None:
-    end = time.monotonic() + limit
-    while hub.busy:
-        assert time.monotonic() < end, "the bodies did not end"
-        hub.step(0.05)
-
-
 def test_in_a_fleet_body_the_command_parks_its_body(
-    case: tuple[FabricPlusConnection, RemoteShell], pool: ThreadPoolExecutor, tmp_path: Any
+    case: tuple[FabricPlusConnection, RemoteShell], hub_executor: ThreadPoolExecutor, tmp_path: Any
 ) -> None:
     """Two bodies, each on a shell of its own, both in this thread: each command waits (on
     the host) until the other has started, so they pass only when the first body parks
@@ -375,7 +362,7 @@ def test_in_a_fleet_body_the_command_parks_its_body(
     for shell in (first, second):
         shell.start()
     log = f"/tmp/fpsh-hub-{os.getpid()}-{time.monotonic_ns()}"
-    hub = Hub(lambda: pool, ThreadCapture())
+    hub = Hub(lambda: hub_executor, ThreadCapture())
     results: dict[str, ShellResult] = {}
     readers: set[str] = set()
 
@@ -396,7 +383,7 @@ def test_in_a_fleet_body_the_command_parks_its_body(
         hub.spawn(lambda: body("a", first))
         hub.spawn(lambda: body("b", second))
         assert hub.running == 2  # both parked: their commands run on the host
-        run_hub(hub)
+        run_hub(hub, limit=60.0)
     finally:
         exec_bytes(conn, f"rm -f {log}")
         second.close()
@@ -409,14 +396,14 @@ def test_in_a_fleet_body_the_command_parks_its_body(
 
 
 def test_an_abandoned_fleet_body_leaves_nothing_running(
-    case: tuple[FabricPlusConnection, RemoteShell], pool: ThreadPoolExecutor
+    case: tuple[FabricPlusConnection, RemoteShell], hub_executor: ThreadPoolExecutor
 ) -> None:
     """The hub abandons a parked body at once (no round trip): the shell gets a TERM, whose
     trap kills the command's process group (OpenSSH >= 7.9 passes a "signal" request on);
     the run's interrupt (``interrupt()``) kills the group over exec as well."""
     conn, shell = case
     shell.start()
-    hub = Hub(lambda: pool, ThreadCapture())
+    hub = Hub(lambda: hub_executor, ThreadCapture())
     # a number of this case's own: cases may share a container
     seconds = f"422.{os.getpid()}{time.monotonic_ns() % 10**6}"
 

@@ -6,7 +6,6 @@ import io
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import greenlet
@@ -14,24 +13,11 @@ import pytest
 
 from pytest_fabricplus.fleet.capture import ThreadCapture
 from pytest_fabricplus.ssh.cooperative import Hub, current_hub
+from testing.hubs import run_hub
 
 
-@pytest.fixture
-def executor() -> Any:
-    pool = ThreadPoolExecutor(4)
-    yield pool
-    pool.shutdown(wait=True)
-
-
-def run_all(hub: Hub, limit: float = 5.0) -> None:
-    end = time.monotonic() + limit
-    while hub.busy:
-        assert time.monotonic() < end, "the bodies did not end"
-        hub.step(0.05)
-
-
-def test_bodies_park_and_resume_in_the_order_they_are_woken(executor: Any) -> None:
-    hub = Hub(lambda: executor, ThreadCapture())
+def test_bodies_park_and_resume_in_the_order_they_are_woken(hub_executor: Any) -> None:
+    hub = Hub(lambda: hub_executor, ThreadCapture())
     events: list[str] = []
     flags = {name: threading.Event() for name in "abc"}
     threads: list[threading.Thread] = []
@@ -51,7 +37,7 @@ def test_bodies_park_and_resume_in_the_order_they_are_woken(executor: Any) -> No
     # every body ran up to its park, in this thread, before any had ended
     assert events == ["start a", "start b", "start c"]
     assert hub.running == 3
-    run_all(hub)
+    run_hub(hub, limit=5.0)
     assert events[3:] == ["end b", "end c", "end a"]
     assert threading.get_ident() == main
     assert current_hub() is None  # outside the bodies
@@ -59,8 +45,8 @@ def test_bodies_park_and_resume_in_the_order_they_are_woken(executor: Any) -> No
         thread.join()
 
 
-def test_a_parked_body_goes_on_at_its_deadline(executor: Any) -> None:
-    hub = Hub(lambda: executor, ThreadCapture())
+def test_a_parked_body_goes_on_at_its_deadline(hub_executor: Any) -> None:
+    hub = Hub(lambda: hub_executor, ThreadCapture())
     waited: list[float] = []
 
     def body() -> None:
@@ -69,15 +55,15 @@ def test_a_parked_body_goes_on_at_its_deadline(executor: Any) -> None:
         waited.append(time.monotonic() - start)
 
     hub.spawn(body)
-    run_all(hub)
+    run_hub(hub, limit=5.0)
     assert 0.3 <= waited[0] < 2.0
 
 
 def test_offload_runs_in_a_thread_while_the_others_go_on_and_keeps_the_body_output(
-    executor: Any,
+    hub_executor: Any,
 ) -> None:
     capture = ThreadCapture()
-    hub = Hub(lambda: executor, capture)
+    hub = Hub(lambda: hub_executor, capture)
     release = threading.Event()
     seen: dict[str, Any] = {}
 
@@ -105,7 +91,7 @@ def test_offload_runs_in_a_thread_while_the_others_go_on_and_keeps_the_body_outp
         with capture.active():
             hub.spawn(first)
             hub.spawn(second)  # runs while the first one's call blocks in its thread
-            run_all(hub)
+            run_hub(hub, limit=5.0)
     finally:
         sys.stdout = saved
     assert seen["result"] == "done"
@@ -115,8 +101,8 @@ def test_offload_runs_in_a_thread_while_the_others_go_on_and_keeps_the_body_outp
     assert out.getvalue() == ""  # nothing leaked to the real stream
 
 
-def test_an_offloaded_error_is_raised_in_its_body(executor: Any) -> None:
-    hub = Hub(lambda: executor, ThreadCapture())
+def test_an_offloaded_error_is_raised_in_its_body(hub_executor: Any) -> None:
+    hub = Hub(lambda: hub_executor, ThreadCapture())
     caught: list[BaseException] = []
 
     def body() -> None:
@@ -126,14 +112,14 @@ def test_an_offloaded_error_is_raised_in_its_body(executor: Any) -> None:
             caught.append(exc)
 
     hub.spawn(body)
-    run_all(hub)
+    run_hub(hub, limit=5.0)
     assert isinstance(caught[0], ZeroDivisionError)
 
 
 def test_keyboard_interrupt_in_a_body_reaches_the_hub_and_abandon_ends_the_others(
-    executor: Any,
+    hub_executor: Any,
 ) -> None:
-    hub = Hub(lambda: executor, ThreadCapture())
+    hub = Hub(lambda: hub_executor, ThreadCapture())
     cleaned: list[str] = []
     go = threading.Event()
 
@@ -155,11 +141,11 @@ def test_keyboard_interrupt_in_a_body_reaches_the_hub_and_abandon_ends_the_other
     assert not hub.busy
 
 
-def test_park_is_for_the_hubs_bodies_only(executor: Any) -> None:
-    hub = Hub(lambda: executor, ThreadCapture())
+def test_park_is_for_the_hubs_bodies_only(hub_executor: Any) -> None:
+    hub = Hub(lambda: hub_executor, ThreadCapture())
     with pytest.raises(RuntimeError, match="bodies only"):
         hub.park(lambda: True)
-    other = Hub(lambda: executor, ThreadCapture())
+    other = Hub(lambda: hub_executor, ThreadCapture())
     errors: list[BaseException] = []
 
     def body() -> None:
