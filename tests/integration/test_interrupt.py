@@ -194,25 +194,25 @@ def test_running_commands_under_xdist(
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("shell", ["exec", "persistent"])
-def test_host_pool_fan_out(
-    start: object, sshd: Target, sshd2: Target, both_known_hosts: Path, sig: int, shell: str
+@pytest.mark.parametrize(
+    ("source", "mode"),
+    [(POOL_TEST, []), (COMMAND_TEST, ["--fleet"])],
+    ids=["host_pool", "fleet-mode"],
+)
+def test_two_hosts_at_once(
+    start: object,
+    sshd: Target,
+    sshd2: Target,
+    both_known_hosts: Path,
+    sig: int,
+    shell: str,
+    source: str,
+    mode: list[str],
 ) -> None:
-    args = [*two_hosts(sshd, sshd2, both_known_hosts), f"--remote-shell={shell}"]
-    run = start(POOL_TEST, *args)  # type: ignore[operator]
-    run.wait_for_commands(2)
-    run.interrupt(sig)
-    run.assert_nothing_left()
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("shell", ["exec", "persistent"])
-def test_fleet_mode_bodies(
-    start: object, sshd: Target, sshd2: Target, both_known_hosts: Path, sig: int, shell: str
-) -> None:
-    """Fleet mode's cooperative bodies: both hosts' commands run at once in pytest's main
-    thread, each body parked; the interrupt abandons the bodies and kills each command."""
-    args = [*two_hosts(sshd, sshd2, both_known_hosts), "--fleet", f"--remote-shell={shell}"]
-    run = start(COMMAND_TEST, *args)  # type: ignore[operator]
+    """Both hosts' commands run at once: ``host_pool.run``'s fan-out, or fleet mode's
+    cooperative bodies (each parked in pytest's main thread); the interrupt kills each."""
+    args = [*two_hosts(sshd, sshd2, both_known_hosts), *mode, f"--remote-shell={shell}"]
+    run = start(source, *args)  # type: ignore[operator]
     run.wait_for_commands(2)
     run.interrupt(sig)
     run.assert_nothing_left()
