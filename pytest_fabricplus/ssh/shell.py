@@ -545,9 +545,7 @@ class RemoteShell:
         "signal" request: its trap kills the command's group and ends it), and
         :meth:`interrupt` kills the group over exec as well, once the run's interrupt
         reaches this connection."""
-        if self._hub is not None:
-            self._hub = None
-            self._ready.also = None
+        if self._hub is not None:  # (run() unsets it, and the hub's waker, on the way out)
             try:
                 with contextlib.suppress(Exception):
                     while out.pgid is None and not out.done and channel.recv_ready():
