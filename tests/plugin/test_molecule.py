@@ -5,7 +5,7 @@ Molecule's testinfra verifier runs ``pytest --connection=ansible --ansible-inven
 their hosts with ``AnsibleRunner(...).get_hosts("all")``. The YAML inventory here carries
 ``ansible_ssh_common_args`` (the known_hosts file and strict checking), as Molecule's do.
 Both runs must give every test the same outcome, failures included; ours logs in once per
-host.
+host, on the item path and in fleet mode (``--fleet``).
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def _outcomes(result: pytest.RunResult) -> dict[tuple[str, str], str]:
     return seen
 
 
+@pytest.mark.parametrize("fleet", [[], ["--fleet"]], ids=["item-path", "fleet"])
 def test_molecule_verifier_same_outcomes_one_login_per_host(
+    fleet: list[str],
     pytester: pytest.Pytester,
     sshd: Target,
     sshd2: Target,
@@ -114,12 +116,15 @@ def test_molecule_verifier_same_outcomes_one_login_per_host(
         "-p", "testinfra", "-p", "no:fabricplus", *molecule_args, timeout=300
     )
     before = {t.port: len(t.server.connections_logged()) for t in (sshd, sshd2)}
-    ours = pytester.runpytest_subprocess(*molecule_args, timeout=300)
+    ours = pytester.runpytest_subprocess(*molecule_args, *fleet, timeout=300)
     after = {t.port: len(t.server.connections_logged()) for t in (sshd, sshd2)}
     expected = _outcomes(theirs)
     assert len(expected) == 12, theirs.stdout.str()
     assert set(expected.values()) == {"PASSED", "FAILED", "SKIPPED"}
     assert _outcomes(ours) == expected, ours.stdout.str()
     assert ours.ret == theirs.ret == 1
+    if fleet:  # the module's tests ran host by host's items at once, not on the item path
+        ours.stdout.fnmatch_lines(["fabricplus: fleet mode: 6 tests on 12 host items run *"])
+        assert "runs host by host" not in ours.stdout.str()
     # one login per host for the whole run (each count adds one marker connection)
     assert {p: after[p] - before[p] - 1 for p in after} == dict.fromkeys(after, 1)
