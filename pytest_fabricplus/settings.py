@@ -416,8 +416,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--remote-shell",
         "how connection.run() reaches a host: exec (an SSH exec channel per command, as ssh "
         "and testinfra; default) or persistent (one POSIX shell per connection, each command "
-        "in its own subshell; fewer packets and no session fork per command; falls back to "
-        "exec where no POSIX shell answers)",
+        "in its own subshell of the login shell; fewer packets and no session fork per "
+        "command; falls back to exec where the login shell is not bash, sh, dash or ash, or "
+        "no POSIX shell answers)",
         one_of(REMOTE_SHELLS),
         "exec",
         "exec|persistent",

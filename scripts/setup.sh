@@ -15,7 +15,8 @@ MIN_CONSTRAINTS="$ROOT/constraints/minimum.txt"
 # releases. Interpreters: $FABRICPLUS_PYTHON_3_10 (and so on), pythonX.Y on PATH, or pyenv's.
 SUPPORTED_PYTHONS=(3.10 3.11 3.12 3.13)
 MIN_PYTHON="${SUPPORTED_PYTHONS[0]}"
-APT_PACKAGES=(openssh-server openssh-client sudo iproute2 procps python3 python3-venv)
+# zsh: a login shell the persistent remote shell leaves to exec channels (a test user has it)
+APT_PACKAGES=(openssh-server openssh-client sudo iproute2 procps python3 python3-venv zsh)
 [ "${FABRICPLUS_NEED_DOCKER:-0}" = 1 ] && APT_PACKAGES+=(docker.io debootstrap)
 # headless Chromium opens the HTML compliance report in tests/unit/test_html_report.py
 [ "${FABRICPLUS_NEED_CHROMIUM:-0}" = 1 ] && APT_PACKAGES+=(chromium)

@@ -104,11 +104,13 @@ def shared_password(name: str) -> str:
         return password
 
 
-def ensure_user(name: str, keydir: Path) -> User:
-    """Create (or reuse) a system user with a random password (:func:`shared_password`) and
-    a fresh key."""
+def ensure_user(name: str, keydir: Path, shell: str = "/bin/bash") -> User:
+    """Create (or reuse) a system user with a random password (:func:`shared_password`), a
+    fresh key and ``shell`` as its login shell."""
     if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
-        run(["useradd", "--create-home", "--shell", "/bin/bash", name])
+        run(["useradd", "--create-home", "--shell", shell, name])
+    elif run(["getent", "passwd", name]).stdout.strip().split(":")[6] != shell:
+        run(["usermod", "--shell", shell, name])
     password = shared_password(name)
     run(["chpasswd"], input=f"{name}:{password}\n")
     keydir.mkdir(parents=True, exist_ok=True)

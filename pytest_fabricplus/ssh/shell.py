@@ -21,9 +21,11 @@ API::
     shell.close()                                    # the next run starts a new one
     shell.program, shell.process_groups, shell.pid, shell.starts   # what was started
 
-* ``shell``: ``"auto"`` (default) starts ``sh`` and, when the login shell (``$SHELL``) is
-  bash, switches to it (one more round trip, once): ``exec`` runs commands with
-  ``$SHELL -c``, so bash keeps bashisms working. ``"sh"``, ``"bash"``: that program.
+* ``shell``: ``"auto"`` (default) starts ``sh`` and switches to the login shell (``$SHELL``)
+  when it is bash, sh, dash or ash (one more round trip, once): ``exec`` runs commands with
+  ``$SHELL -c``, so they run in the same shell (bashisms keep working). A host whose login
+  shell is another one (zsh, ksh, fish, csh...) is :class:`ShellUnavailable`: its commands
+  stay on exec channels, in that shell. ``"sh"``, ``"bash"``: that program.
 * The shell starts lazily, on the first :meth:`RemoteShell.run`, and is probed: a POSIX
   shell must answer (``$((6*7))``, ``$$``), and it must be able to put a command in a
   process group of its own (``set -m`` works — bash — or ``setsid`` exists, e.g. for dash,
@@ -62,8 +64,8 @@ API::
 
 Differences from ``exec`` (where the shell is NOT the same):
 
-* With ``shell="sh"`` (or ``auto`` for a login shell other than bash) commands are
-  interpreted by ``sh`` (dash on Debian/Ubuntu), not the login shell ``exec`` uses.
+* With ``shell="sh"`` or ``"bash"`` commands are interpreted by that program, whatever the
+  login shell ``exec`` uses (``auto`` uses the login shell, or leaves the host to exec).
 * In a ``set -m`` subshell (bash): ``$$`` is the persistent shell's pid (``kill $$`` kills
   it: :class:`ShellLost`); bash's messages say ``bash: line N:`` with N the line of the
   shell's whole input so far, where ``exec`` says ``line 1``; a command killed by a signal
@@ -103,6 +105,10 @@ __all__ = ["RemoteShell", "ShellLost", "ShellResult", "ShellUnavailable"]
 Callback = Callable[[bytes], None]
 _T = TypeVar("_T")
 
+#: login shells (``$SHELL``'s last part) ``shell="auto"`` runs commands in, as exec does;
+#: a host whose login shell is another (zsh, ksh, fish, csh...) is ShellUnavailable, and its
+#: commands use exec channels (the shells here share the POSIX syntax the framing uses)
+LOGIN_SHELLS = ("bash", "sh", "dash", "ash")
 #: how long the killed command's shell gets to report its end after a timeout
 _DRAIN_AFTER_KILL = 5.0
 #: the longest one wait for data lasts (the transport is checked that often)
@@ -281,20 +287,28 @@ class RemoteShell:
         try:
             deadline = time.monotonic() + self.start_timeout
             if self.shell == "auto":
-                # bash when it is the login shell (exec's ``$SHELL -c`` would be bash). The
-                # answer comes before exec, and sh has read this whole line by then: what is
-                # sent next is read by bash.
+                # the login shell itself, as exec's ``$SHELL -c`` runs commands, when it is
+                # one of ours. The answer comes before exec, and sh has read this whole line
+                # by then: what is sent next is read by the login shell.
                 answer = self._ask(
                     channel,
                     ready,
                     f"printf '%s %s\\n' {nonce} \"${{SHELL##*/}}\"; "
-                    'case "${SHELL##*/}" in bash) [ -x "$SHELL" ] && exec "$SHELL";; esac\n',
+                    f'case "${{SHELL##*/}}" in {"|".join(LOGIN_SHELLS)}) '
+                    '[ -x "$SHELL" ] && exec "$SHELL";; esac\n',
                     f"{nonce} ",
                     deadline,
                 )
-                said = answer.split(nonce.encode() + b" ", 1)[1].split(b"\n", 1)[0]
-                if said == b"bash":
-                    self.program = "bash"
+                line = answer.split(nonce.encode() + b" ", 1)[1].split(b"\n", 1)[0]
+                said = line.decode(errors="replace")
+                if said in LOGIN_SHELLS:
+                    self.program = said
+                elif said:  # zsh, ksh, fish, csh...: exec runs commands in it, so shall we
+                    raise ShellUnavailable(
+                        self.describe,
+                        f"its login shell is {said!r}, in which exec channels run commands; "
+                        f"the persistent shell runs them only in {', '.join(LOGIN_SHELLS)}",
+                    )
             probe = (
                 "set -m 2>/dev/null\n"
                 # SIGTERM to the shell (an SSH "signal" request: an abandoned fleet body)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ from pytest_fabricplus.ssh.connection import FabricPlusConnection
 from pytest_fabricplus.ssh.cooperative import Hub
 from pytest_fabricplus.ssh.shell import RemoteShell, ShellLost, ShellResult, ShellUnavailable
 from testing.hubs import run_hub
+from testing.need import NEED_SSHD, need
+from testing.sshd import SshdServer, User, ensure_user
 from testing.targets import Target
 
 #: (where, shell program): sh (dash here: the setsid path) and bash (the set -m path) on each
@@ -302,6 +305,55 @@ def test_auto_runs_the_login_shell_when_it_is_bash(
         assert shell.starts == 1
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("login", "runs_in"), [("/bin/dash", "dash"), ("/usr/bin/zsh", None)], ids=["dash", "zsh"]
+)
+def test_auto_runs_commands_where_exec_does(
+    tmp_path: Path, ssh_users: tuple[User, User], login: str, runs_in: str | None
+) -> None:
+    """exec runs a command with the login shell's ``-c``. The default (``auto``) runs it in
+    the login shell too when that is bash, sh, dash or ash (dash here); a host whose login
+    shell is another one (zsh) is ShellUnavailable, and ``--remote-shell=persistent`` runs
+    its commands over exec channels, in zsh, as ``ssh`` does."""
+    if not Path(login).exists():
+        need(NEED_SSHD, f"{login} is missing (apt-get install {Path(login).name})")
+    user = ensure_user(f"fp{Path(login).name}", tmp_path / "keys", shell=login)
+    server = SshdServer(tmp_path / "sshd", [user]).start()
+    known = tmp_path / "known_hosts"
+    known.write_text(server.known_hosts_line + "\n")
+    spec = HostSpec(host=server.host, port=server.port, user=user.name)
+    settings = {"known_hosts": str(known), "ssh_identity_file": str(user.key_path)}
+    # which program runs the command, and is it zsh
+    probe = 'readlink /proc/$$/exe; echo "[${ZSH_VERSION:+zsh}]"'
+    try:
+        conn = Connector(Settings(**settings)).open(spec)
+        try:
+            assert conn.transport is not None
+            truth = exec_bytes(conn, probe)
+            assert truth[2] == 0
+            assert truth[0].endswith(b"[zsh]\n" if runs_in is None else b"[]\n")
+            shell = RemoteShell(conn.transport, conn.spec.describe(), start_timeout=10)
+            if runs_in is None:
+                with pytest.raises(ShellUnavailable, match="its login shell is 'zsh'"):
+                    shell.run(probe, timeout=10)
+                assert not shell.alive
+            else:
+                result = shell.run(probe, timeout=10)
+                assert (result.stdout, result.exited) == (truth[0], 0)
+                assert shell.program == runs_in
+        finally:
+            conn.close()
+        persistent = Connector(Settings(**settings, remote_shell="persistent")).open(spec)
+        try:  # the plugin's connection: exec's answer, on the shell or over exec
+            for _ in range(2):
+                assert persistent.run(probe, hide=True).stdout.encode() == truth[0]
+            assert (persistent._shell is not None) == (runs_in is not None)
+        finally:
+            persistent.close()
+    finally:
+        server.cleanup()
 
 
 @pytest.mark.parametrize("program", ["fp-no-such-shell", "false", "cat"])
