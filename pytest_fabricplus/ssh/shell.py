@@ -34,9 +34,11 @@ API::
   commands through ``exec`` instead.
 * Each command runs in a child of the shell with stdin ``/dev/null``: ``cd``, ``export``,
   ``umask``, variables, traps and ``exit`` do not reach the next command. With ``set -m``
-  it is a subshell ``( eval 'COMMAND' )`` (a fork); with ``setsid`` it is
-  ``setsid sh -c 'COMMAND'`` (a fork and two execs). A syntax error is the command's
-  (exit 2), not the shell's.
+  it is a subshell ``( eval 'COMMAND' )`` (a fork), or, for a command that reads the
+  shell's identity (``$$``, ``${$}``, ``$0``, ``$BASHPID``, ``$LINENO``), a new shell
+  ``( exec -a bash /bin/bash -c 'COMMAND' )`` as sshd would start it (a fork and an exec:
+  its ``$$`` is its own, as with exec); with ``setsid`` it is ``setsid sh -c 'COMMAND'``
+  (a fork and two execs). A syntax error is the command's (exit 2), not the shell's.
 * stdout and stderr are kept apart, as bytes, exactly (NUL, no trailing newline, MB on both
   streams at once); the markers never reach the result or the callbacks. ``exited`` is the
   shell's ``$?``: 0..255, 127 for "not found", 128+N when killed by signal N (``exec``
@@ -66,10 +68,11 @@ Differences from ``exec`` (where the shell is NOT the same):
 
 * With ``shell="sh"`` or ``"bash"`` commands are interpreted by that program, whatever the
   login shell ``exec`` uses (``auto`` uses the login shell, or leaves the host to exec).
-* In a ``set -m`` subshell (bash): ``$$`` is the persistent shell's pid (``kill $$`` kills
-  it: :class:`ShellLost`); bash's messages say ``bash: line N:`` with N the line of the
-  shell's whole input so far, where ``exec`` says ``line 1``; a command killed by a signal
-  may get the subshell's ``Terminated``/``Killed`` line on stderr.
+* In a ``set -m`` subshell (bash): a syntax error's message says ``bash: eval: line N:``
+  with N the line of the shell's whole input so far, where ``exec`` says ``bash: -c: line
+  1:``; ``$$`` is the persistent shell's pid where the command's text does not show it
+  (text the command builds at run time and evaluates, a file it sources); a command killed
+  by a signal may get the subshell's ``Terminated``/``Killed`` line on stderr.
 * A background process a command leaves running with the command's stdout/stderr open
   (``(sleep 1; echo late) &``) holds the command up, and what it writes is this command's
   output, as with ``exec``; one that closed them (``sleep 30 >/dev/null 2>&1 &``) does not.
@@ -86,6 +89,7 @@ Differences from ``exec`` (where the shell is NOT the same):
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import threading
 import time
@@ -109,6 +113,10 @@ _T = TypeVar("_T")
 #: a host whose login shell is another (zsh, ksh, fish, csh...) is ShellUnavailable, and its
 #: commands use exec channels (the shells here share the POSIX syntax the framing uses)
 LOGIN_SHELLS = ("bash", "sh", "dash", "ash")
+#: a command that reads the shell's identity (``$$``, ``${$}``, ``$0``, ``$BASHPID``,
+#: ``$LINENO``): in a subshell those would be the persistent shell's, so such a command
+#: runs in a shell of its own, as on exec (a textual test: one more match only costs time)
+_NAMES_ITS_SHELL = re.compile(r"\$\$|\$\{[$0]|\$0|BASHPID|LINENO")
 #: how long the killed command's shell gets to report its end after a timeout
 _DRAIN_AFTER_KILL = 5.0
 #: the longest one wait for data lasts (the transport is checked that often)
@@ -311,6 +319,7 @@ class RemoteShell:
                     )
             probe = (
                 "set -m 2>/dev/null\n"
+                "__fpsh_sh=$0\n"  # the program, for a command that names its shell
                 # SIGTERM to the shell (an SSH "signal" request: an abandoned fleet body)
                 # kills the running command's process group, then ends the shell
                 'trap \'[ -n "${__fpsh_j-}" ] && kill -9 "$__fpsh_j" -"$__fpsh_j" 2>/dev/null; '
@@ -412,7 +421,14 @@ class RemoteShell:
 
     # -- running ----------------------------------------------------------------------------
     def _script(self, command: str, nonce: str) -> str:
-        if self._job_control:  # a subshell: its own process group, no exec
+        if self._job_control and _NAMES_ITS_SHELL.search(command):
+            # exec's own: a new shell (ours, named as sshd names it) runs the command, so $$,
+            # $0, $BASHPID and $LINENO are its own, not the persistent shell's (~1 ms more)
+            job = (
+                '( exec ${BASH_VERSION:+-a "${__fpsh_sh##*/}"} "$__fpsh_sh" -c '
+                f"{quote(command)}\n) </dev/null &\n"
+            )
+        elif self._job_control:  # a subshell: its own process group, no exec
             job = f"( eval {quote(command)}\n) </dev/null &\n"
         else:  # dash & co: setsid(1) execs (the child is no group leader) and sh runs it
             job = f"setsid {self.program} -c {quote(command)} </dev/null &\n"

@@ -307,6 +307,34 @@ def test_auto_runs_the_login_shell_when_it_is_bash(
         conn.close()
 
 
+@pytest.mark.parametrize("where", ["local", "ubuntu", "centos7"])
+def test_a_command_that_names_its_shell_gets_its_own(
+    request: pytest.FixtureRequest, where: str
+) -> None:
+    """``$$``, ``$0``, ``$BASHPID``, ``$LINENO`` in a command: exec's answers (a shell of the
+    command's own), not the persistent shell's; ``kill $$`` ends the command only."""
+    conn = _open(request, where)
+    try:
+        assert conn.transport is not None
+        shell = RemoteShell(conn.transport, conn.spec.describe())
+        shell.run("true", timeout=10)  # the shell has read some lines: LINENO would show it
+        for command in (
+            'echo "$0 ${0##*/} $LINENO"',
+            '[ "${BASHPID:-$$}" = "$$" ] && echo "BASHPID is the pid"',
+            '[ "$(cut -d\' \' -f5 /proc/${$}/stat)" = "$$" ] && echo leads its group',
+            "tr '\\0' ' ' < /proc/$$/cmdline | cut -d' ' -f1-2",
+        ):
+            assert shell.run(command, timeout=10).stdout == exec_bytes(conn, command)[0], command
+        first, second = (int(shell.run("echo $$", timeout=10).stdout) for _ in range(2))
+        assert len({first, second, shell.pid}) == 3  # each command's own, never the shell's
+        killed = shell.run("kill -9 $$", timeout=10)
+        assert killed.exited == 128 + 9
+        assert shell.run("echo still here", timeout=10).stdout == b"still here\n"
+        assert shell.starts == 1  # the persistent shell lived on
+    finally:
+        conn.close()
+
+
 @pytest.mark.parametrize(
     ("login", "runs_in"), [("/bin/dash", "dash"), ("/usr/bin/zsh", None)], ids=["dash", "zsh"]
 )
