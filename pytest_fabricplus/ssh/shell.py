@@ -21,11 +21,13 @@ API::
     shell.close()                                    # the next run starts a new one
     shell.program, shell.process_groups, shell.pid, shell.starts   # what was started
 
-* ``shell``: ``"auto"`` (default) starts ``sh`` and switches to the login shell (``$SHELL``)
-  when it is bash, sh, dash or ash (one more round trip, once): ``exec`` runs commands with
+* ``shell``: ``"auto"`` (default) starts the login shell (``exec "$SHELL"``, read by the
+  login shell itself) when it is bash, sh, dash or ash: ``exec`` runs commands with
   ``$SHELL -c``, so they run in the same shell (bashisms keep working). A host whose login
   shell is another one (zsh, ksh, fish, csh...) is :class:`ShellUnavailable`: its commands
-  stay on exec channels, in that shell. ``"sh"``, ``"bash"``: that program.
+  stay on exec channels, in that shell. ``"sh"``, ``"bash"``: that program. Starting takes
+  three round trips: the channel, the exec request, then the shell's name and the probe
+  together.
 * The shell starts lazily, on the first :meth:`RemoteShell.run`, and is probed: a POSIX
   shell must answer (``$((6*7))``, ``$$``), and it must be able to put a command in a
   process group of its own (``set -m`` works — bash — or ``setsid`` exists, e.g. for dash,
@@ -274,78 +276,51 @@ class RemoteShell:
     def _start(self, command: str) -> paramiko.Channel:
         if not self.transport.is_active():
             raise ShellLost(self.describe, command, "the SSH transport is closed")
-        first = "sh" if self.shell == "auto" else self.shell
+        auto = self.shell == "auto"
+        # the login shell runs this (``$SHELL -c``); valid in sh, bash, zsh, csh and fish.
+        # ``auto``: the login shell itself, reading commands on stdin (exec's ``$SHELL -c``
+        # runs them in it); it says which it is, and one not of ours is left to exec.
+        first = 'exec "$SHELL"' if auto else f"exec {self.shell}"
+        nonce = secrets.token_hex(16)
+        channel: paramiko.Channel | None = None
         try:
             deadline = time.monotonic() + self.start_timeout
             channel = private.open_session(self.transport, deadline)
             ready = private.Notifying()
             private.data_event(channel, ready)
-            # the login shell runs this (``$SHELL -c``): exec is valid in sh, csh, fish
-            private.start_exec(channel, f"exec {first}", deadline, eof=False)
-        except private.Unanswered as exc:
-            raise ShellUnavailable(
-                self.describe, f"no answer to {exc.what} within {self.start_timeout:g}s"
-            ) from None
-        except (EOFError, OSError, paramiko.SSHException) as exc:
+            private.start_exec(channel, first, deadline, eof=False)
+            # the name and the probe at once: one round trip for both. (Not before the exec
+            # reply: sshd opens a session channel's window only once it has started the
+            # command, with the reply, so sending earlier gains nothing and waits unbounded.)
+            name = f"echo {nonce}-shell $SHELL\n" if auto else ""  # any shell's syntax
+            channel.sendall((name + self._probe(nonce)).encode())
+        except (private.Unanswered, EOFError, OSError, paramiko.SSHException) as exc:
+            if channel is not None:
+                with contextlib.suppress(Exception):
+                    channel.close()
+            if isinstance(exc, private.Unanswered):
+                raise ShellUnavailable(
+                    self.describe, f"no answer to {exc.what} within {self.start_timeout:g}s"
+                ) from None
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
             raise ShellUnavailable(self.describe, f"{type(exc).__name__}: {exc}") from None
-        self.program = first
-        nonce = secrets.token_hex(16)
+        self.program = "sh" if auto else self.shell
         try:
-            deadline = time.monotonic() + self.start_timeout
-            if self.shell == "auto":
-                # the login shell itself, as exec's ``$SHELL -c`` runs commands, when it is
-                # one of ours. The answer comes before exec, and sh has read this whole line
-                # by then: what is sent next is read by the login shell.
-                answer = self._ask(
-                    channel,
-                    ready,
-                    f"printf '%s %s\\n' {nonce} \"${{SHELL##*/}}\"; "
-                    f'case "${{SHELL##*/}}" in {"|".join(LOGIN_SHELLS)}) '
-                    '[ -x "$SHELL" ] && exec "$SHELL";; esac\n',
-                    f"{nonce} ",
-                    deadline,
-                )
-                line = answer.split(nonce.encode() + b" ", 1)[1].split(b"\n", 1)[0]
-                said = line.decode(errors="replace")
-                if said in LOGIN_SHELLS:
-                    self.program = said
-                elif said:  # zsh, ksh, fish, csh...: exec runs commands in it, so shall we
-                    raise ShellUnavailable(
+            out = b""
+            if auto:
+                out = self._read(channel, ready, f"{nonce}-shell ", deadline)
+                line = out.split(f"{nonce}-shell ".encode(), 1)[1].split(b"\n", 1)[0]
+                said = line.decode(errors="replace").strip().rsplit("/", 1)[-1]
+                if said not in LOGIN_SHELLS:  # zsh, ksh, fish, csh...: exec runs commands in
+                    raise ShellUnavailable(  # it, so shall we
                         self.describe,
                         f"its login shell is {said!r}, in which exec channels run commands; "
                         f"the persistent shell runs them only in {', '.join(LOGIN_SHELLS)}",
                     )
-            probe = (
-                "set -m 2>/dev/null\n"
-                "__fpsh_sh=$0\n"  # the program, for a command that names its shell
-                # SIGTERM to the shell (an SSH "signal" request: an abandoned fleet body)
-                # kills the running command's process group, then ends the shell
-                'trap \'[ -n "${__fpsh_j-}" ] && kill -9 "$__fpsh_j" -"$__fpsh_j" 2>/dev/null; '
-                "exit 143' TERM\n"
-                # does a process of group $1 still hold the shell's stdout or stderr (a
-                # background process of the command: exec waits for it)? Linux's /proc
-                "__fpsh_held() {\n"
-                "__fpsh_g=$1\n"
-                "for __fpsh_p in /proc/[0-9]*; do\n"
-                # (2>/dev/null for the read alone: on the loop, fd 2 would be /dev/null)
-                '{ read -r __fpsh_l < "$__fpsh_p/stat"; } 2>/dev/null || continue\n'
-                "set -- ${__fpsh_l##*) }\n"
-                '[ "$3" = "$__fpsh_g" ] || continue\n'
-                'for __fpsh_f in "$__fpsh_p"/fd/*; do\n'
-                'if [ "$__fpsh_f" -ef /proc/$$/fd/1 ] || [ "$__fpsh_f" -ef /proc/$$/fd/2 ]; '
-                "then return 0; fi\n"
-                "done\n"
-                "done\n"
-                "return 1\n"
-                "}\n"
-                f'printf \'%s %s %s %s\\n\' {nonce} "$((6*7))" "$$" "$-"\n'
-                f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
-                f"printf '%s end\\n' {nonce}\n"
-            )
-            out = self._ask(channel, ready, probe, f"{nonce} end\n", deadline)
-            lines = [line for line in out.splitlines() if line.startswith(nonce.encode())]
+                self.program = said
+            out = self._read(channel, ready, f"{nonce} end\n", deadline, out)
+            lines = [line for line in out.splitlines() if line.split(b" ", 1)[0] == nonce.encode()]
         except ShellUnavailable:
             with contextlib.suppress(Exception):
                 channel.close()
@@ -373,17 +348,48 @@ class RemoteShell:
         self._ready = ready
         return channel
 
-    def _ask(
+    @staticmethod
+    def _probe(nonce: str) -> str:
+        """What the shell runs first: job control if it can, the TERM trap, the helper
+        functions, then its answers (``NONCE 42 PID FLAGS``, ``NONCE setsid``, ``NONCE end``)."""
+        return (
+            "set -m 2>/dev/null\n"
+            "__fpsh_sh=$0\n"  # the program, for a command that names its shell
+            # SIGTERM to the shell (an SSH "signal" request: an abandoned fleet body)
+            # kills the running command's process group, then ends the shell
+            'trap \'[ -n "${__fpsh_j-}" ] && kill -9 "$__fpsh_j" -"$__fpsh_j" 2>/dev/null; '
+            "exit 143' TERM\n"
+            # does a process of group $1 still hold the shell's stdout or stderr (a
+            # background process of the command: exec waits for it)? Linux's /proc
+            "__fpsh_held() {\n"
+            "__fpsh_g=$1\n"
+            "for __fpsh_p in /proc/[0-9]*; do\n"
+            # (2>/dev/null for the read alone: on the loop, fd 2 would be /dev/null)
+            '{ read -r __fpsh_l < "$__fpsh_p/stat"; } 2>/dev/null || continue\n'
+            "set -- ${__fpsh_l##*) }\n"
+            '[ "$3" = "$__fpsh_g" ] || continue\n'
+            'for __fpsh_f in "$__fpsh_p"/fd/*; do\n'
+            'if [ "$__fpsh_f" -ef /proc/$$/fd/1 ] || [ "$__fpsh_f" -ef /proc/$$/fd/2 ]; '
+            "then return 0; fi\n"
+            "done\n"
+            "done\n"
+            "return 1\n"
+            "}\n"
+            f'printf \'%s %s %s %s\\n\' {nonce} "$((6*7))" "$$" "$-"\n'
+            f"command -v setsid >/dev/null 2>&1 && printf '%s setsid\\n' {nonce}\n"
+            f"printf '%s end\\n' {nonce}\n"
+        )
+
+    def _read(
         self,
         channel: paramiko.Channel,
         ready: threading.Event,
-        script: str,
         until: str,
         deadline: float,
+        out: bytes = b"",
     ) -> bytes:
-        """Send ``script``; stdout up to and including the line where ``until`` is."""
-        channel.sendall(script.encode())
-        out = b""
+        """``out`` and the stdout that follows, up to and including the line where ``until``
+        is (stderr is drained: a shell's complaints about the probe are not its answer)."""
         end = until.encode()
         while end not in out or b"\n" not in (end + out.split(end, 1)[1])[len(end) - 1 :]:
             data = self._recv_some(channel, ready, deadline, drain_stderr=True)
@@ -450,7 +456,7 @@ class RemoteShell:
 
     def start(self) -> None:
         """Start the shell now (if none runs) instead of on the first :meth:`run`: pre-flight
-        does it in the background, so the first command does not wait the four round trips
+        does it in the background, so the first command does not wait the three round trips
         of opening and probing it. Raises :class:`ShellUnavailable` / :class:`ShellLost`."""
         with self._lock:
             if self._channel is None or not self.alive:
