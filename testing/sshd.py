@@ -109,7 +109,8 @@ def ensure_user(name: str, keydir: Path, shell: str = "/bin/bash") -> User:
     fresh key and ``shell`` as its login shell."""
     if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
         run(["useradd", "--create-home", "--shell", shell, name])
-    elif run(["getent", "passwd", name]).stdout.strip().split(":")[6] != shell:
+    entry = run(["getent", "passwd", name]).stdout.strip().split(":")
+    if entry[6] != shell:
         run(["usermod", "--shell", shell, name])
     password = shared_password(name)
     run(["chpasswd"], input=f"{name}:{password}\n")
@@ -117,8 +118,7 @@ def ensure_user(name: str, keydir: Path, shell: str = "/bin/bash") -> User:
     key = keydir / f"id_{name}"
     if not key.exists():
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@test", "-f", str(key)])
-    home = Path(run(["getent", "passwd", name]).stdout.split(":")[5])
-    return User(name=name, password=password, key_path=key, home=home)
+    return User(name=name, password=password, key_path=key, home=Path(entry[5]))
 
 
 def ensure_service_user(name: str) -> Path:

@@ -305,7 +305,8 @@ class RemoteShell:
             if not self.transport.is_active():
                 raise ShellLost(self.describe, command, f"{type(exc).__name__}: {exc}") from None
             raise ShellUnavailable(self.describe, f"{type(exc).__name__}: {exc}") from None
-        self.program = "sh" if auto else self.shell
+        # until it says its name, the login shell is known as what started it
+        self.program = "$SHELL" if auto else self.shell
         try:
             out = b""
             if auto:
